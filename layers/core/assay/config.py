@@ -1,0 +1,131 @@
+"""Configuration: the one place that reads the environment.
+
+Every other module receives a `Settings` (or values taken from it); none calls `os.environ`.
+Each field documents itself; README's settings table is generated from these fields and a test
+keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assay.errors import ConfigError
+
+
+class Profile(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+
+
+class Settings(BaseSettings):
+    """Assay's settings. Environment variables are prefixed `ASSAY_` unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSAY_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    profile: Profile = Field(
+        default=Profile.LOCAL,
+        description="`local` (embedded stores on this machine) or `aws` (DynamoDB, S3, KMS, Redis).",
+    )
+    home: Path = Field(
+        default=Path("~/.assay"),
+        description="Local profile: directory holding the SQLite file, artifacts and the key file.",
+    )
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for counters and limits, e.g. `redis://127.0.0.1:6379/0`. "
+        "Local profile: unset means in-memory. Required in the aws profile.",
+    )
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = Field(
+        default=5000,
+        description="Local profile: how long a write waits for another process's lock.",
+    )
+    aws_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ASSAY_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region (also read from `AWS_REGION` / `AWS_DEFAULT_REGION`). "
+        "Required in the aws profile.",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        description="Override the AWS endpoint (for local emulators); normally unset.",
+    )
+    table_name: str = Field(default="assay", description="aws profile: the DynamoDB table.")
+    artifacts_bucket: str | None = Field(
+        default=None, description="aws profile: the S3 bucket for artifacts. Required there."
+    )
+    kms_key_id: str | None = Field(
+        default=None,
+        description="aws profile: KMS key (id, ARN or alias) for envelope encryption. "
+        "Required there.",
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _aws_needs(self) -> Settings:
+        if self.profile is Profile.AWS:
+            missing = [
+                env
+                for env, value in (
+                    ("AWS_REGION", self.aws_region),
+                    ("ASSAY_ARTIFACTS_BUCKET", self.artifacts_bucket),
+                    ("ASSAY_KMS_KEY_ID", self.kms_key_id),
+                    ("ASSAY_REDIS_URL", self.redis_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"the aws profile needs {', '.join(missing)}")
+        return self
+
+    # Paths of the local profile, derived so there is exactly one place naming them.
+    @cached_property
+    def database_path(self) -> Path:
+        return self.home / "assay.db"
+
+    @cached_property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @cached_property
+    def key_file(self) -> Path:
+        return self.home / "keys" / "master.key"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning validation errors into one clear `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"ASSAY_{where.upper()}" if err["loc"] else where
+            problems.append(f"{env}: {err['msg']}")
+        raise ConfigError(
+            "invalid configuration: " + "; ".join(problems),
+            fix="set the variables named above (see README, 'Settings')",
+        ) from None

@@ -1,0 +1,36 @@
+"""The records every capability stores, as Pydantic models. Persistence: `assay.store`."""
+
+from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus
+from assay.records.api_keys import ApiKey, Scope
+from assay.records.gateway import GatewayConnection, GatewayRoute, RouteTarget
+from assay.records.ledger import AuditEntry, UsageEntry
+from assay.records.tenants import Tenant, TenantStatus, Workspace
+
+ALL_KINDS = (
+    Tenant,
+    Workspace,
+    ApiKey,
+    Analysis,
+    AnalysisEvent,
+    GatewayConnection,
+    GatewayRoute,
+    UsageEntry,
+    AuditEntry,
+)
+
+__all__ = [
+    "ALL_KINDS",
+    "Analysis",
+    "AnalysisEvent",
+    "AnalysisStatus",
+    "ApiKey",
+    "AuditEntry",
+    "GatewayConnection",
+    "GatewayRoute",
+    "RouteTarget",
+    "Scope",
+    "Tenant",
+    "TenantStatus",
+    "UsageEntry",
+    "Workspace",
+]

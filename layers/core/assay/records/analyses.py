@@ -1,0 +1,76 @@
+"""Analyses and their ordered, append-only events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from assay.clock import utcnow
+from assay.store.record import TenantRecord
+
+
+class AnalysisStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in {self.SUCCEEDED, self.FAILED, self.CANCELLED}
+
+
+class Analysis(TenantRecord):
+    kind: ClassVar[str] = "analysis"
+    filter_fields: ClassVar[tuple[str, ...]] = ("status", "workspace_id")
+
+    workspace_id: str = "default"
+    source: str = Field(min_length=1, max_length=2048, description="git URL or artifact key")
+    ref: str | None = Field(default=None, max_length=255)
+    engine: str = Field(default="auto", pattern=r"^(auto|offline|llm)$")
+    model: str | None = Field(default=None, max_length=200)
+    budget_s: int = Field(default=600, ge=1, le=24 * 3600)
+    status: AnalysisStatus = AnalysisStatus.QUEUED
+    reason: str | None = None
+    report_key: str | None = None
+    created_by: str | None = None
+    # Sequence number of the last event appended; the next event takes last_event + 1.
+    last_event: int = Field(default=0, ge=0)
+
+
+def event_id(seq: int) -> str:
+    """Zero-padded so that lexical order (the store's) equals numeric order."""
+    return f"{seq:012d}"
+
+
+class AnalysisEvent(TenantRecord):
+    """One step of an analysis's progress. Its id is its sequence number, so a writer that races
+    another for the same number gets `AlreadyExists` instead of reordering history."""
+
+    kind: ClassVar[str] = "event"
+    parent_field: ClassVar[str | None] = "analysis_id"
+    append_only: ClassVar[bool] = True
+    filter_fields: ClassVar[tuple[str, ...]] = ("type",)
+
+    analysis_id: str
+    seq: int = Field(ge=1)
+    type: str = Field(min_length=1, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_seq(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "seq" in values and "id" not in values:
+            values = {**values, "id": event_id(int(values["seq"]))}
+        return values
+
+    @model_validator(mode="after")
+    def _id_matches_seq(self) -> AnalysisEvent:
+        if self.id != event_id(self.seq):
+            raise ValueError("an event's id is its zero-padded sequence number")
+        return self

@@ -1,0 +1,91 @@
+"""The records port: what every capability needs from persistent storage, and nothing more."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from assay.errors import ValidationFailed
+from assay.store.record import Record
+
+R = TypeVar("R", bound=Record)
+
+MAX_PAGE = 1000
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class Page(BaseModel, Generic[R]):
+    items: list[R]
+    next_cursor: str | None = None
+
+
+class RecordStore(ABC):
+    """Persistent records with optimistic concurrency, idempotent creates and cursor pagination.
+
+    Contract (tests/contract/test_records_contract.py runs it against every adapter):
+    - `create` stores a new record at version 1; an existing id raises `AlreadyExists`.
+      With an `idempotency_key`, a repeat of the same request returns the first record; a
+      different request under the same key raises `IdempotencyConflict`.
+    - `update` succeeds only if the stored version equals `record.version`; it returns the record
+      at the next version. A stale version raises `StaleWrite`; append-only kinds raise
+      `ImmutableRecord`; a missing record raises `NotFound`.
+    - `list` returns records of one partition in id order (or reversed), at most `limit`,
+      with an opaque `next_cursor` while more remain.
+    - `lookup` finds a record by its kind's globally unique lookup field.
+    """
+
+    @abstractmethod
+    def create(self, record: R, *, idempotency_key: str | None = None) -> R: ...
+
+    @abstractmethod
+    def get(
+        self, cls: type[R], tenant_id: str, record_id: str, *, parent: str | None = None
+    ) -> R | None: ...
+
+    @abstractmethod
+    def update(self, record: R) -> R: ...
+
+    @abstractmethod
+    def list(
+        self,
+        cls: type[R],
+        tenant_id: str,
+        *,
+        parent: str | None = None,
+        where: dict[str, str] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[R]: ...
+
+    @abstractmethod
+    def lookup(self, cls: type[R], value: str) -> R | None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise `StoreUnavailable` when the backing store cannot be used."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""
+
+
+def check_listing(cls: type[Record], where: dict[str, str] | None, limit: int) -> dict[str, str]:
+    """Validate listing arguments the same way in every adapter."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    where = dict(where or {})
+    unknown = sorted(set(where) - set(cls.filter_fields))
+    if unknown:
+        allowed = ", ".join(cls.filter_fields) or "nothing"
+        raise ValidationFailed(
+            f"cannot filter {cls.kind} by {', '.join(unknown)}; filterable: {allowed}"
+        )
+    return where
+
+
+def check_parent(cls: type[Record], parent: str | None) -> None:
+    if (cls.parent_field is None) != (parent is None):
+        need = f"a parent ({cls.parent_field})" if cls.parent_field else "no parent"
+        raise ValidationFailed(f"{cls.kind} records take {need}")
