@@ -34,3 +34,58 @@ def aws() -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server on a free loopback port, for this test session only.
+
+    `ASSAY_TEST_REDIS_URL` points the tests at an existing server instead. A missing
+    `redis-server` fails the tests rather than skipping them: `make setup` installs it.
+    """
+    import shutil
+    import subprocess
+    import time
+
+    import redis
+
+    existing = os.environ.get("ASSAY_TEST_REDIS_URL")
+    if existing:
+        yield existing
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; run `make setup` (it installs it)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"redis-server did not start on port {port}")
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
