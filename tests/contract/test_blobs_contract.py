@@ -7,9 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from assay.blobs import BlobStore, tenant_key
 from assay.errors import NotFound, ValidationFailed
+
 from tests.conftest import REGION
 
 
@@ -20,9 +20,8 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
 
         yield FileBlobStore(tmp_path / "artifacts")
         return
-    from moto import mock_aws
-
     from assay.blobs.s3 import S3BlobStore
+    from moto import mock_aws
 
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
@@ -76,7 +75,9 @@ def test_list_by_prefix_in_order(blobs: BlobStore) -> None:
     for key in ("tenants/t2/b", "tenants/t1/z", "tenants/t1/a/1", "other/x"):
         blobs.put(key, b".")
     assert list(blobs.list("tenants/t1/")) == ["tenants/t1/a/1", "tenants/t1/z"]
-    assert list(blobs.list()) == sorted(["tenants/t2/b", "tenants/t1/z", "tenants/t1/a/1", "other/x"])
+    assert list(blobs.list()) == sorted(
+        ["tenants/t2/b", "tenants/t1/z", "tenants/t1/a/1", "other/x"]
+    )
 
 
 @pytest.mark.parametrize("key", ["", "../etc/passwd", "/abs", "a//b", "a/../b", ".hidden", "a b"])

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from assay.limits import Algorithm, Limiter
 
 

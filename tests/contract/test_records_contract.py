@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from assay.errors import (
     AlreadyExists,
     IdempotencyConflict,
@@ -30,6 +29,7 @@ from assay.records import (
 )
 from assay.records.api_keys import hash_key
 from assay.store import SYSTEM_TENANT, RecordStore
+
 from tests.conftest import REGION
 
 TENANT = "01hzytenanta"
@@ -45,9 +45,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStor
         yield sqlite
         sqlite.close()
         return
-    from moto import mock_aws
-
     from assay.store.dynamodb import DynamoStore, table_schema
+    from moto import mock_aws
 
     with mock_aws():
         boto3.client("dynamodb", region_name=REGION).create_table(**table_schema("assay-test"))
@@ -144,10 +143,7 @@ def test_exact_page_has_no_next_cursor(store: RecordStore) -> None:
 
 
 def test_filters_select_by_declared_fields_only(store: RecordStore) -> None:
-    running = [
-        store.update(store.create(_analysis()).evolve(status="running"))
-        for _ in range(4)
-    ]
+    running = [store.update(store.create(_analysis()).evolve(status="running")) for _ in range(4)]
     for _ in range(5):
         store.create(_analysis())
     first = store.list(Analysis, TENANT, where={"status": "running"}, limit=3)

@@ -24,7 +24,7 @@ class Profile(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Assay's settings. Environment variables are prefixed `ASSAY_` unless an alias says otherwise."""
+    """Assay's settings: each field is read from `ASSAY_<FIELD>` unless an alias says otherwise."""
 
     model_config = SettingsConfigDict(
         env_prefix="ASSAY_",
@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     profile: Profile = Field(
         default=Profile.LOCAL,
-        description="`local` (embedded stores on this machine) or `aws` (DynamoDB, S3, KMS, Redis).",
+        description="`local` (embedded stores on this machine) or `aws` "
+        "(DynamoDB, S3, KMS, Redis).",
     )
     home: Path = Field(
         default=Path("~/.assay"),
@@ -116,15 +117,18 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, turning validation errors into one clear `ConfigError`."""
+    """Read settings from the environment; validation errors become one clear `ConfigError`."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "settings"
-            env = f"ASSAY_{where.upper()}" if err["loc"] else where
-            problems.append(f"{env}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            if err["loc"]:
+                where = ".".join(str(p) for p in err["loc"])
+                problems.append(f"ASSAY_{where.upper()}: {message}")
+            else:
+                problems.append(message)
         raise ConfigError(
             "invalid configuration: " + "; ".join(problems),
             fix="set the variables named above (see README, 'Settings')",

@@ -39,7 +39,18 @@ def decide(
 ) -> Decision:
     """Describe an outcome. `current` and `previous` are the counts *before* this request."""
     used = previous * window.weight + current + (amount if allowed else 0)
-    retry = 0.0 if allowed else _retry_after(window, window_s, limit, amount, current, previous)
+    retry = (
+        0.0
+        if allowed
+        else _retry_after(
+            window,
+            window_s=window_s,
+            limit=limit,
+            amount=amount,
+            current=current,
+            previous=previous,
+        )
+    )
     return Decision(
         allowed=allowed,
         limit=limit,
@@ -54,7 +65,7 @@ def fits(window: Window, limit: int, amount: int, current: int, previous: int) -
 
 
 def _retry_after(
-    window: Window, window_s: int, limit: int, amount: int, current: int, previous: int
+    window: Window, *, window_s: int, limit: int, amount: int, current: int, previous: int
 ) -> float:
     """Earliest wait after which the same request would fit, if nothing else arrives."""
     if amount > limit:

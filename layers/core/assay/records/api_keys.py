@@ -89,7 +89,7 @@ class ApiKey(TenantRecord):
             key_hash=hash_key(key),
             hint=key[: len(PREFIX) + 4],
             scopes=scopes,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
         return record, key
 

@@ -2,10 +2,10 @@
 
 Single-table layout, identical to the SQLite adapter's keys:
 
-| item            | pk                                  | sk             | other attributes          |
-|-----------------|-------------------------------------|----------------|---------------------------|
-| record          | ``{tenant}#{kind}[#{parent}]``      | record id      | version, body, f, lk      |
-| idempotency key | ``{tenant}#idem#{kind}``            | the key        | ref, fp, expires_at (TTL) |
+| item            | pk                             | sk        | other attributes          |
+|-----------------|--------------------------------|-----------|---------------------------|
+| record          | ``{tenant}#{kind}[#{parent}]`` | record id | version, body, f, lk      |
+| idempotency key | ``{tenant}#idem#{kind}``       | the key   | ref, fp, expires_at (TTL) |
 
 The tenant id leads every partition key, so an IAM policy with ``dynamodb:LeadingKeys`` equal to
 ``${tenant}#*`` confines a role to one tenant. The ``lookup`` index (hash key ``lk``) finds a
@@ -15,12 +15,11 @@ record by a globally unique value such as an API key's hash; only trusted paths 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.attributes import TTLAttribute as _TTL
+from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (
     DoesNotExist,
@@ -85,7 +84,7 @@ def _models(table: str, region: str, host: str | None) -> tuple[type[Model], typ
     """Build the pynamodb model for one table (pynamodb binds table names at class level)."""
     _table, _region, _host = table, region, host
 
-    class LookupIndex(GlobalSecondaryIndex[Any]):
+    class LookupIndex(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
         class Meta:
             index_name = LOOKUP_INDEX
             projection = AllProjection()
@@ -104,7 +103,7 @@ def _models(table: str, region: str, host: str | None) -> tuple[type[Model], typ
         sk = UnicodeAttribute(range_key=True)
         ref = UnicodeAttribute()
         fp = UnicodeAttribute()
-        expires_at = _TTL()
+        expires_at = TTLAttribute()
 
     class Item(Model):
         class Meta:
@@ -117,7 +116,7 @@ def _models(table: str, region: str, host: str | None) -> tuple[type[Model], typ
         kind = UnicodeAttribute(null=True)
         version = VersionAttribute()
         body = UnicodeAttribute(null=True)
-        f = MapAttribute[str, Any](null=True)
+        f = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
         lk = UnicodeAttribute(null=True)
         lookup_index = LookupIndex()
 
@@ -158,8 +157,8 @@ class DynamoStore(RecordStore):
         return item
 
     @staticmethod
-    def _from_item(cls: type[R], item: Any) -> R:
-        return cls.model_validate_json(item.body).evolve(version=item.version)
+    def _from_item(model: type[R], item: Any) -> R:
+        return model.model_validate_json(item.body).evolve(version=item.version)
 
     # ------------------------------------------------------------------ port
     def create(self, record: R, *, idempotency_key: str | None = None) -> R:
@@ -204,7 +203,9 @@ class DynamoStore(RecordStore):
                     type(record), record.partition_tenant(), prior.ref, parent=record.parent_id()
                 )
                 if found is None:
-                    raise StoreUnavailable("an idempotency key points at a missing record") from None
+                    raise StoreUnavailable(
+                        "an idempotency key points at a missing record"
+                    ) from None
                 return found
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise AlreadyExists(f"{record.kind} {record.id} already exists") from None
@@ -297,9 +298,5 @@ class DynamoStore(RecordStore):
         return None
 
     def ping(self) -> None:
-        with self._errors():
-            try:
-                self._item.get("_system#ping", "ping")
-            except DoesNotExist:
-                pass
-
+        with self._errors(), suppress(DoesNotExist):
+            self._item.get("_system#ping", "ping")

@@ -139,17 +139,27 @@ class SqliteStore(RecordStore):
                         return type(record).model_validate_json(body[0])
                 db.execute(
                     "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
-                    (idem_pk, idempotency_key, record.id, record.fingerprint(),
-                     now + IDEMPOTENCY_TTL_S),
+                    (
+                        idem_pk,
+                        idempotency_key,
+                        record.id,
+                        record.fingerprint(),
+                        now + IDEMPOTENCY_TTL_S,
+                    ),
                 )
             lookup = record.lookup_value()
             try:
                 db.execute(
                     "INSERT INTO records (pk, sk, kind, version, body, f, lk) "
                     "VALUES (?, ?, ?, 1, ?, ?, ?)",
-                    (pk, record.id, record.kind, stored.to_json(),
-                     json.dumps(record.filter_values()),
-                     None if lookup is None else f"{record.kind}#{lookup}"),
+                    (
+                        pk,
+                        record.id,
+                        record.kind,
+                        stored.to_json(),
+                        json.dumps(record.filter_values()),
+                        None if lookup is None else f"{record.kind}#{lookup}",
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"{record.kind} {record.id} already exists") from None
@@ -176,9 +186,15 @@ class SqliteStore(RecordStore):
             changed = db.execute(
                 "UPDATE records SET version = ?, body = ?, f = ?, lk = ? "
                 "WHERE pk = ? AND sk = ? AND version = ?",
-                (stored.version, stored.to_json(), json.dumps(record.filter_values()),
-                 None if lookup is None else f"{record.kind}#{lookup}",
-                 pk, record.id, record.version),
+                (
+                    stored.version,
+                    stored.to_json(),
+                    json.dumps(record.filter_values()),
+                    None if lookup is None else f"{record.kind}#{lookup}",
+                    pk,
+                    record.id,
+                    record.version,
+                ),
             ).rowcount
             if changed == 0:
                 row = db.execute(

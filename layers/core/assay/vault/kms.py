@@ -98,7 +98,9 @@ class KmsVault(Vault):
                 raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated_data(tenant_id)
             )
         except (InvalidTag, ValueError):
-            raise DecryptionFailed("the secret does not open for this tenant or was altered") from None
+            raise DecryptionFailed(
+                "the secret does not open for this tenant or was altered"
+            ) from None
 
     def ping(self) -> None:
         try:

@@ -96,7 +96,9 @@ class LocalVault(Vault):
             raw = b64d(parts[3])
             return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated_data(tenant_id))
         except (InvalidTag, ValueError, binascii.Error):
-            raise DecryptionFailed("the secret does not open for this tenant or was altered") from None
+            raise DecryptionFailed(
+                "the secret does not open for this tenant or was altered"
+            ) from None
 
     def ping(self) -> None:
         self._cipher()

@@ -1,0 +1,57 @@
+# The commands README and CI use. `make run` and `make test` work on a fresh machine:
+# both call `setup`, which is idempotent and quick when nothing changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: system-deps $(STAMP)  ## Create .venv, install Assay and its tools, and what tests need
+
+system-deps:
+	@scripts/ensure-system-deps
+
+# Reinstall only when the project's metadata changed.
+$(STAMP): pyproject.toml
+	@py=$$(scripts/find-python) && \
+	  { [ -x $(BIN)/python ] || $$py -m venv $(VENV); }
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,cdk]"
+	@touch $(STAMP)
+	@echo "setup: $$($(BIN)/assay --version) installed in $(VENV)"
+
+run: setup  ## Run the main job on embedded defaults (for now: assay doctor)
+	$(BIN)/assay doctor
+
+doctor: run
+
+test: setup lint typecheck pytest  ## Lint, format check, type check and the whole test suite
+
+lint:  ## ruff and the formatter check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:  ## Apply ruff's formatter and autofixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck:  ## mypy, strict for the library
+	$(BIN)/mypy
+
+pytest:  ## The test suite (starts its own Redis on a free port)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+synth: setup  ## Synthesize the CDK app into cdk.out (no AWS account or Docker needed)
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "synth: templates written to cdk.out/"
+
+clean:  ## Remove build outputs (keeps .venv)
+	rm -rf cdk.out build dist .mypy_cache .ruff_cache .pytest_cache

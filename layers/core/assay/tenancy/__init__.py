@@ -1,0 +1,23 @@
+"""Tenants and API keys: create, resolve, issue, revoke, authenticate. Audited."""
+
+from assay.tenancy.service import (
+    IssuedKey,
+    authenticate,
+    create_tenant,
+    issue_key,
+    list_keys,
+    resolve_tenant,
+    revoke_key,
+    slugify,
+)
+
+__all__ = [
+    "IssuedKey",
+    "authenticate",
+    "create_tenant",
+    "issue_key",
+    "list_keys",
+    "resolve_tenant",
+    "revoke_key",
+    "slugify",
+]
