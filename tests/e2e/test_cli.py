@@ -1,0 +1,152 @@
+"""The `assay` command as users run it: separate processes sharing one ASSAY_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ASSAY = shutil.which("assay", path=str(Path(sys.executable).parent)) or "assay"
+
+
+def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    environment.update({"ASSAY_HOME": str(home), **env})
+    return subprocess.run(
+        [ASSAY, *args], capture_output=True, text=True, env=environment, timeout=120, check=False
+    )
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("assay, version ")
+
+
+def test_doctor_reports_every_check_as_json(tmp_path: Path) -> None:
+    result = run(tmp_path / "home", "doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = {check["name"] for check in report["checks"]}
+    assert {"profile", "data dir", "records", "artifacts", "secrets", "limits", "sandbox"} <= names
+    assert "runtime python" in names
+    assert report["profile"] == "local"
+    assert (tmp_path / "home" / "keys" / "master.key").exists()
+
+
+def test_doctor_reaches_a_real_redis(tmp_path: Path, redis_url: str) -> None:
+    result = run(tmp_path, "doctor", "--json", ASSAY_REDIS_URL=redis_url)
+    limits = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "limits")
+    assert limits["status"] == "ok"
+    assert "reachable" in limits["detail"]
+
+
+def test_records_written_by_one_process_are_read_by_the_next(tmp_path: Path) -> None:
+    assert run(tmp_path, "tenants", "create", "Acme Corp").returncode == 0
+    created = run(
+        tmp_path,
+        "keys",
+        "create",
+        "--tenant",
+        "acme-corp",
+        "--name",
+        "ci",
+        "--scope",
+        "analyses:write",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+
+    tenants = json.loads(run(tmp_path, "tenants", "list", "--json").stdout)
+    assert [t["slug"] for t in tenants] == ["acme-corp"]
+    keys = json.loads(run(tmp_path, "keys", "list", "--tenant", "acme-corp", "--json").stdout)
+    assert [k["id"] for k in keys] == [key["id"]]
+    assert keys[0]["revoked_at"] is None
+    assert key["key"] not in json.dumps(keys)  # listings never show the key
+
+    assert run(tmp_path, "keys", "revoke", key["id"], "--tenant", "acme-corp").returncode == 0
+    keys = json.loads(run(tmp_path, "keys", "list", "--tenant", "acme-corp", "--json").stdout)
+    assert keys[0]["revoked_at"] is not None
+
+
+def test_a_wrong_profile_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = run(tmp_path, "doctor", ASSAY_PROFILE="cloud")
+    assert result.returncode == 1
+    no_traceback(result)
+    assert result.stderr.startswith("error: invalid configuration: ASSAY_PROFILE")
+    assert "fix:" in result.stderr
+
+
+def test_aws_profile_without_region_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ASSAY_"))}
+    env.update({"ASSAY_HOME": str(tmp_path), "ASSAY_PROFILE": "aws"})
+    result = subprocess.run(
+        [ASSAY, "doctor"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "AWS_REGION" in result.stderr
+
+
+def test_a_corrupt_database_is_reported_and_kept(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    database = tmp_path / "assay.db"
+    database.write_bytes(b"garbage " * 200)
+    result = run(tmp_path, "tenants", "list")
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "corrupt" in result.stderr
+    assert database.read_bytes() == b"garbage " * 200
+    doctor = run(tmp_path, "doctor")
+    assert doctor.returncode == 1
+    assert "FAIL" in doctor.stdout
+
+
+def test_an_unreachable_redis_fails_doctor_clearly(tmp_path: Path) -> None:
+    from tests.conftest import _free_port
+
+    result = run(tmp_path, "doctor", ASSAY_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0")
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "unreachable" in result.stdout
+
+
+def test_a_damaged_key_file_fails_doctor_and_is_kept(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "master.key"
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("oops")
+    result = run(tmp_path, "doctor")
+    assert result.returncode == 1
+    assert "damaged" in result.stdout
+    assert key_file.read_text() == "oops"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["nonsense"],
+        ["keys", "create", "--name", "x"],
+        ["keys", "create", "--tenant", "t", "--name", "x", "--scope", "root"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = run(tmp_path, *args)
+    assert result.returncode == 2
+    no_traceback(result)
+
+
+def test_unknown_tenant_is_exit_1(tmp_path: Path) -> None:
+    result = run(tmp_path, "keys", "list", "--tenant", "nobody")
+    assert result.returncode == 1
+    assert "no tenant 'nobody'" in result.stderr
