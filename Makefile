@@ -8,6 +8,9 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# aws-cdk-lib runs on Node.js through jsii, which prints a banner on Node releases it no longer
+# supports; Debian's Node 18/20 synthesize correctly, so keep the output readable.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 
 .PHONY: help setup system-deps run doctor test lint format typecheck pytest synth clean
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Final
 
 import pytest
 
@@ -25,7 +26,7 @@ os.environ.update(
 for _var in ("AWS_PROFILE", "ASSAY_PROFILE", "ASSAY_HOME", "ASSAY_REDIS_URL"):
     os.environ.pop(_var, None)
 
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 
 
 @pytest.fixture

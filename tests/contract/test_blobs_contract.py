@@ -7,9 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from assay.blobs import BlobStore, tenant_key
 from assay.errors import NotFound, ValidationFailed
-
 from tests.conftest import REGION
 
 
@@ -20,8 +20,9 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
 
         yield FileBlobStore(tmp_path / "artifacts")
         return
-    from assay.blobs.s3 import S3BlobStore
     from moto import mock_aws
+
+    from assay.blobs.s3 import S3BlobStore
 
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from assay.errors import (
     AlreadyExists,
     IdempotencyConflict,
@@ -29,7 +30,6 @@ from assay.records import (
 )
 from assay.records.api_keys import hash_key
 from assay.store import SYSTEM_TENANT, RecordStore
-
 from tests.conftest import REGION
 
 TENANT = "01hzytenanta"
@@ -45,8 +45,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStor
         yield sqlite
         sqlite.close()
         return
-    from assay.store.dynamodb import DynamoStore, table_schema
     from moto import mock_aws
+
+    from assay.store.dynamodb import DynamoStore, table_schema
 
     with mock_aws():
         boto3.client("dynamodb", region_name=REGION).create_table(**table_schema("assay-test"))
@@ -54,7 +55,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStor
 
 
 def _analysis(tenant: str = TENANT, **extra: object) -> Analysis:
-    return Analysis(tenant_id=tenant, source="https://example.invalid/repo.git", **extra)  # type: ignore[arg-type]
+    return Analysis(tenant_id=tenant, source="https://example.invalid/repo.git", **extra)
 
 
 def test_create_then_get_round_trips(store: RecordStore) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from assay.errors import DecryptionFailed
 from assay.vault import Vault
-
 from tests.conftest import REGION
 
 
@@ -20,8 +20,9 @@ def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Vault]:
 
         yield LocalVault(tmp_path / "keys" / "master.key")
         return
-    from assay.vault.kms import KmsVault
     from moto import mock_aws
+
+    from assay.vault.kms import KmsVault
 
     with mock_aws():
         client = boto3.client("kms", region_name=REGION)

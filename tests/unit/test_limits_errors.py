@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+
 from assay.errors import StoreUnavailable
 from assay.limits.redis import RedisLimiter, redact
-
 from tests.conftest import _free_port
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assay.limits import Algorithm
-from assay.limits import windows
+from assay.limits import Algorithm, windows
 
 
 @given(

@@ -1,0 +1,1 @@
+"""CDK: one construct per capability, composed into a few stacks."""
