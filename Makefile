@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # supports; Debian's Node 18/20 synthesize correctly, so keep the output readable.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 
-.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth clean
+.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth layer clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,18 @@ pytest:  ## The test suite (starts its own Redis on a free port)
 synth: setup  ## Synthesize the CDK app into cdk.out (no AWS account or Docker needed)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "synth: templates written to cdk.out/"
+
+# The Lambda layer: the assay wheel and its dependencies, built for the Lambda runtime
+# (Python 3.12, manylinux) whatever Python or OS builds it. LAMBDA_ARCH=aarch64 for Graviton.
+LAMBDA_ARCH ?= x86_64
+layer: setup  ## Build the Lambda layer into build/layer (python/ + assay and its dependencies)
+	rm -rf build/layer build/wheels
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/wheels .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	  --target build/layer/python --implementation cp --python-version 3.12 \
+	  --platform manylinux2014_$(LAMBDA_ARCH) --only-binary=:all: build/wheels/assay-*.whl
+	find build/layer -name __pycache__ -type d -prune -exec rm -rf {} +
+	@echo "layer: $$(du -sm build/layer | cut -f1) MB unzipped in build/layer (Lambda allows 250 MB)"
 
 clean:  ## Remove build outputs (keeps .venv)
 	rm -rf cdk.out build dist .mypy_cache .ruff_cache .pytest_cache
