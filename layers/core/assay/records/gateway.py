@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, Field
 
+from assay.errors import NotFound
 from assay.store.record import TenantRecord
+
+if TYPE_CHECKING:
+    from assay.vault import Vault
 
 
 class GatewayConnection(TenantRecord):
@@ -21,6 +25,16 @@ class GatewayConnection(TenantRecord):
     sealed_credentials: str | None = None
     models: list[str] = Field(default_factory=list)
     enabled: bool = True
+
+    def with_credentials(self, vault: Vault, credentials: str) -> GatewayConnection:
+        """A copy holding `credentials` sealed for this tenant; the plain text is not kept."""
+        return self.evolve(sealed_credentials=vault.seal(self.tenant_id, credentials.encode()))
+
+    def credentials(self, vault: Vault) -> str:
+        """The plain credentials, for the duration of one upstream call."""
+        if self.sealed_credentials is None:
+            raise NotFound(f"connection {self.name} has no credentials")
+        return vault.open(self.tenant_id, self.sealed_credentials).decode()
 
 
 class RouteTarget(BaseModel):
