@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 
 from assay.limits import windows
-from assay.limits.port import Algorithm, Decision, Limiter, Reservation
+from assay.limits.models import Reservation
+from assay.limits.port import Limiter
+from assay.limits.windows import Window
 
 
 class MemoryLimiter(Limiter):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+        super().__init__(clock)
         self._values: dict[str, tuple[int, float | None]] = {}  # key -> (value, expires_at)
         self._lock = threading.Lock()
 
@@ -26,45 +28,23 @@ class MemoryLimiter(Limiter):
     def _bucket_key(self, key: str, bucket: int) -> str:
         return f"lim:{key}:{bucket}"
 
-    def reserve(
-        self,
-        key: str,
-        *,
-        amount: int,
-        limit: int,
-        window_s: int,
-        algorithm: Algorithm = Algorithm.FIXED,
-    ) -> tuple[Decision, Reservation | None]:
-        windows.check_args(amount, limit, window_s)
+    def _take(
+        self, key: str, window: Window, *, window_s: int, amount: int, limit: int
+    ) -> tuple[bool, int, int]:
         with self._lock:
             now = self._clock()
-            window = windows.locate(now, window_s, algorithm)
             current_key = self._bucket_key(key, window.bucket)
             current = self._read(current_key, now)
             previous = (
                 self._read(self._bucket_key(key, window.bucket - 1), now)
-                if algorithm is Algorithm.SLIDING
+                if window.weight > 0
                 else 0
             )
             allowed = windows.fits(window, limit, amount, current, previous)
             if allowed:
                 # Keep a bucket for two windows: the sliding algorithm reads the previous one.
-                expires = (window.bucket + 2) * window_s
-                self._values[current_key] = (current + amount, expires)
-        decision = windows.decide(
-            window=window,
-            window_s=window_s,
-            limit=limit,
-            amount=amount,
-            current=current,
-            previous=previous,
-            allowed=allowed,
-        )
-        if not allowed:
-            return decision, None
-        return decision, Reservation(
-            key=key, amount=amount, algorithm=algorithm, window_s=window_s, bucket=window.bucket
-        )
+                self._values[current_key] = (current + amount, (window.bucket + 2) * window_s)
+        return allowed, current, previous
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         with self._lock:

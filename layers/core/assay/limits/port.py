@@ -9,43 +9,28 @@ Two window algorithms, with the same arithmetic in every adapter (see `windows.p
 `reserve` takes an estimated amount up front (say, the tokens a prompt may use) and `settle`
 corrects it with the actual amount once known, so concurrent callers cannot all pass a limit
 that only one of them fits under. A denied request consumes nothing.
+
+Adapters implement only the atomic step (`_take`) and the counters; the window arithmetic and
+the decision live here once, so every adapter decides identically.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from enum import StrEnum
+from collections.abc import Callable
 
-from pydantic import BaseModel, Field
-
-
-class Algorithm(StrEnum):
-    FIXED = "fixed"
-    SLIDING = "sliding"
-
-
-class Decision(BaseModel):
-    allowed: bool
-    limit: int
-    remaining: int = Field(ge=0)
-    # Seconds until the current window ends (for RateLimit-Reset headers).
-    reset_after_s: float = Field(ge=0)
-    # Seconds to wait before this request could pass, 0 when allowed.
-    retry_after_s: float = Field(ge=0)
-
-
-class Reservation(BaseModel):
-    key: str
-    amount: int
-    algorithm: Algorithm
-    window_s: int
-    bucket: int
+from assay.limits import windows
+from assay.limits.models import Algorithm, Decision, Reservation
+from assay.limits.windows import Window
 
 
 class Limiter(ABC):
     """Contract (tests/contract/test_limits_contract.py runs it against every adapter)."""
 
-    @abstractmethod
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+
     def reserve(
         self,
         key: str,
@@ -56,6 +41,34 @@ class Limiter(ABC):
         algorithm: Algorithm = Algorithm.FIXED,
     ) -> tuple[Decision, Reservation | None]:
         """Take `amount` if it fits; the reservation is None when denied."""
+        windows.check_args(amount, limit, window_s)
+        window = windows.locate(self._clock(), window_s, algorithm)
+        allowed, current, previous = self._take(
+            key, window, window_s=window_s, amount=amount, limit=limit
+        )
+        decision = windows.decide(
+            window=window,
+            window_s=window_s,
+            limit=limit,
+            amount=amount,
+            current=current,
+            previous=previous,
+            allowed=allowed,
+        )
+        if not allowed:
+            return decision, None
+        return decision, Reservation(
+            key=key, amount=amount, algorithm=algorithm, window_s=window_s, bucket=window.bucket
+        )
+
+    @abstractmethod
+    def _take(
+        self, key: str, window: Window, *, window_s: int, amount: int, limit: int
+    ) -> tuple[bool, int, int]:
+        """Atomically read the current window's count (and the previous one's when
+        `window.weight > 0`) and, if `amount` fits, add it to the current window, which must
+        then live until the end of the next window. Returns (allowed, current, previous),
+        the counts as they were before."""
 
     @abstractmethod
     def settle(self, reservation: Reservation, actual: int) -> None:

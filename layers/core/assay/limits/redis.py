@@ -17,8 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from assay.errors import StoreUnavailable
-from assay.limits import windows
-from assay.limits.port import Algorithm, Decision, Limiter, Reservation
+from assay.limits.models import Reservation
+from assay.limits.port import Limiter
+from assay.limits.windows import Window
 
 _SCRIPTS = files("assay.limits")
 
@@ -42,9 +43,9 @@ class RedisLimiter(Limiter):
         clock: Callable[[], float] = time.time,
         timeout_s: float = 2.0,
     ) -> None:
+        super().__init__(clock)
         self._url = url
         self._prefix = prefix
-        self._clock = clock
         try:
             self._redis: redis.Redis = redis.Redis.from_url(
                 url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
@@ -75,21 +76,12 @@ class RedisLimiter(Limiter):
     def _bucket_key(self, key: str, bucket: int) -> str:
         return f"{self._prefix}:lim:{{{key}}}:{bucket}"
 
-    def reserve(
-        self,
-        key: str,
-        *,
-        amount: int,
-        limit: int,
-        window_s: int,
-        algorithm: Algorithm = Algorithm.FIXED,
-    ) -> tuple[Decision, Reservation | None]:
-        windows.check_args(amount, limit, window_s)
-        now = self._clock()
-        window = windows.locate(now, window_s, algorithm)
+    def _take(
+        self, key: str, window: Window, *, window_s: int, amount: int, limit: int
+    ) -> tuple[bool, int, int]:
         # Live until the end of the next window, when a sliding limit stops reading it.
         ttl_ms = max(1, math.ceil((window.reset_after_s + window_s) * 1000))
-        allowed_flag, current, previous = self._call(
+        allowed, current, previous = self._call(
             lambda: self._acquire(
                 keys=[
                     self._bucket_key(key, window.bucket),
@@ -98,21 +90,7 @@ class RedisLimiter(Limiter):
                 args=[amount, limit, repr(window.weight), ttl_ms],
             )
         )
-        allowed = bool(allowed_flag)
-        decision = windows.decide(
-            window=window,
-            window_s=window_s,
-            limit=limit,
-            amount=amount,
-            current=int(current),
-            previous=int(previous),
-            allowed=allowed,
-        )
-        if not allowed:
-            return decision, None
-        return decision, Reservation(
-            key=key, amount=amount, algorithm=algorithm, window_s=window_s, bucket=window.bucket
-        )
+        return bool(allowed), int(current), int(previous)
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         delta = actual - reservation.amount

@@ -6,7 +6,7 @@ import math
 from typing import NamedTuple
 
 from assay.errors import ValidationFailed
-from assay.limits.port import Algorithm, Decision
+from assay.limits.models import Algorithm, Decision
 
 
 class Window(NamedTuple):

@@ -47,8 +47,9 @@ from assay.store.port import (
     Page,
     R,
     RecordStore,
-    check_listing,
     check_parent,
+    plan_listing,
+    to_page,
 )
 from assay.store.record import partition_key
 
@@ -259,10 +260,9 @@ class DynamoStore(RecordStore):
         cursor: str | None = None,
         newest_first: bool = False,
     ) -> Page[R]:
-        check_parent(cls, parent)
-        filters = check_listing(cls, where, limit)
-        pk = partition_key(tenant_id, cls.kind, parent)
-        listing = cursors.Listing(partition=pk, where=filters, newest_first=newest_first)
+        pk, filters, listing = plan_listing(
+            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first
+        )
         key_condition = None
         if cursor is not None:
             after = cursors.decode(listing, cursor)
@@ -285,11 +285,7 @@ class DynamoStore(RecordStore):
                 found.append(item)
                 if len(found) > limit:
                     break
-        items = [self._from_item(cls, item) for item in found[:limit]]
-        more = len(found) > limit
-        return Page[R](
-            items=items, next_cursor=cursors.encode(listing, found[limit - 1].sk) if more else None
-        )
+        return to_page([(item.sk, self._from_item(cls, item)) for item in found], limit, listing)
 
     def lookup(self, cls: type[R], value: str) -> R | None:
         with self._errors():

@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from assay.errors import ValidationFailed
-from assay.store.record import Record
+from assay.store import cursor as cursors
+from assay.store.record import Record, partition_key
 
 R = TypeVar("R", bound=Record)
 
@@ -89,3 +90,28 @@ def check_parent(cls: type[Record], parent: str | None) -> None:
     if (cls.parent_field is None) != (parent is None):
         need = f"a parent ({cls.parent_field})" if cls.parent_field else "no parent"
         raise ValidationFailed(f"{cls.kind} records take {need}")
+
+
+def plan_listing(
+    cls: type[Record],
+    tenant_id: str,
+    *,
+    parent: str | None,
+    where: dict[str, str] | None,
+    limit: int,
+    newest_first: bool,
+) -> tuple[str, dict[str, str], cursors.Listing]:
+    """Validate a listing and name its partition: (pk, filters, what its cursors bind to)."""
+    check_parent(cls, parent)
+    filters = check_listing(cls, where, limit)
+    pk = partition_key(tenant_id, cls.kind, parent)
+    return pk, filters, cursors.Listing(partition=pk, where=filters, newest_first=newest_first)
+
+
+def to_page(found: list[tuple[str, R]], limit: int, listing: cursors.Listing) -> Page[R]:
+    """A page from up to `limit + 1` (sort key, record) pairs; the extra one means "more"."""
+    more = len(found) > limit
+    return Page[R](
+        items=[record for _, record in found[:limit]],
+        next_cursor=cursors.encode(listing, found[limit - 1][0]) if more else None,
+    )

@@ -29,8 +29,9 @@ from assay.store.port import (
     Page,
     R,
     RecordStore,
-    check_listing,
     check_parent,
+    plan_listing,
+    to_page,
 )
 from assay.store.record import partition_key
 
@@ -220,10 +221,9 @@ class SqliteStore(RecordStore):
         cursor: str | None = None,
         newest_first: bool = False,
     ) -> Page[R]:
-        check_parent(cls, parent)
-        filters = check_listing(cls, where, limit)
-        pk = partition_key(tenant_id, cls.kind, parent)
-        listing = cursors.Listing(partition=pk, where=filters, newest_first=newest_first)
+        pk, filters, listing = plan_listing(
+            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first
+        )
         sql = ["SELECT sk, body FROM records WHERE pk = ?"]
         args: list[object] = [pk]
         if cursor is not None:
@@ -237,11 +237,7 @@ class SqliteStore(RecordStore):
         args.append(limit + 1)
         with self._read() as db:
             rows = db.execute(" ".join(sql), args).fetchall()
-        items = [cls.model_validate_json(body) for _, body in rows[:limit]]
-        more = len(rows) > limit
-        return Page[R](
-            items=items, next_cursor=cursors.encode(listing, rows[limit - 1][0]) if more else None
-        )
+        return to_page([(sk, cls.model_validate_json(body)) for sk, body in rows], limit, listing)
 
     def lookup(self, cls: type[R], value: str) -> R | None:
         with self._read() as db:
