@@ -3,7 +3,6 @@ DynamoDB, S3 and KMS through moto, limits on a real Redis server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -22,13 +21,13 @@ from tests.conftest import REGION
 
 
 @pytest.fixture
-def aws_settings(aws: None, redis_url: str) -> Iterator[Settings]:
+def aws_settings(aws: None, redis_url: str) -> Settings:
     boto3.client("dynamodb", region_name=REGION).create_table(**table_schema("assay-it"))
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket="assay-it-artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
-    yield load_settings(
+    return load_settings(
         profile="aws",
         aws_region=REGION,
         table_name="assay-it",
