@@ -171,7 +171,9 @@ def check_runtimes() -> list[Check]:
             done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
             text = (done.stdout or done.stderr).strip().splitlines()
             detail = text[0] if text else "installed"
-            checks.append(Check(name=f"runtime {name}", status=Status.OK, detail=detail))
+            # A tool that is on PATH but cannot run (rustup with no toolchain) is not usable.
+            status = Status.OK if done.returncode == 0 else Status.WARN
+            checks.append(Check(name=f"runtime {name}", status=status, detail=detail))
         except (OSError, subprocess.TimeoutExpired) as exc:
             checks.append(Check(name=f"runtime {name}", status=Status.WARN, detail=str(exc)))
     return checks
