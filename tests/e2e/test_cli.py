@@ -150,3 +150,31 @@ def test_unknown_tenant_is_exit_1(tmp_path: Path) -> None:
     result = run(tmp_path, "keys", "list", "--tenant", "nobody")
     assert result.returncode == 1
     assert "no tenant 'nobody'" in result.stderr
+
+
+def test_verify_exits_0_on_good_evidence_and_1_naming_the_bad_entry(tmp_path: Path) -> None:
+    from assay.evidence import EvidenceLog
+    from assay.evidence.signing import LocalSigner
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    log = EvidenceLog(out, "an1")
+    log.append("intake", {"files": 1})
+    log.append("report", {}, artifacts=["report.json"])
+    key = tmp_path / "k.pem"
+    log.seal(LocalSigner(key))
+
+    good = run(tmp_path, "verify", str(out), "--public-key", str(key.with_suffix(".pub")))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("verified: 2 entries")
+
+    (out / "report.json").write_text('{"status": "forged"}')
+    bad = run(tmp_path, "verify", str(out))
+    assert bad.returncode == 1
+    no_traceback(bad)
+    assert "entry 2" in bad.stderr
+    assert "report.json" in bad.stderr
+
+    missing = run(tmp_path, "verify", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2

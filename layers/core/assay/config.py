@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     artifacts_bucket: str | None = Field(
         default=None, description="aws profile: the S3 bucket for artifacts. Required there."
     )
+    signing_key_id: str | None = Field(
+        default=None,
+        description="aws profile: KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) that signs "
+        "evidence checkpoints. Local profile: an Ed25519 key file under ASSAY_HOME/keys.",
+    )
     kms_key_id: str | None = Field(
         default=None,
         description="aws profile: KMS key (id, ARN or alias) for envelope encryption. "
@@ -114,6 +119,10 @@ class Settings(BaseSettings):
     @cached_property
     def key_file(self) -> Path:
         return self.home / "keys" / "master.key"
+
+    @cached_property
+    def signing_key_file(self) -> Path:
+        return self.home / "keys" / "evidence-ed25519.pem"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.blobs import BlobStore
 from assay.config import Profile, Settings
+from assay.evidence.signing import Signer
 from assay.limits import Limiter
 from assay.store import RecordStore
 from assay.vault import Vault
@@ -71,6 +72,16 @@ def make_limiter(settings: Settings) -> Limiter:
     from assay.limits.memory import MemoryLimiter
 
     return MemoryLimiter()
+
+
+def make_signer(settings: Settings) -> Signer:
+    if settings.profile is Profile.AWS and settings.signing_key_id:
+        from assay.evidence.signing import KmsSigner
+
+        return KmsSigner(settings.signing_key_id, _client(settings, "kms"))
+    from assay.evidence.signing import LocalSigner
+
+    return LocalSigner(settings.signing_key_file)
 
 
 @dataclass(frozen=True)

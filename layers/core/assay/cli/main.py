@@ -56,9 +56,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from assay.cli import admin, doctor
+    from assay.cli import admin, doctor, verify
 
     cli.add_command(doctor.doctor)
+    cli.add_command(verify.verify)
     cli.add_command(admin.tenants)
     cli.add_command(admin.keys)
 

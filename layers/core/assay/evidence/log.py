@@ -1,0 +1,114 @@
+"""A hash-linked, append-only log of what an analysis did, sealed by a signed checkpoint.
+
+Each entry's hash covers the previous entry's hash, its sequence number, type, timestamp, the
+digest of its payload and the digests of the artifacts it names, so changing, removing or
+reordering any entry, or any artifact, breaks every hash after it. The checkpoint signs the head.
+
+On disk (in an analysis's output directory):
+    evidence/log.jsonl         one entry per line, payload included
+    evidence/checkpoint.json   head, count and the signature over them
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from assay.clock import utcnow
+from assay.evidence.canonical import canonical, digest, file_digest
+from assay.evidence.signing import Signature, Signer
+
+GENESIS = "0" * 64
+LOG_FILE = "evidence/log.jsonl"
+CHECKPOINT_FILE = "evidence/checkpoint.json"
+
+
+class LogEntry(BaseModel):
+    seq: int = Field(ge=1)
+    type: str
+    at: datetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+    payload_digest: str
+    # Artifact path (relative to the output directory, '/'-separated) -> sha256.
+    artifacts: dict[str, str] = Field(default_factory=dict)
+    prev: str
+    hash: str
+
+    def linked_fields(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "payload_digest": self.payload_digest,
+            "artifacts": self.artifacts,
+            "prev": self.prev,
+        }
+
+    def expected_hash(self) -> str:
+        return digest(canonical(self.linked_fields()))
+
+
+class Checkpoint(BaseModel):
+    analysis_id: str
+    head: str
+    count: int
+    signed_at: datetime
+    signature: Signature
+
+    @staticmethod
+    def message(analysis_id: str, head: str, count: int) -> bytes:
+        return canonical({"analysis_id": analysis_id, "count": count, "head": head})
+
+
+class EvidenceLog:
+    """Appends entries for one analysis; `seal` signs the head once the analysis is done."""
+
+    def __init__(self, root: Path, analysis_id: str) -> None:
+        self._root = root
+        self.analysis_id = analysis_id
+        self.entries: list[LogEntry] = []
+        (root / "evidence").mkdir(parents=True, exist_ok=True)
+        self._file = root / LOG_FILE
+        self._file.write_text("")
+
+    @property
+    def head(self) -> str:
+        return self.entries[-1].hash if self.entries else GENESIS
+
+    def append(
+        self, type_: str, payload: dict[str, Any] | None = None, artifacts: Sequence[str] = ()
+    ) -> LogEntry:
+        body = payload or {}
+        digests = {name: file_digest(self._root / name) for name in sorted(artifacts)}
+        draft = {
+            "seq": len(self.entries) + 1,
+            "type": type_,
+            "at": utcnow(),
+            "payload": body,
+            "payload_digest": digest(canonical(body)),
+            "artifacts": digests,
+            "prev": self.head,
+            "hash": "",
+        }
+        entry = LogEntry.model_validate(draft)
+        entry = entry.model_copy(update={"hash": entry.expected_hash()})
+        self.entries.append(entry)
+        with self._file.open("a", encoding="utf-8") as out:
+            out.write(entry.model_dump_json() + "\n")
+        return entry
+
+    def seal(self, signer: Signer) -> Checkpoint:
+        message = Checkpoint.message(self.analysis_id, self.head, len(self.entries))
+        checkpoint = Checkpoint(
+            analysis_id=self.analysis_id,
+            head=self.head,
+            count=len(self.entries),
+            signed_at=utcnow(),
+            signature=signer.sign(message),
+        )
+        (self._root / CHECKPOINT_FILE).write_text(checkpoint.model_dump_json(indent=2) + "\n")
+        return checkpoint

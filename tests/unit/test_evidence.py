@@ -1,0 +1,156 @@
+"""The evidence log: what it records, and that every kind of tampering is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from assay.evidence import EvidenceLog, verify_dir
+from assay.evidence.log import CHECKPOINT_FILE, LOG_FILE
+from assay.evidence.signing import KmsSigner, LocalSigner
+from tests.conftest import REGION
+
+
+def _sealed(root: Path, key_file: Path) -> EvidenceLog:
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_a.py").write_text("def test_a():\n    assert True\n")
+    (root / "report.json").write_text('{"status": "succeeded"}')
+    log = EvidenceLog(root, "an1")
+    log.append("intake", {"source": "/src", "files": 3})
+    log.append("generate", {"candidates": 1}, artifacts=["tests/test_a.py"])
+    log.append("report", {"kept": 1}, artifacts=["report.json"])
+    log.seal(LocalSigner(key_file))
+    return log
+
+
+def _lines(root: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (root / LOG_FILE).read_text().splitlines()]
+
+
+def _write(root: Path, lines: list[dict[str, object]]) -> None:
+    (root / LOG_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.fixture
+def sealed(tmp_path: Path) -> tuple[Path, Path]:
+    root, key = tmp_path / "out", tmp_path / "keys" / "evidence.pem"
+    _sealed(root, key)
+    return root, key
+
+
+def test_an_untouched_log_verifies_with_the_signers_public_key(sealed: tuple[Path, Path]) -> None:
+    root, key = sealed
+    public = key.with_suffix(".pub").read_text()
+    verdict = verify_dir(root, public)
+    assert verdict.ok
+    assert verdict.entries == 3
+    assert verdict.trusted_key
+    assert verify_dir(root).ok  # with the key recorded in the log
+    assert not verify_dir(root).trusted_key
+
+
+def test_entries_link_each_to_the_one_before(sealed: tuple[Path, Path]) -> None:
+    lines = _lines(sealed[0])
+    assert lines[0]["prev"] == "0" * 64
+    assert lines[1]["prev"] == lines[0]["hash"]
+    assert lines[2]["prev"] == lines[1]["hash"]
+
+
+def test_an_edited_payload_is_caught(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    lines = _lines(root)
+    lines[1]["payload"] = {"candidates": 99}
+    _write(root, lines)
+    verdict = verify_dir(root)
+    assert not verdict.ok
+    assert verdict.bad_entry == 2
+
+
+def test_an_edited_entry_with_a_recomputed_digest_is_caught(sealed: tuple[Path, Path]) -> None:
+    from assay.evidence.canonical import canonical, digest
+
+    root, _ = sealed
+    lines = _lines(root)
+    lines[0]["payload"] = {"source": "/elsewhere", "files": 3}
+    lines[0]["payload_digest"] = digest(canonical(lines[0]["payload"]))
+    _write(root, lines)
+    verdict = verify_dir(root)
+    assert verdict.bad_entry == 1
+    assert verdict.reason is not None
+    assert "hash" in verdict.reason
+
+
+def test_a_removed_entry_is_caught(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    lines = _lines(root)
+    _write(root, [lines[0], lines[2]])
+    verdict = verify_dir(root)
+    assert not verdict.ok
+    assert verdict.bad_entry == 2
+
+
+def test_a_truncated_log_is_caught_by_the_checkpoint(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    _write(root, _lines(root)[:2])
+    verdict = verify_dir(root)
+    assert not verdict.ok
+    assert verdict.reason is not None
+    assert "checkpoint" in verdict.reason
+
+
+def test_a_changed_artifact_is_caught(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    (root / "tests" / "test_a.py").write_text("def test_a():\n    assert False\n")
+    verdict = verify_dir(root)
+    assert verdict.bad_entry == 2
+    assert "tests/test_a.py" in (verdict.reason or "")
+
+
+def test_a_missing_artifact_is_caught(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    (root / "report.json").unlink()
+    assert verify_dir(root).bad_entry == 3
+
+
+def test_a_wrong_key_is_caught(sealed: tuple[Path, Path], tmp_path: Path) -> None:
+    root, _ = sealed
+    other = LocalSigner(tmp_path / "other" / "key.pem")
+    verdict = verify_dir(root, other.public_key_pem())
+    assert not verdict.ok
+    assert "signature" in (verdict.reason or "")
+
+
+def test_a_forged_log_signed_by_another_key_fails_against_the_pinned_key(
+    sealed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Whoever rewrites a log can re-sign it, but not with our key: pinning catches it."""
+    _, key = sealed
+    forged = tmp_path / "forged"
+    _sealed(forged, tmp_path / "attacker.pem")
+    assert verify_dir(forged).ok  # self-consistent...
+    assert not verify_dir(forged, key.with_suffix(".pub").read_text()).ok  # ...but not ours
+
+
+def test_missing_files_are_reported(tmp_path: Path) -> None:
+    assert "no evidence log" in (verify_dir(tmp_path).reason or "")
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / LOG_FILE).write_text("")
+    assert "checkpoint" in (verify_dir(tmp_path).reason or "")
+
+
+def test_a_kms_signed_checkpoint_verifies_offline(aws: None, tmp_path: Path) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    root = tmp_path / "out"
+    root.mkdir()
+    log = EvidenceLog(root, "an2")
+    log.append("intake", {"x": 1})
+    signer = KmsSigner(key_id, kms)
+    log.seal(signer)
+    assert json.loads((root / CHECKPOINT_FILE).read_text())["signature"]["algorithm"] == (
+        "ecdsa-p256-sha256"
+    )
+    assert verify_dir(root, signer.public_key_pem()).ok
