@@ -1,0 +1,47 @@
+"""Take a snapshot of a TARGET: a local directory, a git URL, or an archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from assay.errors import ValidationFailed
+from assay.intake import archives, git, local, urls
+from assay.intake.policy import IntakePolicy
+
+
+class Snapshot(BaseModel):
+    kind: str  # directory | git | archive
+    source: str
+    path: Path
+    files: int
+
+
+def take_snapshot(
+    target: str, destination: Path, *, ref: str | None = None, policy: IntakePolicy | None = None
+) -> Snapshot:
+    """Copy, clone or extract `target` into the empty directory `destination`."""
+    rules = policy or IntakePolicy()
+    if destination.exists() and any(destination.iterdir()):
+        raise ValidationFailed(f"the snapshot directory {destination} is not empty")
+    path = Path(target).expanduser()
+    if path.is_dir():
+        files = local.copy_tree(path, destination, rules)
+        return Snapshot(kind="directory", source=str(path.resolve()), path=destination, files=files)
+    if path.is_file():
+        if not archives.is_archive(path):
+            raise ValidationFailed(
+                f"{target} is a file but not a .tar.gz, .tgz, .tar or .zip archive"
+            )
+        files = archives.extract(path, destination, rules)
+        return Snapshot(kind="archive", source=str(path.resolve()), path=destination, files=files)
+    if urls.looks_like_git_url(target):
+        checked = urls.check_git_url(target, rules)
+        git.clone(checked, destination, ref, rules)
+        _, files = git._dir_size(destination)
+        return Snapshot(kind="git", source=target, path=destination, files=files)
+    raise ValidationFailed(
+        f"{target!r} is not a directory, an archive or a git URL",
+        fix="pass a path to a directory, a .tar.gz/.zip archive, or an https:// git URL",
+    )
