@@ -127,38 +127,33 @@ def check_limits(settings: Settings) -> Check:
 
 
 def check_sandbox() -> Check:
-    """Untrusted tests run without network: that needs a network namespace."""
+    """Untrusted tests run in the process sandbox: namespaces, read-only host, no network."""
+    from assay.sandbox.process import ProcessSandbox, pids_cgroup_roots
+
     if platform.system() != "Linux":
         return Check(
             name="sandbox",
-            status=Status.WARN,
-            detail=f"{platform.system()} has no network namespaces; tests run with rlimits only",
+            status=Status.FAIL,
+            detail=f"{platform.system()} has no namespaces; untrusted tests cannot be isolated",
+            fix="run Assay on Linux, or use the aws profile (Fargate sandboxes)",
         )
-    unshare = shutil.which("unshare")
-    if unshare is None:
+    box = ProcessSandbox()
+    if not box.isolated:
         return Check(
             name="sandbox",
-            status=Status.WARN,
-            detail="`unshare` not found; generated tests would run with network access",
-            fix="install util-linux",
+            status=Status.FAIL,
+            detail="cannot create namespaces here (unshare/setpriv missing or not permitted)",
+            fix="install util-linux and enable unprivileged user namespaces "
+            "(sysctl kernel.unprivileged_userns_clone=1)",
         )
-    attempts = [[unshare, "--net", "true"]]
-    if os.geteuid() != 0:
-        attempts.insert(0, [unshare, "--user", "--map-root-user", "--net", "true"])
-    for command in attempts:
-        try:
-            done = subprocess.run(command, capture_output=True, timeout=10, check=False)  # noqa: S603
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            how = "user + network namespaces" if "--user" in command else "network namespaces"
-            return Check(name="sandbox", status=Status.OK, detail=f"{how}, rlimits, timeouts")
-    return Check(
-        name="sandbox",
-        status=Status.WARN,
-        detail="network namespaces are not permitted here; tests would run with network access",
-        fix="enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
-    )
+    if os.geteuid() == 0 and not pids_cgroup_roots():
+        return Check(
+            name="sandbox",
+            status=Status.FAIL,
+            detail="running as root without a pids cgroup: fork bombs could not be stopped",
+            fix="run assay as a regular user",
+        )
+    return Check(name="sandbox", status=Status.OK, detail=box.isolation)
 
 
 def check_runtimes() -> list[Check]:
