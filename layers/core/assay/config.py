@@ -7,12 +7,20 @@ keeps the two in agreement.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assay.errors import ConfigError
@@ -77,6 +85,37 @@ class Settings(BaseSettings):
         "Required there.",
     )
 
+    model: str | None = Field(
+        default=None,
+        description="Default model for the llm engine, in LiteLLM's naming "
+        "(`openai/gpt-4o-mini`, `anthropic/claude-...`, `ollama/...`). Unset: `auto` "
+        "picks the offline engine.",
+    )
+    openai_api_base: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ASSAY_OPENAI_API_BASE", "OPENAI_API_BASE", "OPENAI_BASE_URL"
+        ),
+        description="Base URL of an OpenAI-compatible server (also read from `OPENAI_API_BASE`).",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ASSAY_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Key for that server (also read from `OPENAI_API_KEY`).",
+    )
+    reruns: int = Field(
+        default=3, ge=1, le=20, description="A candidate is reliable if it passes N of N reruns."
+    )
+    repair_turns: int = Field(
+        default=2, ge=0, le=10, description="How often the llm engine may repair a candidate."
+    )
+    workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="Candidates executed in parallel (default: the number of cores).",
+    )
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -121,6 +160,15 @@ class Settings(BaseSettings):
         return self.home / "keys" / "master.key"
 
     @cached_property
+    def cache_dir(self) -> Path:
+        """Project environments (venvs) and the package cache, reused across analyses."""
+        return self.home / "cache"
+
+    @cached_property
+    def analyses_dir(self) -> Path:
+        return self.home / "analyses"
+
+    @cached_property
     def signing_key_file(self) -> Path:
         return self.home / "keys" / "evidence-ed25519.pem"
 
@@ -142,3 +190,9 @@ def load_settings(**overrides: object) -> Settings:
             "invalid configuration: " + "; ".join(problems),
             fix="set the variables named above (see README, 'Settings')",
         ) from None
+
+
+def prepare_litellm() -> None:
+    """LiteLLM fetches its model cost map over the network at import unless told not to."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")

@@ -1,0 +1,5 @@
+"""Test generators behind one interface: `llm` (LiteLLM) and `offline` (Pynguin)."""
+
+from assay.engines.port import Candidate, Engine, Feedback, GenerationContext, Usage
+
+__all__ = ["Candidate", "Engine", "Feedback", "GenerationContext", "Usage"]

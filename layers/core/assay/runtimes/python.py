@@ -1,0 +1,400 @@
+"""Python: pytest and coverage.py (with branches), run inside the sandbox.
+
+Dependencies come from `requirements*.txt` and `pyproject.toml`'s `[project] dependencies`, read
+as data: Assay never runs a project's `setup.py` or build backend to learn them. The project's
+own code is put on PYTHONPATH (its source roots) instead of being installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree
+
+from assay.errors import AssayError
+from assay.intake.local import SKIP_DIRS
+from assay.runtimes.coverage import CoverageMap
+from assay.runtimes.port import Detection, Environment, Runtime, TestCaseResult, TestRun
+from assay.sandbox import Job, Limits, Sandbox
+
+# Test tools installed next to the project's dependencies. pytest stays below 9 because
+# Pynguin (the offline engine) pins it so.
+BASE_TOOLS = ["pytest>=8,<9", "coverage>=7.4"]
+OMIT = [
+    "tests/*",
+    "test/*",
+    "*/tests/*",
+    "*/test/*",
+    "test_*.py",
+    "*_test.py",
+    "*/test_*.py",
+    "conftest.py",
+    "*/conftest.py",
+    "setup.py",
+    ".assay/*",
+]
+STATE_DIR = ".assay"
+MAX_RESULT_BYTES = 50 * 1024 * 1024
+
+
+class EnvironmentFailed(AssayError):
+    status = 422
+    code = "environment_failed"
+
+
+def is_test_file(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    parts = rel.split("/")
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or any(p in {"tests", "test"} for p in parts[:-1])
+    )
+
+
+def read_inside(root: Path, rel: str, limit: int = MAX_RESULT_BYTES) -> bytes | None:
+    """Read a file the sandboxed code may have planted: no symlinks followed, size capped."""
+    path = root / rel
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not os.path.isfile(f"/proc/self/fd/{handle.fileno()}") and not path.is_file():
+            return None
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+class PythonRuntime(Runtime):
+    language = "python"
+
+    def __init__(self, interpreter: Path | None = None) -> None:
+        # The interpreter that creates project environments: Assay's own base Python.
+        self._python = interpreter or Path(sys.base_prefix) / "bin" / "python3"
+
+    # ------------------------------------------------------------------ detect
+    def detect(self, root: Path) -> Detection | None:
+        modules, tests = [], []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
+            )
+            for name in sorted(filenames):
+                if not name.endswith(".py"):
+                    continue
+                rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                if is_test_file(rel):
+                    if name != "conftest.py":
+                        tests.append(rel)
+                elif name != "setup.py" and not rel.startswith(("docs/", "examples/")):
+                    modules.append(rel)
+        if not modules:
+            return None
+        roots = ["src"] if any(m.startswith("src/") for m in modules) else ["."]
+        dependency_files = sorted(
+            p.name
+            for p in root.iterdir()
+            if (p.is_file() and (p.name.startswith("requirements") and p.suffix == ".txt"))
+            or p.name in {"pyproject.toml", "setup.cfg", "setup.py", "poetry.lock", "uv.lock"}
+        )
+        manager = (
+            "poetry"
+            if "poetry.lock" in dependency_files
+            else ("uv" if "uv.lock" in dependency_files else "pip")
+        )
+        return Detection(
+            language="python",
+            test_runner="pytest",
+            package_manager=manager,
+            source_roots=roots,
+            modules=modules,
+            test_files=tests,
+            dependency_files=dependency_files,
+        )
+
+    # ------------------------------------------------------------------ prepare
+    @staticmethod
+    def declared_dependencies(root: Path, detection: Detection) -> list[str]:
+        """Requirements as data, never by running project code."""
+        requirements: list[str] = []
+        for name in detection.dependency_files:
+            path = root / name
+            if name.startswith("requirements") and name.endswith(".txt"):
+                for raw in path.read_text(errors="replace").splitlines():
+                    line = raw.split("#", 1)[0].strip()
+                    # Options (-e, -r, --index-url...) could point pip anywhere: skip them.
+                    if line and not line.startswith("-"):
+                        requirements.append(line)
+            elif name == "pyproject.toml":
+                try:
+                    data = tomllib.loads(path.read_text(errors="replace"))
+                except tomllib.TOMLDecodeError:
+                    continue
+                requirements += [str(d) for d in data.get("project", {}).get("dependencies", [])]
+        return sorted(dict.fromkeys(requirements))
+
+    def _version(self) -> str:
+        done = subprocess.run(  # noqa: S603
+            [str(self._python), "-c", "import sys; print(sys.version.split()[0])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def prepare(
+        self,
+        detection: Detection,
+        root: Path,
+        sandbox: Sandbox,
+        cache: Path,
+        extra_tools: list[str],
+    ) -> Environment:
+        requirements = self.declared_dependencies(root, detection)
+        tools = [*BASE_TOOLS, *extra_tools]
+        version = self._version()
+        key = hashlib.sha256(json.dumps([version, requirements, tools]).encode()).hexdigest()[:16]
+        envdir = cache / "envs" / f"py{version}-{key}"
+        base = Path(sys.base_prefix)
+        environment = Environment(
+            interpreter=envdir / "bin" / "python",
+            readonly=sorted({envdir, base}),
+            key=key,
+            tools=tools,
+        )
+        if (envdir / ".ready").exists():
+            return environment
+        shutil.rmtree(envdir, ignore_errors=True)
+        envdir.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603 - Assay's own interpreter, no project code
+            [str(self._python), "-m", "venv", str(envdir)], check=True, capture_output=True
+        )
+        (cache / "pip").mkdir(exist_ok=True)
+        install = [
+            str(environment.interpreter),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            *tools,
+            *requirements,
+        ]
+        outcome = sandbox.run(
+            Job(
+                argv=install,
+                workdir=cache,
+                readonly=[base],
+                env={"PIP_CACHE_DIR": str(cache / "pip"), "PIP_NO_BUILD_ISOLATION": "0"},
+                limits=Limits(
+                    network=True,
+                    wall_s=900,
+                    cpu_s=900,
+                    memory_mb=4096,
+                    processes=256,
+                    output_bytes=2_000_000,
+                ),
+            )
+        )
+        if not outcome.ok:
+            shutil.rmtree(envdir, ignore_errors=True)
+            tail = (outcome.stderr or outcome.stdout).strip().splitlines()[-3:]
+            raise EnvironmentFailed(
+                f"installing the project's dependencies failed ({outcome.reason}): "
+                + " | ".join(tail),
+                fix="check the project's requirements; the install runs with network access "
+                "to package registries only through the sandbox",
+            )
+        (envdir / ".ready").write_text(json.dumps({"requirements": requirements, "tools": tools}))
+        return environment
+
+    # ------------------------------------------------------------------ run tests
+    def run_tests(
+        self,
+        env: Environment,
+        detection: Detection,
+        workdir: Path,
+        tests: list[str],
+        sandbox: Sandbox,
+        *,
+        limits: Limits,
+        collect_only: bool = False,
+    ) -> TestRun:
+        state = workdir / STATE_DIR
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "assay_runner.py")
+        python = str(env.interpreter)
+        pytest_args = [
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "--rootdir=.",
+            f"--junitxml={STATE_DIR}/junit.xml",
+            *tests,
+        ]
+        if collect_only:
+            steps = [
+                {
+                    "name": "collect",
+                    "argv": [python, "-m", "pytest", "--collect-only", *pytest_args],
+                }
+            ]
+        else:
+            data = f"--data-file={STATE_DIR}/coverage.data"
+            sources = ",".join(detection.source_roots)
+            steps = [
+                {
+                    "name": "tests",
+                    "argv": [
+                        python,
+                        "-m",
+                        "coverage",
+                        "run",
+                        "--branch",
+                        data,
+                        f"--source={sources}",
+                        f"--omit={','.join(OMIT)}",
+                        "-m",
+                        "pytest",
+                        *pytest_args,
+                    ],
+                },
+                {
+                    "name": "coverage",
+                    "argv": [
+                        python,
+                        "-m",
+                        "coverage",
+                        "json",
+                        data,
+                        "-q",
+                        "-o",
+                        f"{STATE_DIR}/coverage.json",
+                    ],
+                },
+            ]
+        job_file = state / "job.json"
+        job_file.write_text(json.dumps({"steps": steps, "results": f"{STATE_DIR}/results.json"}))
+        pythonpath = ":".join(str((workdir / r).resolve()) for r in detection.source_roots)
+        outcome = sandbox.run(
+            Job(
+                argv=[python, f"{STATE_DIR}/assay_runner.py", f"{STATE_DIR}/job.json"],
+                workdir=workdir,
+                readonly=env.readonly,
+                env={"PYTHONPATH": pythonpath},
+                limits=limits,
+            )
+        )
+        results = _json(read_inside(workdir, f"{STATE_DIR}/results.json")) or {"steps": []}
+        records = results.get("steps", [])
+        output = "\n".join(str(r.get("output", "")) for r in records) or outcome.stdout
+        if not records:
+            return TestRun(
+                ok=False,
+                reason=f"the test run {outcome.reason}",
+                output=output[-4000:],
+                duration_s=outcome.duration_s,
+            )
+        test_code = records[0].get("exit_code")
+        tests_found = _junit(read_inside(workdir, f"{STATE_DIR}/junit.xml"), workdir)
+        coverage_map = None
+        report = _json(read_inside(workdir, f"{STATE_DIR}/coverage.json"))
+        if report is not None:
+            coverage_map = CoverageMap.from_coverage_json(report, str(workdir.resolve()))
+        return TestRun(
+            ok=outcome.ok and test_code == 0,
+            reason=_reason(test_code, outcome.reason),
+            tests=tests_found,
+            coverage=coverage_map,
+            output=output[-4000:],
+            duration_s=outcome.duration_s,
+        )
+
+
+def _reason(code: Any, sandbox_reason: str) -> str:
+    return (
+        {
+            0: "all tests passed",
+            1: "some tests failed",
+            2: "pytest was interrupted (collection errors)",
+            3: "pytest hit an internal error",
+            4: "pytest was used wrongly",
+            5: "no tests were collected",
+        }.get(code, f"the test run {sandbox_reason}")
+        if isinstance(code, int)
+        else sandbox_reason
+    )
+
+
+def _json(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _test_path(classname: str, workdir: Path) -> str:
+    parts = classname.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = "/".join(parts[:end]) + ".py"
+        if (workdir / candidate).is_file():
+            return candidate
+    return "/".join(parts) + ".py"
+
+
+def _junit(data: bytes | None, workdir: Path) -> list[TestCaseResult]:
+    if data is None:
+        return []
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return []
+    results = []
+    for case in root.iter("testcase"):
+        classname, name = case.get("classname", ""), case.get("name", "")
+        path = _test_path(classname, workdir) if classname else name.replace(".", "/") + ".py"
+        outcome, error_type, message, detail = "passed", None, None, None
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                message = node.get("message")
+                error_type = node.get("type") or _error_type(message)
+                detail = (node.text or "")[-3000:]
+                break
+        test_id = f"{path}::{name}" if classname else path
+        results.append(
+            TestCaseResult(
+                test_id=test_id,
+                file=path,
+                outcome=outcome,
+                error_type=error_type,
+                message=message,
+                detail=detail,
+            )
+        )
+    return results
+
+
+def _error_type(message: str | None) -> str | None:
+    if not message:
+        return None
+    head = message.split(":", 1)[0].strip()
+    return head if head.isidentifier() or "." in head else None

@@ -1,0 +1,1 @@
+../../../../sandbox-tasks/runner/assay_runner.py

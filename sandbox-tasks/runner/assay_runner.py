@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Assay's sandbox runner: the program that runs *inside* a sandbox.
+
+Locally the process sandbox starts it; in AWS it is the entry point of every Fargate sandbox
+image. It must run on any Python 3.8+ with the standard library only, because it runs under the
+target project's interpreter, not Assay's.
+
+    python assay_runner.py JOB.json
+
+JOB.json: {"steps": [{"name": str, "argv": [str, ...], "timeout_s": number,
+                      "env": {str: str}}, ...],
+           "results": "path/to/results.json", "stop_on_failure": bool}
+
+Each step runs in turn, in the current directory, with its own timeout; the runner writes one
+record per step (exit code, duration, the tail of its output) to `results` and exits 0 if every
+step exited 0, else 1. A step that times out is killed with its whole process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+TAIL = 20000  # bytes of output kept per step
+
+
+def run_step(step: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    env = dict(os.environ)
+    env.update(step.get("env") or {})
+    record = {"name": step.get("name", step["argv"][0]), "argv": step["argv"]}
+    try:
+        process = subprocess.Popen(  # noqa: S603 - running the job's commands is the point
+            step["argv"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        record.update(exit_code=127, timed_out=False, output=str(exc), duration_s=0.0)
+        return record
+    try:
+        output, _ = process.communicate(timeout=step.get("timeout_s") or None)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        timed_out = True
+    record.update(
+        exit_code=process.returncode,
+        timed_out=timed_out,
+        output=output[-TAIL:].decode("utf-8", "replace"),
+        duration_s=round(time.monotonic() - started, 4),
+    )
+    return record
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: assay_runner.py JOB.json\n")
+        return 2
+    with open(argv[1]) as handle:
+        job = json.load(handle)
+    records = []
+    for step in job["steps"]:
+        record = run_step(step)
+        records.append(record)
+        if job.get("stop_on_failure") and record["exit_code"] != 0:
+            break
+    with open(job["results"], "w") as handle:
+        json.dump({"steps": records}, handle)
+    return 0 if all(r["exit_code"] == 0 for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
