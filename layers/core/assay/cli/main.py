@@ -56,8 +56,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from assay.cli import admin, doctor, verify
+    from assay.cli import admin, analyze, doctor, verify
 
+    cli.add_command(analyze.analyze)
     cli.add_command(doctor.doctor)
     cli.add_command(verify.verify)
     cli.add_command(admin.tenants)

@@ -1,0 +1,20 @@
+"""What one analysis was asked to do."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class AnalysisOptions(BaseModel):
+    analysis_id: str
+    target: str
+    ref: str | None = None
+    engine: str = Field(default="auto", pattern=r"^(auto|offline|llm)$")
+    model: str | None = None
+    budget_s: float = Field(default=600.0, gt=0)
+    reruns: int = Field(default=3, ge=1)
+    repair_turns: int = Field(default=2, ge=0)
+    max_targets: int = Field(default=20, ge=1)
+    engine_time_s: float = Field(default=60.0, gt=0)  # per target, within the budget
+    test_timeout_s: float = Field(default=120.0, gt=0)
+    workers: int = Field(default=2, ge=1)

@@ -1,0 +1,115 @@
+"""The analysis report: report.json (schema_version 1, see report.schema.json), JUnit XML of
+the kept tests, and a Markdown summary for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from jsonschema import Draft202012Validator
+
+from assay.runtimes import TestCaseResult
+
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return loaded
+
+
+def validate(report: dict[str, Any]) -> list[str]:
+    validator = Draft202012Validator(schema())
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(report)
+    ]
+
+
+def write_junit(path: Path, results: list[TestCaseResult], name: str = "assay") -> None:
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(results)),
+        failures=str(sum(r.outcome == "failed" for r in results)),
+        errors=str(sum(r.outcome == "error" for r in results)),
+        skipped=str(sum(r.outcome == "skipped" for r in results)),
+    )
+    for result in results:
+        file, _, test = result.test_id.partition("::")
+        case = ET.SubElement(suite, "testcase", classname=file, name=test or file, file=file)
+        if result.outcome in {"failed", "error"}:
+            node = ET.SubElement(
+                case, "failure" if result.outcome == "failed" else "error",
+                message=result.message or "", type=result.error_type or "",
+            )  # fmt: skip
+            node.text = result.detail or ""
+        elif result.outcome == "skipped":
+            ET.SubElement(case, "skipped", message=result.message or "")
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    path.write_bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    before, after = report["coverage"]["before"], report["coverage"]["after"]
+    funnel = report["funnel"]
+    lines = [
+        f"# Assay analysis {report['analysis_id']}",
+        "",
+        f"- target: `{report['target']}` ({report['language'] or 'unknown language'})",
+        f"- status: **{report['status']}**" + (f": {report['reason']}" if report["reason"] else ""),
+        f"- engine: {report['engine']}" + (f" ({report['model']})" if report.get("model") else ""),
+        f"- duration: {report['duration_s']:.1f} s",
+        "",
+        "## Coverage",
+        "",
+        "| | lines | branches |",
+        "|---|---|---|",
+        f"| before | {_pct(before['line_pct'])} | {_pct(before['branch_pct'])} |",
+        f"| after | {_pct(after['line_pct'])} | {_pct(after['branch_pct'])} |",
+        "",
+        "## Funnel",
+        "",
+        "| generated | built | passed | reliable | gained | kept |",
+        "|---|---|---|---|---|---|",
+        "| " + " | ".join(str(funnel[k]) for k in
+                          ("generated", "built", "passed", "reliable", "gained", "kept")) + " |",
+        "",
+    ]  # fmt: skip
+    kept = [t for t in report["tests"] if t["status"] == "kept"]
+    discarded = [t for t in report["tests"] if t["status"] == "discarded"]
+    if kept:
+        lines += ["## Kept tests", ""] + [f"- `{t['path']}`: {t['reason']}" for t in kept] + [""]
+    if discarded:
+        lines += ["## Discarded", ""]
+        lines += [f"- `{t['test_id']}` at **{t['stage']}**: {t['reason']}" for t in discarded]
+        lines.append("")
+    if report["findings"]:
+        lines += ["## Findings (possible bugs)", ""]
+        for finding in report["findings"]:
+            lines.append(
+                f"- `{finding['test_id']}` in `{finding['module']}`: {finding['error_type']}: "
+                f"{finding['message']} (failed {finding['runs']} of {finding['runs']} runs)"
+            )
+        lines.append("")
+    cost = report["cost"]
+    lines += [
+        "## Cost",
+        "",
+        f"{cost['prompt_tokens']} prompt + {cost['completion_tokens']} completion tokens, "
+        f"${cost['usd']:.4f}" + ("" if cost.get("usd_known", True) else " (model price unknown)"),
+        "",
+        f"Evidence: {report['evidence']['entries']} entries, head `{report['evidence']['head']}`. "
+        "Check it with `assay verify` on this directory.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,535 @@
+"""The step functions of statemachines/analysis.asl.json.
+
+Each takes the workflow state (JSON) and returns its result (JSON); what is too big for a state
+(snapshots, coverage maps, candidate code) lives in the analysis's work directory, keyed by
+name, so a step could run in another process (a Lambda) given the same directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from assay import __version__
+from assay.analysis import report as reports
+from assay.analysis import selection
+from assay.analysis.funnel import Evaluation, Evaluator, Workspace
+from assay.analysis.options import AnalysisOptions
+from assay.analysis.planning import Target, plan
+from assay.clock import utcnow
+from assay.engines import Candidate, Engine, GenerationContext, Usage
+from assay.errors import AssayError
+from assay.evidence import EvidenceLog
+from assay.evidence.canonical import canonical
+from assay.evidence.signing import Signer
+from assay.intake import IntakePolicy, take_snapshot
+from assay.runtimes import CoverageMap, Detection, Environment, Runtime, TestRun
+from assay.runtimes.python import PythonRuntime
+from assay.sandbox import Limits, Sandbox
+
+REPORT_BODY = "evidence/report-body.json"
+
+
+class AnalysisFailed(AssayError):
+    status = 422
+    code = "analysis_failed"
+
+
+class Stores(BaseModel):
+    """Where one analysis keeps what is too large for the workflow state."""
+
+    work: Path  # scratch: snapshot, runs, environments' staging
+    out: Path  # what the user receives
+
+    @property
+    def snapshot(self) -> Path:
+        return self.work / "snapshot"
+
+
+class AnalysisSteps:
+    """Binds the step functions to one analysis's ports; `resources()` feeds the runner."""
+
+    def __init__(
+        self,
+        options: AnalysisOptions,
+        stores: Stores,
+        *,
+        sandbox: Sandbox,
+        engine: Engine,
+        signer: Signer,
+        cache: Path,
+        emit: Callable[[str, dict[str, Any]], None],
+        intake_policy: IntakePolicy | None = None,
+    ) -> None:
+        self.options = options
+        self.stores = stores
+        self.sandbox = sandbox
+        self.engine = engine
+        self.signer = signer
+        self.cache = cache
+        self.emit = emit
+        self.intake_policy = intake_policy or IntakePolicy()
+        self.runtimes: list[Runtime] = [PythonRuntime()]
+        self.evidence = EvidenceLog(stores.out, options.analysis_id)
+        self.started = time.monotonic()
+        self.started_at = utcnow()
+        self.stage_seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._evaluations: list[Evaluation] = []
+        self._generated = 0
+        self._usage = Usage()
+        self._runtime: Runtime | None = None
+        self._detection: Detection | None = None
+        self._environment: Environment | None = None
+        self._baseline: CoverageMap | None = None
+        self._baseline_run: TestRun | None = None
+        self._targets: dict[str, Target] = {}
+        self._verdicts: list[selection.Verdict] = []
+        self._suite: TestRun | None = None
+        self._findings: list[dict[str, Any]] = []
+        self._deadline = self.started + options.budget_s
+
+    def resources(self) -> dict[str, Callable[[Any], Any]]:
+        steps = {
+            "Intake": self.intake,
+            "Detect": self.detect,
+            "Install": self.install,
+            "Baseline": self.baseline,
+            "Plan": self.plan,
+            "Generate": self.generate,
+            "Execute": self.execute,
+            "Repair": self.repair,
+            "Select": self.select,
+            "Findings": self.findings,
+            "Report": self.report,
+            "Seal": self.seal,
+            "RecordFailure": self.record_failure,
+        }
+        return {name: self._timed(name, fn) for name, fn in steps.items()}
+
+    def _timed(self, name: str, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def run(state: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return fn(state)
+            finally:
+                with self._lock:
+                    self.stage_seconds[name] = round(
+                        self.stage_seconds.get(name, 0.0) + time.monotonic() - started, 3
+                    )
+
+        return run
+
+    # ------------------------------------------------------------------ helpers
+    def _record(self, kind: str, payload: dict[str, Any], artifacts: list[str] = ()) -> None:  # type: ignore[assignment]
+        with self._lock:
+            self.evidence.append(kind, payload, artifacts)
+        self.emit(kind, payload)
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise AnalysisFailed("no runtime was detected")
+        return self._runtime
+
+    @property
+    def detection(self) -> Detection:
+        if self._detection is None:
+            raise AnalysisFailed("the project was not detected")
+        return self._detection
+
+    @property
+    def environment(self) -> Environment:
+        if self._environment is None:
+            raise AnalysisFailed("the environment was not prepared")
+        return self._environment
+
+    def _limits(self) -> Limits:
+        return Limits(
+            wall_s=self.options.test_timeout_s,
+            cpu_s=int(self.options.test_timeout_s),
+            memory_mb=2048,
+            processes=64,
+        )
+
+    def _evaluator(self) -> Evaluator:
+        return Evaluator(
+            self.runtime,
+            self.environment,
+            self.detection,
+            self.sandbox,
+            Workspace(self.stores.snapshot, self.stores.work / "runs"),
+            reruns=self.options.reruns,
+            limits=self._limits(),
+        )
+
+    def _context(self) -> GenerationContext:
+        remaining = max(5.0, self._deadline - time.monotonic())
+        per_target = min(self.options.engine_time_s, remaining / max(1, len(self._targets)))
+        return GenerationContext(
+            root=self.stores.snapshot,
+            detection=self.detection,
+            environment=self.environment,
+            sandbox=self.sandbox,
+            scratch=self.stores.work / "engine",
+            time_budget_s=per_target,
+        )
+
+    # ------------------------------------------------------------------ steps
+    def intake(self, state: dict[str, Any]) -> dict[str, Any]:
+        snapshot = take_snapshot(
+            self.options.target,
+            self.stores.snapshot,
+            ref=self.options.ref,
+            policy=self.intake_policy,
+        )
+        manifest = sorted(
+            p.relative_to(self.stores.snapshot).as_posix()
+            for p in self.stores.snapshot.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        )
+        from assay.evidence.canonical import file_digest
+
+        digests = {name: file_digest(self.stores.snapshot / name) for name in manifest}
+        (self.stores.out / "evidence").mkdir(parents=True, exist_ok=True)
+        (self.stores.out / "evidence" / "snapshot.json").write_text(
+            json.dumps(digests, indent=1, sort_keys=True)
+        )
+        result = {"kind": snapshot.kind, "source": snapshot.source, "files": snapshot.files}
+        self._record("intake", result, ["evidence/snapshot.json"])
+        return result
+
+    def detect(self, state: dict[str, Any]) -> dict[str, Any]:
+        for runtime in self.runtimes:
+            found = runtime.detect(self.stores.snapshot)
+            if found is not None:
+                self._runtime, self._detection = runtime, found
+                result = {
+                    "language": found.language,
+                    "test_runner": found.test_runner,
+                    "package_manager": found.package_manager,
+                    "modules": len(found.modules),
+                    "test_files": len(found.test_files),
+                }
+                self._record("detect", result)
+                return result
+        raise AnalysisFailed(
+            "no supported language found in the target (Python today)",
+            fix="point assay at a directory that holds .py source files",
+        )
+
+    def install(self, state: dict[str, Any]) -> dict[str, Any]:
+        tools = list(getattr(self.engine, "tools", ()))
+        self._environment = self.runtime.prepare(
+            self.detection, self.stores.snapshot, self.sandbox, self.cache, tools
+        )
+        result = {"environment": self._environment.key, "tools": self._environment.tools}
+        self._record("install", result)
+        return result
+
+    def baseline(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self.detection.test_files:
+            workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
+                "baseline", {}
+            )
+            run = self.runtime.run_tests(
+                self.environment,
+                self.detection,
+                workdir,
+                [],
+                self.sandbox,
+                limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
+            )
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
+        self._baseline_run = run
+        self._baseline = run.coverage or CoverageMap()
+        summary = self._baseline.summary()
+        # Modules no test imports are absent from coverage data: count them as uncovered.
+        result = {
+            "tests": len(run.tests),
+            "passed": len(run.passed),
+            "failed": len(run.failed),
+            "reason": run.reason,
+            "line_pct": summary.line_pct,
+            "branch_pct": summary.branch_pct,
+        }
+        self._record("baseline", result)
+        return result
+
+    def plan(self, state: dict[str, Any]) -> dict[str, Any]:
+        assert self._baseline is not None
+        targets = plan(self.stores.snapshot, self.detection, self._baseline)
+        targets = targets[: self.options.max_targets]
+        self._targets = {t.module: t for t in targets}
+        # Modules no test touched count against the baseline, as they would for a user.
+        for target in targets:
+            if target.module not in self._baseline.files:
+                from assay.runtimes.coverage import FileCoverage
+
+                self._baseline.files[target.module] = FileCoverage(
+                    missing=set(target.missing_lines)
+                )
+        items = [t.module for t in targets]
+        result = {"count": len(items), "items": items,
+                  "gaps": {t.module: t.gap for t in targets}}  # fmt: skip
+        self._record("plan", result)
+        return result
+
+    def _save_candidate(self, candidate: Candidate) -> str:
+        rel = f"candidates/{candidate.candidate_id}-t{candidate.turn}.py"
+        path = self.stores.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(candidate.code)
+        (self.stores.work / "candidates").mkdir(parents=True, exist_ok=True)
+        (self.stores.work / "candidates" / f"{candidate.candidate_id}.json").write_text(
+            candidate.model_dump_json()
+        )
+        return rel
+
+    def _load_candidate(self, candidate_id: str) -> Candidate:
+        data = (self.stores.work / "candidates" / f"{candidate_id}.json").read_text()
+        return Candidate.model_validate_json(data)
+
+    def generate(self, item: dict[str, Any]) -> dict[str, Any]:
+        target = self._targets[item["target"]]
+        if time.monotonic() > self._deadline:
+            return {"produced": False, "reason": "the time budget was used up"}
+        candidate = self.engine.generate(target, self._context(), int(item.get("index", 0)))
+        if candidate is None:
+            self._record("generate", {"module": target.module, "produced": False})
+            return {"produced": False, "reason": "the engine produced no test file"}
+        with self._lock:
+            self._generated += 1
+        rel = self._save_candidate(candidate)
+        self._record(
+            "generate",
+            {
+                "module": target.module,
+                "candidate": candidate.candidate_id,
+                "engine": self.engine.name,
+                "usage": candidate.usage.model_dump(),
+            },
+            [rel],
+        )
+        return {"produced": True, "candidate_id": candidate.candidate_id, "turn": candidate.turn}
+
+    def execute(self, item: dict[str, Any]) -> dict[str, Any]:
+        candidate = self._load_candidate(item["candidate"]["candidate_id"])
+        evaluation = self._evaluator().evaluate(candidate)
+        assert self._baseline is not None
+        feedback = evaluation.feedback(self._baseline)
+        can_repair = (
+            feedback is not None
+            and self.engine.repairs
+            and candidate.turn < self.options.repair_turns
+            and time.monotonic() < self._deadline
+        )
+        if not can_repair:
+            with self._lock:
+                self._evaluations.append(evaluation)
+                self._usage = self._usage + candidate.usage
+        else:
+            assert feedback is not None
+            (
+                self.stores.work / "candidates" / f"{candidate.candidate_id}.feedback.json"
+            ).write_text(feedback.model_dump_json())
+        payload = {
+            "candidate": candidate.candidate_id,
+            "turn": candidate.turn,
+            "reached": evaluation.reached.value,
+            "discarded_at": evaluation.discarded_at.value if evaluation.discarded_at else None,
+            "reason": evaluation.reason,
+            "findings": len(evaluation.findings),
+            "repair": can_repair,
+        }
+        self._record("execute", payload)
+        return {"repair": can_repair, "reached": evaluation.reached.value}
+
+    def repair(self, item: dict[str, Any]) -> dict[str, Any]:
+        from assay.engines import Feedback
+
+        candidate = self._load_candidate(item["candidate"]["candidate_id"])
+        target = self._targets[candidate.module]
+        feedback = Feedback.model_validate_json(
+            (
+                self.stores.work / "candidates" / f"{candidate.candidate_id}.feedback.json"
+            ).read_text()
+        )
+        repaired = self.engine.repair(target, candidate, feedback, self._context())
+        if repaired is None:
+            return {"produced": False, "reason": "the engine could not repair the candidate"}
+        rel = self._save_candidate(repaired)
+        self._record(
+            "repair",
+            {
+                "candidate": repaired.candidate_id,
+                "turn": repaired.turn,
+                "stage": feedback.stage,
+                "usage": repaired.usage.model_dump(),
+            },
+            [rel],
+        )
+        return {"produced": True, "candidate_id": repaired.candidate_id, "turn": repaired.turn}
+
+    def select(self, state: dict[str, Any]) -> dict[str, Any]:
+        assert self._baseline is not None
+        verdicts = selection.by_gain(self._evaluations, self._baseline)
+        gained = [v for v in verdicts if v.status == "kept"]
+        files = {v.evaluation.candidate.path: v.evaluation.candidate.code for v in gained}
+        if gained or self.detection.test_files:
+            workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
+                "suite", files
+            )
+            suite = self.runtime.run_tests(
+                self.environment,
+                self.detection,
+                workdir,
+                [],
+                self.sandbox,
+                limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
+            )
+            shutil.rmtree(workdir, ignore_errors=True)
+            verdicts = selection.confirm_in_suite(verdicts, suite)
+            self._suite = suite
+        self._verdicts = verdicts
+        kept = [v for v in verdicts if v.status == "kept"]
+        for verdict in kept:
+            path = self.stores.out / verdict.evaluation.candidate.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(verdict.evaluation.candidate.code)
+        counts = selection.funnel_counts(self._generated, verdicts)
+        result = {"funnel": counts, "kept": [v.evaluation.candidate.path for v in kept]}
+        self._record("select", result, [v.evaluation.candidate.path for v in kept])
+        return result
+
+    def findings(self, state: dict[str, Any]) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+        for evaluation in self._evaluations:
+            for finding in evaluation.findings:
+                rel = f"findings/{finding.finding_id}.py"
+                path = self.stores.out / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(finding.test_code)
+                found.append(
+                    {
+                        "finding_id": finding.finding_id,
+                        "test_id": finding.test_id,
+                        "module": finding.module,
+                        "error_type": finding.error_type,
+                        "message": finding.message,
+                        "detail": finding.detail,
+                        "path": rel,
+                        "runs": finding.runs,
+                    }
+                )
+        self._findings = found
+        self._record("findings", {"count": len(found)}, [str(f["path"]) for f in found])
+        return {"count": len(found)}
+
+    def _coverage_after(self) -> dict[str, Any]:
+        assert self._baseline is not None
+        if self._suite is not None and self._suite.coverage is not None:
+            merged = self._suite.coverage
+            for module, cov in self._baseline.files.items():
+                merged.files.setdefault(module, cov)
+            return merged.summary().model_dump()
+        return self._baseline.summary().model_dump()
+
+    def _report_body(self, status: str, reason: str | None) -> dict[str, Any]:
+        baseline = (self._baseline or CoverageMap()).summary().model_dump()
+        tests = [
+            {
+                "test_id": v.evaluation.candidate.candidate_id,
+                "path": v.evaluation.candidate.path,
+                "status": v.status,
+                "stage": v.stage.value,
+                "reason": v.reason,
+                "module": v.evaluation.candidate.module,
+                "engine": v.evaluation.candidate.engine,
+                "turns": v.evaluation.candidate.turn,
+                "new_lines": v.new_lines,
+                "new_branches": v.new_branches,
+            }
+            for v in self._verdicts
+        ]
+        funnel = selection.funnel_counts(self._generated, self._verdicts)
+        cost_known = getattr(self.engine, "cost_known", True)
+        return {
+            "schema_version": reports.SCHEMA_VERSION,
+            "analysis_id": self.options.analysis_id,
+            "status": status,
+            "reason": reason,
+            "target": self.options.target,
+            "language": self._detection.language if self._detection else None,
+            "engine": self.engine.name,
+            "model": getattr(self.engine, "model", None),
+            "assay_version": __version__,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": utcnow().isoformat(),
+            "coverage": {"before": baseline,
+                         "after": self._coverage_after() if self._baseline else baseline},
+            "funnel": funnel,
+            "tests": tests,
+            "findings": self._findings,
+            "cost": {**self._usage.model_dump(), "usd_known": bool(cost_known)},
+            "duration_s": round(time.monotonic() - self.started, 3),
+            "stages": dict(self.stage_seconds),
+        }  # fmt: skip
+
+    def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:
+        body = self._report_body(status, reason)
+        out = self.stores.out
+        (out / "evidence").mkdir(parents=True, exist_ok=True)
+        (out / REPORT_BODY).write_bytes(canonical(body))
+        kept_results = []
+        if self._suite is not None:
+            kept_paths = {t["path"] for t in body["tests"] if t["status"] == "kept"}
+            kept_results = [r for r in self._suite.tests if r.file in kept_paths]
+        reports.write_junit(out / "junit.xml", kept_results)
+        artifacts = [REPORT_BODY, "junit.xml"]
+        self._record("report", {"status": status, "funnel": body["funnel"]}, artifacts)
+        return body
+
+    def report(self, state: dict[str, Any]) -> dict[str, Any]:
+        body = self._write_report("succeeded", None)
+        return {"status": body["status"], "funnel": body["funnel"]}
+
+    def seal(self, state: dict[str, Any]) -> dict[str, Any]:
+        checkpoint = self.evidence.seal(self.signer)
+        body = json.loads((self.stores.out / REPORT_BODY).read_bytes())
+        finish_report(
+            self.stores.out, body, checkpoint.head, checkpoint.count, checkpoint.signature.key_id
+        )
+        return {"head": checkpoint.head, "entries": checkpoint.count}
+
+    def record_failure(self, state: dict[str, Any]) -> dict[str, Any]:
+        error = state.get("error") or {}
+        reason = f"{error.get('Error', 'error')}: {error.get('Cause', '')}".strip()
+        self._write_report("failed", reason)
+        self.seal(state)
+        return {"reason": reason}
+
+
+def finish_report(out: Path, body: dict[str, Any], head: str, entries: int, key_id: str) -> None:
+    """report.json = the sealed body plus where its evidence is (verify compares the two)."""
+    report = {
+        **body,
+        "evidence": {
+            "head": head,
+            "entries": entries,
+            "key_id": key_id,
+            "log": "evidence/log.jsonl",
+            "checkpoint": "evidence/checkpoint.json",
+        },
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "summary.md").write_text(reports.summary_markdown(report))

@@ -1,0 +1,105 @@
+"""`assay analyze TARGET`: find the gaps, generate tests, keep what holds, report and seal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from assay.analysis.options import AnalysisOptions
+from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.cli.context import CliContext
+from assay.cli.progress import Progress
+from assay.sandbox.process import ProcessSandbox
+from assay.wiring import make_signer
+
+
+@click.command()
+@click.argument("target")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "offline", "llm"]),
+    default="auto",
+    show_default=True,
+    help="auto: llm when a model is configured, else offline (Pynguin).",
+)
+@click.option("--model", help="LiteLLM model name, e.g. openai/gpt-4o-mini.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds for the whole analysis; generation stops when it runs out.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write report.json, tests/, junit.xml, summary.md and the evidence.",
+)
+@click.option("--ref", help="Branch or tag to analyze (git targets).")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
+@click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run the target's code without isolation when this machine cannot isolate it.",
+)
+@click.pass_obj
+def analyze(
+    obj: CliContext,
+    target: str,
+    engine: str,
+    model: str | None,
+    budget: float,
+    out: Path | None,
+    ref: str | None,
+    as_json: bool,
+    unsafe_no_sandbox: bool,
+) -> None:
+    """Analyze TARGET (a directory, a git URL, or a .tar.gz/.zip archive)."""
+    settings = obj.settings
+    analysis_id = new_analysis_id()
+    destination = (out or settings.analyses_dir / analysis_id).expanduser()
+    if destination.exists() and any(destination.iterdir()):
+        raise click.UsageError(f"--out {destination} is not empty; choose a new directory")
+    chosen = choose_engine(engine, model, settings)
+    options = AnalysisOptions(
+        analysis_id=analysis_id,
+        target=target,
+        ref=ref,
+        engine=engine,
+        model=getattr(chosen, "model", None),
+        budget_s=budget,
+        reruns=settings.reruns,
+        repair_turns=settings.repair_turns,
+        workers=settings.workers,
+    )
+    sandbox = ProcessSandbox(hidden=(settings.home,), allow_unisolated=unsafe_no_sandbox)
+    progress = Progress(quiet=False)
+    result = run_analysis(
+        settings,
+        options,
+        records=obj.ports.records,
+        sandbox=sandbox,
+        engine=chosen,
+        signer=make_signer(settings),
+        out=destination,
+        progress=progress,
+    )
+    report = result.report
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        before, after = report["coverage"]["before"], report["coverage"]["after"]
+        funnel = report["funnel"]
+        reason = f" ({report['reason']})" if report["reason"] else ""
+        click.echo(f"analysis {report['analysis_id']}: {report['status']}{reason}")
+        click.echo(
+            f"coverage: lines {before['line_pct']:.1f}% -> {after['line_pct']:.1f}%, "
+            f"branches {before['branch_pct']:.1f}% -> {after['branch_pct']:.1f}%"
+        )
+        click.echo("funnel: " + ", ".join(f"{k} {v}" for k, v in funnel.items()))
+        click.echo(f"findings: {len(report['findings'])} possible bug(s)")
+        click.echo(f"report: {destination / 'report.json'}")
+    if not result.succeeded:
+        raise SystemExit(1)
