@@ -31,8 +31,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "setup: $$($(BIN)/assay --version) installed in $(VENV)"
 
-run: setup  ## Run the main job on embedded defaults (for now: assay doctor)
+EXAMPLE_OUT ?= $(or $(ASSAY_HOME),$(HOME)/.assay)/runs/example-shop-$(shell date +%Y%m%d-%H%M%S)
+run: setup  ## Analyze the example project with the offline engine and print the summary
 	$(BIN)/assay doctor
+	$(BIN)/assay analyze examples/shop --engine offline --budget 300 --out "$(EXAMPLE_OUT)"
+	@echo
+	@cat "$(EXAMPLE_OUT)/summary.md"
 
 doctor: run
 

@@ -94,6 +94,7 @@ class AnalysisSteps:
         self._verdicts: list[selection.Verdict] = []
         self._suite: TestRun | None = None
         self._findings: list[dict[str, Any]] = []
+        self._body: dict[str, Any] | None = None
         self._deadline = self.started + options.budget_s
 
     def resources(self) -> dict[str, Callable[[Any], Any]]:
@@ -497,6 +498,7 @@ class AnalysisSteps:
         reports.write_junit(out / "junit.xml", kept_results)
         artifacts = [REPORT_BODY, "junit.xml"]
         self._record("report", {"status": status, "funnel": body["funnel"]}, artifacts)
+        self._body = body
         return body
 
     def report(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -505,7 +507,7 @@ class AnalysisSteps:
 
     def seal(self, state: dict[str, Any]) -> dict[str, Any]:
         checkpoint = self.evidence.seal(self.signer)
-        body = json.loads((self.stores.out / REPORT_BODY).read_bytes())
+        body = self._body or json.loads((self.stores.out / REPORT_BODY).read_bytes())
         finish_report(
             self.stores.out, body, checkpoint.head, checkpoint.count, checkpoint.signature.key_id
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -38,6 +39,7 @@ def verify_dir(root: Path, public_key_pem: str | None = None) -> Verdict:
             _check_entry(root, position, entry, head)
             head = entry.hash
         key = _check_checkpoint(root, entries, head, public_key_pem)
+        _check_report(root, entries)
     except _Bad as bad:
         return Verdict(ok=False, entries=len(entries), bad_entry=bad.entry, reason=bad.reason)
     return Verdict(
@@ -106,6 +108,26 @@ def _check_checkpoint(
     if not verify_signature(checkpoint.signature, message, key):
         raise _Bad("the checkpoint's signature does not verify with this key")
     return key
+
+
+REPORT_BODY = "evidence/report-body.json"
+
+
+def _check_report(root: Path, entries: list[LogEntry]) -> None:
+    """An analysis's report.json must say what the sealed report body says (plus where its
+    evidence is), so editing report.json is caught like editing any artifact."""
+    report_path = root / "report.json"
+    sealed = any(REPORT_BODY in entry.artifacts for entry in entries)
+    if not sealed or not report_path.is_file():
+        return
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        body = json.loads((root / REPORT_BODY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise _Bad("report.json is not valid JSON") from None
+    report.pop("evidence", None)
+    if canonical(report) != canonical(body):
+        raise _Bad("report.json differs from the sealed report body")
 
 
 def _inside(root: Path, name: str) -> Path:

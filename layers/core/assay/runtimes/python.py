@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -393,8 +394,14 @@ def _junit(data: bytes | None, workdir: Path) -> list[TestCaseResult]:
     return results
 
 
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failed))\b")
+
+
 def _error_type(message: str | None) -> str | None:
+    """pytest's JUnit XML leaves `type` empty for plain `assert` failures."""
     if not message:
         return None
-    head = message.split(":", 1)[0].strip()
-    return head if head.isidentifier() or "." in head else None
+    if message.startswith("assert "):
+        return "AssertionError"
+    match = _EXCEPTION.match(message.strip())
+    return match.group(1).rsplit(".", 1)[-1] if match else None
