@@ -17,7 +17,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: system-deps $(STAMP)  ## Create .venv, install Assay and its tools, and what tests need
+NODE_STAMP := node_modules/.installed-stamp
+
+setup: system-deps $(STAMP) $(NODE_STAMP)  ## Create .venv, install Assay and its tools, and what tests need
 
 system-deps:
 	@scripts/ensure-system-deps
@@ -32,6 +34,11 @@ $(STAMP): pyproject.toml
 	@echo "setup: $$($(BIN)/assay --version) installed in $(VENV)"
 
 EXAMPLE_OUT ?= $(or $(ASSAY_HOME),$(HOME)/.assay)/runs/example-shop-$(shell date +%Y%m%d-%H%M%S)
+# Node tools for the tests (asl-validator), pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
 run: setup  ## Analyze the example project with the offline engine and print the summary
 	$(BIN)/assay doctor
 	$(BIN)/assay analyze examples/shop --engine offline --budget 300 --out "$(EXAMPLE_OUT)"

@@ -178,3 +178,41 @@ def test_verify_exits_0_on_good_evidence_and_1_naming_the_bad_entry(tmp_path: Pa
 
     missing = run(tmp_path, "verify", str(tmp_path / "nowhere"))
     assert missing.returncode == 2
+
+
+def test_analyze_usage_errors_exit_2(tmp_path: Path) -> None:
+    bad_engine = run(tmp_path, "analyze", ".", "--engine", "magic")
+    assert bad_engine.returncode == 2
+    no_target = run(tmp_path, "analyze")
+    assert no_target.returncode == 2
+    no_model = run(tmp_path, "analyze", ".", "--engine", "llm", "--out", str(tmp_path / "o"))
+    assert no_model.returncode == 1
+    assert "needs a model" in no_model.stderr
+    no_traceback(no_model)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    busy = run(tmp_path, "analyze", ".", "--out", str(tmp_path / "full"))
+    assert busy.returncode == 2
+    assert (tmp_path / "full" / "x").read_text() == "x"  # nothing overwritten
+
+
+def test_a_failed_analysis_exits_1_and_still_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run(tmp_path, "analyze", str(tmp_path / "missing"), "--engine", "offline",
+                 "--out", str(out), "--json")  # fmt: skip
+    assert result.returncode == 1
+    no_traceback(result)
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "failed"
+    assert "not a directory" in report["reason"]
+    assert json.loads(result.stdout)["status"] == "failed"
+    assert run(tmp_path, "verify", str(out)).returncode == 0
+
+
+def test_hostile_targets_are_refused_by_analyze(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run(tmp_path, "analyze", "https://169.254.169.254/latest.git", "--engine",
+                 "offline", "--out", str(out))  # fmt: skip
+    assert result.returncode == 1
+    report = json.loads((out / "report.json").read_text())
+    assert "not a public address" in report["reason"]
