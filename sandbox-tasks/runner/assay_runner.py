@@ -9,7 +9,11 @@ target project's interpreter, not Assay's.
 
 JOB.json: {"steps": [{"name": str, "argv": [str, ...], "timeout_s": number,
                       "env": {str: str}}, ...],
-           "results": "path/to/results.json", "stop_on_failure": bool}
+           "results": "path/to/results.json", "stop_on_failure": bool,
+           "bridge": {"port": int, "socket": "/path/to/proxy.sock"}}
+
+With "bridge", the runner listens on 127.0.0.1:port inside the sandbox and forwards each
+connection to the Unix socket: the sandbox's only way to the registry proxy outside.
 
 Each step runs in turn, in the current directory, with its own timeout; the runner writes one
 record per step (exit code, duration, the tail of its output) to `results` and exits 0 if every
@@ -20,9 +24,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -61,12 +68,50 @@ def run_step(step: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _forward(client: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+        pair = [client, upstream]
+        while True:
+            readable, _, _ = select.select(pair, [], [], 300)
+            if not readable:
+                return
+            for source in readable:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
+    except OSError:
+        return
+    finally:
+        upstream.close()
+        client.close()
+
+
+def start_bridge(port: int, path: str) -> None:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+
+    def accept() -> None:
+        while True:
+            client, _ = listener.accept()
+            threading.Thread(target=_forward, args=(client, path), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: assay_runner.py JOB.json\n")
         return 2
     with open(argv[1]) as handle:
         job = json.load(handle)
+    bridge = job.get("bridge")
+    if bridge:
+        start_bridge(int(bridge["port"]), bridge["socket"])
     records = []
     for step in job["steps"]:
         record = run_step(step)

@@ -8,6 +8,12 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
+# Building a project environment installs packages: the registry proxy (a thread of this
+# process) may reach the package hosts, and nothing else beyond loopback.
+REGISTRY = pytest.mark.allow_hosts(
+    ["127.0.0.1", "::1", "localhost", "pypi.org", "files.pythonhosted.org"]
+)
+
 
 @pytest.fixture(scope="session")
 def assay_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

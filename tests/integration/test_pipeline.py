@@ -20,8 +20,10 @@ from assay.records import Analysis, AnalysisEvent
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
 from assay.wiring import make_signer
-from tests.integration.conftest import EXAMPLE
+from tests.integration.conftest import EXAMPLE, REGISTRY
 from tests.support.fake_llm import ScriptedLLM
+
+pytestmark = REGISTRY
 
 PRICING_TESTS = """Here are the tests:
 

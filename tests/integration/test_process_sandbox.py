@@ -125,7 +125,9 @@ def test_writes_outside_the_workdir_do_not_reach_the_host(
 ) -> None:
     workdir = tmp_path / "work"
     outside = tmp_path / "outside.txt"
-    project_file = Path(__file__).parent / f"planted-{uuid.uuid4().hex}.txt"
+    # /etc lies on the read-only root wherever the checkout is (a clone under /tmp is covered
+    # by the sandbox's private /tmp instead).
+    project_file = Path("/etc") / f"assay-planted-{uuid.uuid4().hex}.txt"
     code = (
         "import sys\n"
         f"for path in [{str(outside)!r}, {str(project_file)!r}]:\n"

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ASSAY_OPENAI_API_KEY", "OPENAI_API_KEY"),
         description="Key for that server (also read from `OPENAI_API_KEY`).",
     )
+    package_hosts: str = Field(
+        default="pypi.org,files.pythonhosted.org",
+        description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
+        "Assay's proxy); add your registry mirror here.",
+    )
     reruns: int = Field(
         default=3, ge=1, le=20, description="A candidate is reliable if it passes N of N reruns."
     )
@@ -158,6 +163,10 @@ class Settings(BaseSettings):
     @cached_property
     def key_file(self) -> Path:
         return self.home / "keys" / "master.key"
+
+    @cached_property
+    def package_host_list(self) -> tuple[str, ...]:
+        return tuple(h.strip() for h in self.package_hosts.split(",") if h.strip())
 
     @cached_property
     def cache_dir(self) -> Path:

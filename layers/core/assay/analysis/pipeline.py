@@ -24,6 +24,7 @@ from assay.engines import Engine
 from assay.errors import ValidationFailed
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
+from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
 from assay.workflow import ExecutionFailed, StateMachine
@@ -132,6 +133,7 @@ def run_analysis(
     steps = AnalysisSteps(
         options, stores, sandbox=sandbox, engine=engine, signer=signer,
         cache=settings.cache_dir, emit=recorder, intake_policy=intake_policy,
+        runtimes=[PythonRuntime(package_hosts=settings.package_host_list)],
     )  # fmt: skip
     machine = StateMachine(
         definition(),

@@ -67,6 +67,7 @@ class AnalysisSteps:
         cache: Path,
         emit: Callable[[str, dict[str, Any]], None],
         intake_policy: IntakePolicy | None = None,
+        runtimes: list[Runtime] | None = None,
     ) -> None:
         self.options = options
         self.stores = stores
@@ -76,7 +77,7 @@ class AnalysisSteps:
         self.cache = cache
         self.emit = emit
         self.intake_policy = intake_policy or IntakePolicy()
-        self.runtimes: list[Runtime] = [PythonRuntime()]
+        self.runtimes: list[Runtime] = runtimes or [PythonRuntime()]
         self.evidence = EvidenceLog(stores.out, options.analysis_id)
         self.started = time.monotonic()
         self.started_at = utcnow()

@@ -26,6 +26,7 @@ from assay.intake.local import SKIP_DIRS
 from assay.runtimes.coverage import CoverageMap
 from assay.runtimes.port import Detection, Environment, Runtime, TestCaseResult, TestRun
 from assay.sandbox import Job, Limits, Sandbox
+from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
 
 # Test tools installed next to the project's dependencies. pytest stays below 9 because
 # Pynguin (the offline engine) pins it so.
@@ -80,9 +81,15 @@ def read_inside(root: Path, rel: str, limit: int = MAX_RESULT_BYTES) -> bytes | 
 class PythonRuntime(Runtime):
     language = "python"
 
-    def __init__(self, interpreter: Path | None = None) -> None:
+    def __init__(
+        self,
+        interpreter: Path | None = None,
+        *,
+        package_hosts: tuple[str, ...] = DEFAULT_PACKAGE_HOSTS,
+    ) -> None:
         # The interpreter that creates project environments: Assay's own base Python.
         self._python = interpreter or Path(sys.base_prefix) / "bin" / "python3"
+        self._package_hosts = package_hosts
 
     # ------------------------------------------------------------------ detect
     def detect(self, root: Path) -> Detection | None:
@@ -182,33 +189,41 @@ class PythonRuntime(Runtime):
             [str(self._python), "-m", "venv", str(envdir)], check=True, capture_output=True
         )
         (cache / "pip").mkdir(exist_ok=True)
-        install = [
-            str(environment.interpreter),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            *tools,
-            *requirements,
-        ]
-        outcome = sandbox.run(
-            Job(
-                argv=install,
-                workdir=cache,
-                readonly=[base],
-                env={"PIP_CACHE_DIR": str(cache / "pip"), "PIP_NO_BUILD_ISOLATION": "0"},
-                limits=Limits(
-                    network=True,
-                    wall_s=900,
-                    cpu_s=900,
-                    memory_mb=4096,
-                    processes=256,
-                    output_bytes=2_000_000,
-                ),
+        install = [str(environment.interpreter), "-m", "pip", "install", "--quiet",
+                   "--disable-pip-version-check", "--no-input", *tools, *requirements]  # fmt: skip
+        # No network for the job: its only way out is the registry-only proxy.
+        runner = cache / ".assay-runner.py"
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
+        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
+        job = {
+            "steps": [{"name": "install", "argv": install,
+                       "env": {"PIP_CACHE_DIR": str(cache / "pip"), **proxy_env()}}],
+            "results": str(cache / ".install-results.json"),
+            "bridge": {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)},
+        }  # fmt: skip
+        job_file = cache / ".install-job.json"
+        job_file.write_text(json.dumps(job))
+        with proxy.running():
+            outcome = sandbox.run(
+                Job(
+                    argv=[str(environment.interpreter), str(runner), str(job_file)],
+                    workdir=cache,
+                    readonly=[base],
+                    limits=Limits(
+                        network=False,
+                        wall_s=900,
+                        cpu_s=900,
+                        memory_mb=4096,
+                        processes=256,
+                        output_bytes=2_000_000,
+                    ),
+                )
             )
-        )
+        results = _json(read_inside(cache, ".install-results.json")) or {"steps": []}
+        if results["steps"]:
+            outcome = outcome.model_copy(
+                update={"stdout": str(results["steps"][0].get("output", ""))}
+            )
         if not outcome.ok:
             shutil.rmtree(envdir, ignore_errors=True)
             tail = (outcome.stderr or outcome.stdout).strip().splitlines()[-3:]
