@@ -172,6 +172,17 @@ class AnalysisSteps:
             limits=self._limits(),
         )
 
+    def _run_suite(self, name: str, files: dict[str, str]) -> TestRun:
+        """The project's whole test suite (plus `files`) in a fresh copy of the snapshot."""
+        workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(name, files)
+        try:
+            return self.runtime.run_tests(
+                self.environment, self.detection, workdir, [], self.sandbox,
+                limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
     def _context(self) -> GenerationContext:
         remaining = max(5.0, self._deadline - time.monotonic())
         per_target = min(self.options.engine_time_s, remaining / max(1, len(self._targets)))
@@ -238,18 +249,7 @@ class AnalysisSteps:
 
     def baseline(self, state: dict[str, Any]) -> dict[str, Any]:
         if self.detection.test_files:
-            workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
-                "baseline", {}
-            )
-            run = self.runtime.run_tests(
-                self.environment,
-                self.detection,
-                workdir,
-                [],
-                self.sandbox,
-                limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
-            )
-            shutil.rmtree(workdir, ignore_errors=True)
+            run = self._run_suite("baseline", {})
         else:
             run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
         self._baseline_run = run
@@ -388,18 +388,7 @@ class AnalysisSteps:
         gained = [v for v in verdicts if v.status == "kept"]
         files = {v.evaluation.candidate.path: v.evaluation.candidate.code for v in gained}
         if gained or self.detection.test_files:
-            workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
-                "suite", files
-            )
-            suite = self.runtime.run_tests(
-                self.environment,
-                self.detection,
-                workdir,
-                [],
-                self.sandbox,
-                limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
-            )
-            shutil.rmtree(workdir, ignore_errors=True)
+            suite = self._run_suite("suite", files)
             verdicts = selection.confirm_in_suite(verdicts, suite)
             self._suite = suite
         self._verdicts = verdicts
