@@ -14,21 +14,25 @@ from constructs import Construct
 class Keys(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.data = kms.Key(
-            self,
+        self.data = self._key(
             "DataKey",
-            description="Assay: encrypts the records table, artifacts bucket and cache at rest",
-            enable_key_rotation=True,
-            rotation_period=Duration.days(365),
-            removal_policy=RemovalPolicy.RETAIN,
+            "alias/assay/data",
+            "Assay: encrypts the records table, artifacts bucket and cache at rest",
         )
-        self.data.add_alias("alias/assay/data")
-        self.secrets = kms.Key(
-            self,
+        self.secrets = self._key(
             "SecretsKey",
-            description="Assay: envelope encryption of tenants' secrets (context: tenant)",
+            "alias/assay/secrets",
+            "Assay: envelope encryption of tenants' secrets (context: tenant)",
+        )
+
+    def _key(self, key_id: str, alias: str, description: str) -> kms.Key:
+        key = kms.Key(
+            self,
+            key_id,
+            description=description,
             enable_key_rotation=True,
             rotation_period=Duration.days(365),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.secrets.add_alias("alias/assay/secrets")
+        key.add_alias(alias)
+        return key

@@ -8,6 +8,7 @@ the analysis's event records (what the API streams).
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable
 from importlib.resources import files
@@ -147,11 +148,9 @@ def run_analysis(
     except ExecutionFailed as failed:
         if not (out / "report.json").exists():
             # Even RecordFailure failed: still leave a report saying why.
-            body = steps._report_body("failed", f"{failed.error}: {failed.cause}")
+            body = steps.report_body("failed", f"{failed.error}: {failed.cause}")
             finish_report(out, body, steps.evidence.head, len(steps.evidence.entries), "")
     finally:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     final = records.get(type(analysis), analysis.tenant_id, analysis.id)

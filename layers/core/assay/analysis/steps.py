@@ -11,7 +11,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,14 @@ from assay.analysis.funnel import Evaluation, Evaluator, Workspace
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.planning import Target, plan
 from assay.clock import utcnow
-from assay.engines import Candidate, Engine, GenerationContext, Usage
+from assay.engines import Candidate, Engine, Feedback, GenerationContext, Usage
 from assay.errors import AssayError
 from assay.evidence import EvidenceLog
-from assay.evidence.canonical import canonical
+from assay.evidence.canonical import canonical, file_digest
 from assay.evidence.signing import Signer
 from assay.intake import IntakePolicy, take_snapshot
 from assay.runtimes import CoverageMap, Detection, Environment, Runtime, TestRun
+from assay.runtimes.coverage import FileCoverage
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Limits, Sandbox
 
@@ -90,7 +91,6 @@ class AnalysisSteps:
         self._detection: Detection | None = None
         self._environment: Environment | None = None
         self._baseline: CoverageMap | None = None
-        self._baseline_run: TestRun | None = None
         self._targets: dict[str, Target] = {}
         self._verdicts: list[selection.Verdict] = []
         self._suite: TestRun | None = None
@@ -130,7 +130,7 @@ class AnalysisSteps:
         return run
 
     # ------------------------------------------------------------------ helpers
-    def _record(self, kind: str, payload: dict[str, Any], artifacts: list[str] = ()) -> None:  # type: ignore[assignment]
+    def _record(self, kind: str, payload: dict[str, Any], artifacts: Sequence[str] = ()) -> None:
         with self._lock:
             self.evidence.append(kind, payload, artifacts)
         self.emit(kind, payload)
@@ -208,8 +208,6 @@ class AnalysisSteps:
             for p in self.stores.snapshot.rglob("*")
             if p.is_file() and not p.is_symlink()
         )
-        from assay.evidence.canonical import file_digest
-
         digests = {name: file_digest(self.stores.snapshot / name) for name in manifest}
         (self.stores.out / "evidence").mkdir(parents=True, exist_ok=True)
         (self.stores.out / "evidence" / "snapshot.json").write_text(
@@ -252,7 +250,6 @@ class AnalysisSteps:
             run = self._run_suite("baseline", {})
         else:
             run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
-        self._baseline_run = run
         self._baseline = run.coverage or CoverageMap()
         summary = self._baseline.summary()
         # Modules no test imports are absent from coverage data: count them as uncovered.
@@ -275,8 +272,6 @@ class AnalysisSteps:
         # Modules no test touched count against the baseline, as they would for a user.
         for target in targets:
             if target.module not in self._baseline.files:
-                from assay.runtimes.coverage import FileCoverage
-
                 self._baseline.files[target.module] = FileCoverage(
                     missing=set(target.missing_lines)
                 )
@@ -357,8 +352,6 @@ class AnalysisSteps:
         return {"repair": can_repair, "reached": evaluation.reached.value}
 
     def repair(self, item: dict[str, Any]) -> dict[str, Any]:
-        from assay.engines import Feedback
-
         candidate = self._load_candidate(item["candidate"]["candidate_id"])
         target = self._targets[candidate.module]
         feedback = Feedback.model_validate_json(
@@ -435,7 +428,7 @@ class AnalysisSteps:
             return merged.summary().model_dump()
         return self._baseline.summary().model_dump()
 
-    def _report_body(self, status: str, reason: str | None) -> dict[str, Any]:
+    def report_body(self, status: str, reason: str | None) -> dict[str, Any]:
         baseline = (self._baseline or CoverageMap()).summary().model_dump()
         tests = [
             {
@@ -477,7 +470,7 @@ class AnalysisSteps:
         }  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:
-        body = self._report_body(status, reason)
+        body = self.report_body(status, reason)
         out = self.stores.out
         (out / "evidence").mkdir(parents=True, exist_ok=True)
         (out / REPORT_BODY).write_bytes(canonical(body))
