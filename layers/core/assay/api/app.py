@@ -1,0 +1,48 @@
+"""The application factory: the same app for `assay serve` and for Lambda."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
+
+from assay import __version__
+from assay.api import problems
+from assay.api.auth import KeyCache
+from assay.api.routes import analyses, health
+from assay.wiring import Ports
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Readable operation ids (the route names) make generated clients pleasant."""
+    return route.name
+
+
+def create_app(ports: Ports) -> FastAPI:
+    app = FastAPI(
+        title="Assay",
+        version=__version__,
+        summary="Verify code with generated tests: analyses, evidence and the LLM gateway.",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.ports = ports
+    app.state.key_cache = KeyCache()
+    problems.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Correlation ids: reuse the caller's X-Request-Id or make one, and echo it."""
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = rid
+        return response
+
+    app.include_router(health.router)
+    app.include_router(analyses.router)
+    return app

@@ -1,0 +1,86 @@
+"""RFC 9457 problem details for every error the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assay.errors import AssayError
+from assay.observability import logger
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://assay.dev/problems/"
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_TITLES = {
+    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+    422: "Unprocessable content", 429: "Too many requests", 500: "Internal server error",
+    502: "Bad gateway", 503: "Service unavailable",
+}  # fmt: skip
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str | None,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_BASE + code,
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE,
+        headers=headers,
+    )  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AssayError)
+    async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
+        detail = exc.message if not exc.fix else f"{exc.message} ({exc.fix})"
+        return problem(request, exc.status, exc.code, detail,
+                       headers=getattr(exc, "headers", None))  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return problem(request, 422, "invalid", "the request is not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(request, exc.status_code, code, str(exc.detail),
+                       headers=getattr(exc, "headers", None))  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, _exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", extra={"path": request.url.path})
+        return problem(request, 500, "internal", "an unexpected error occurred")

@@ -1,0 +1,149 @@
+"""The API's foundation: problem+json errors, authentication, scopes, tenant fences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assay import tenancy
+from assay.api import create_app
+from assay.config import load_settings
+from assay.records import Analysis, AnalysisStatus, Scope
+from assay.records.api_keys import mint_key
+from assay.wiring import Ports, build_ports
+
+
+class World:
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+        records = ports.records
+        self.acme = tenancy.create_tenant(records, "Acme")
+        self.globex = tenancy.create_tenant(records, "Globex")
+        self.reader = tenancy.issue_key(records, self.acme, "r", [Scope.ANALYSES_READ]).key
+        self.gateway_only = tenancy.issue_key(records, self.acme, "g", [Scope.GATEWAY_INVOKE]).key
+        self.globex_key = tenancy.issue_key(records, self.globex, "x", [Scope.ADMIN]).key
+        self.acme_analyses = [
+            records.create(Analysis(tenant_id=self.acme.id, source=f"https://x/{i}.git"))
+            for i in range(3)
+        ]
+        self.globex_analysis = records.create(
+            Analysis(tenant_id=self.globex.id, source="https://y/secret.git")
+        )
+
+    @staticmethod
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[TestClient, World]]:
+    ports = build_ports(load_settings(home=tmp_path))
+    data = World(ports)
+    with TestClient(create_app(ports), raise_server_exceptions=False) as client:
+        yield client, data
+    ports.close()
+
+
+def _is_problem(response: object, status: int) -> dict[str, object]:
+    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert body["status"] == status
+    assert str(body["type"]).startswith("https://assay.dev/problems/")
+    return body
+
+
+def test_health_and_readiness(world: tuple[TestClient, World]) -> None:
+    client, _ = world
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"records": "ok", "artifacts": "ok", "limits": "ok"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nonsense"},
+     {"Authorization": f"Bearer {mint_key()}"}],
+)  # fmt: skip
+def test_missing_or_bad_keys_get_401_problems(
+    world: tuple[TestClient, World], headers: dict[str, str]
+) -> None:
+    client, _ = world
+    response = client.get("/v1/analyses", headers=headers)
+    body = _is_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert body["instance"] == "/v1/analyses"
+
+
+def test_a_key_without_the_scope_gets_403(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    body = _is_problem(client.get("/v1/analyses", headers=data.auth(data.gateway_only)), 403)
+    assert "analyses:read" in str(body["detail"])
+
+
+def test_tenants_see_only_their_own_analyses(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    listed = client.get("/v1/analyses", headers=data.auth(data.reader)).json()
+    assert sorted(a["id"] for a in listed["items"]) == sorted(a.id for a in data.acme_analyses)
+    mine = data.acme_analyses[0].id
+    assert client.get(f"/v1/analyses/{mine}", headers=data.auth(data.reader)).status_code == 200
+    # Another tenant's id answers exactly like an unknown one, even for an admin key.
+    theirs = client.get(f"/v1/analyses/{data.globex_analysis.id}", headers=data.auth(data.reader))
+    unknown = client.get("/v1/analyses/nope", headers=data.auth(data.reader))
+    assert _is_problem(theirs, 404)["type"] == _is_problem(unknown, 404)["type"]
+    cross = client.get(f"/v1/analyses/{mine}", headers=data.auth(data.globex_key))
+    _is_problem(cross, 404)
+
+
+def test_listing_pages_filters_and_rejects_bad_input(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    headers = data.auth(data.reader)
+    first = client.get("/v1/analyses?limit=2", headers=headers).json()
+    second = client.get(f"/v1/analyses?limit=2&cursor={first['next_cursor']}", headers=headers)
+    ids = [a["id"] for a in first["items"] + second.json()["items"]]
+    assert ids == sorted((a.id for a in data.acme_analyses), reverse=True)
+    data.ports.records.update(data.acme_analyses[1].evolve(status=AnalysisStatus.RUNNING))
+    running = client.get("/v1/analyses?status=running", headers=headers).json()["items"]
+    assert [a["id"] for a in running] == [data.acme_analyses[1].id]
+
+    _is_problem(client.get("/v1/analyses?cursor=garbage", headers=headers), 400)
+    too_big = _is_problem(client.get("/v1/analyses?limit=5000", headers=headers), 422)
+    assert too_big["errors"]
+    _is_problem(client.get("/v1/analyses?status=exploded", headers=headers), 422)
+
+
+def test_revoked_keys_stop_working(world: tuple[TestClient, World], monkeypatch) -> None:
+    from assay.api import auth
+
+    monkeypatch.setattr(auth, "CACHE_TTL_S", 0.0)  # no cached grace period in this test
+    client, data = world
+    issued = tenancy.issue_key(data.ports.records, data.acme, "temp", [Scope.ANALYSES_READ])
+    assert client.get("/v1/analyses", headers=data.auth(issued.key)).status_code == 200
+    tenancy.revoke_key(data.ports.records, data.acme, issued.record.id)
+    _is_problem(client.get("/v1/analyses", headers=data.auth(issued.key)), 401)
+
+
+def test_unknown_routes_and_methods_are_problems(world: tuple[TestClient, World]) -> None:
+    client, _ = world
+    _is_problem(client.get("/nowhere"), 404)
+    _is_problem(client.delete("/healthz"), 405)
+
+
+def test_request_ids_are_echoed_or_made(world: tuple[TestClient, World]) -> None:
+    client, _ = world
+    assert (
+        client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+
+
+def test_operation_ids_are_readable(world: tuple[TestClient, World]) -> None:
+    client, _ = world
+    spec = client.get("/openapi.json").json()
+    ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
+    assert {"list_analyses", "get_analysis", "health", "readiness"} <= ids
