@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None,
+        description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "
+        "default tenant. Unset: the first start creates one and prints it once.",
+    )
     reruns: int = Field(
         default=3, ge=1, le=20, description="A candidate is reliable if it passes N of N reruns."
     )

@@ -56,9 +56,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from assay.cli import admin, analyze, doctor, verify
+    from assay.cli import admin, analyze, doctor, serve, verify
 
     cli.add_command(analyze.analyze)
+    cli.add_command(serve.serve)
     cli.add_command(doctor.doctor)
     cli.add_command(verify.verify)
     cli.add_command(admin.tenants)

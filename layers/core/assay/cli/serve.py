@@ -1,0 +1,28 @@
+"""`assay serve`: the HTTPS API on this machine (local profile)."""
+
+from __future__ import annotations
+
+import click
+
+from assay.api import create_app
+from assay.api.bootstrap import bootstrap
+from assay.cli.context import CliContext
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.pass_obj
+def serve(obj: CliContext, host: str, port: int) -> None:
+    """Serve the API. Prints the bootstrap admin key once, on the first start."""
+    import uvicorn
+
+    settings = obj.settings
+    key = settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
+    started = bootstrap(obj.ports.records, key)
+    if started.new_key:
+        click.echo(f"admin key for tenant '{started.tenant.slug}' (shown once, store it now):")
+        click.echo(started.new_key)
+    click.echo(f"serving on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
+    uvicorn.run(create_app(obj.ports), host=host, port=port, log_level="warning",
+                access_log=False)  # fmt: skip

@@ -1,0 +1,76 @@
+"""`assay serve` over real HTTP on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from assay.records.api_keys import mint_key
+from tests.conftest import _free_port
+from tests.e2e.test_cli import ASSAY
+
+
+@contextmanager
+def serving(home: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    environment.update({"ASSAY_HOME": str(home), **env})
+    process = subprocess.Popen(
+        [ASSAY, "serve", "--port", str(port)], env=environment, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"assay serve did not start: {process.stderr.read()}")  # type: ignore[union-attr]
+            time.sleep(0.1)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_bootstrap_key_from_the_environment_works(tmp_path: Path) -> None:
+    key = mint_key()
+    with serving(tmp_path, ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
+        ok = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200
+        assert ok.json() == {"items": [], "next_cursor": None}
+        denied = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {mint_key()}"})
+        assert denied.status_code == 401
+        assert denied.headers["content-type"] == "application/problem+json"
+
+
+def test_the_first_start_prints_a_key_once(tmp_path: Path) -> None:
+    with serving(tmp_path) as (base, process):
+        time.sleep(0.2)
+    output = process.stdout.read() if process.stdout else ""
+    key = output.strip().splitlines()[-1]
+    assert key.startswith("assay_")
+    with serving(tmp_path) as (base, again):
+        response = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200
+    assert "assay_" not in (again.stdout.read() if again.stdout else "")
+
+
+def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    environment.update({"ASSAY_HOME": str(tmp_path), "ASSAY_BOOTSTRAP_API_KEY": "hunter2"})
+    done = subprocess.run([ASSAY, "serve", "--port", str(_free_port())], env=environment,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert "ASSAY_BOOTSTRAP_API_KEY is not an Assay key" in done.stderr
+    assert "Traceback" not in done.stderr
