@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from assay.records.api_keys import mint_key
 from tests.conftest import _free_port
@@ -74,3 +75,43 @@ def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "ASSAY_BOOTSTRAP_API_KEY is not an Assay key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost", "pypi.org", "files.pythonhosted.org"])
+def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
+    import io
+    import json
+    import tarfile
+
+    from assay.evidence import verify_dir
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "shop"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(example, arcname="shop")
+    key = mint_key()
+    headers = {"Authorization": f"Bearer {key}"}
+    with serving(tmp_path, ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
+        submitted = httpx.post(
+            f"{base}/v1/analyses/archive?engine=offline&budget_s=300",
+            content=buffer.getvalue(),
+            headers={**headers, "Content-Type": "application/gzip"},
+        )
+        assert submitted.status_code == 202, submitted.text
+        analysis_id = submitted.json()["id"]
+        deadline = time.monotonic() + 600
+        while True:
+            status = httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()
+            if (
+                status["status"] in {"succeeded", "failed", "cancelled"}
+                or time.monotonic() > deadline
+            ):
+                break
+            time.sleep(1)
+        assert status["status"] == "succeeded", status
+        report = httpx.get(f"{base}/v1/analyses/{analysis_id}/report", headers=headers).json()
+    assert report["funnel"]["kept"] >= 1
+    assert report["coverage"]["after"]["line_pct"] > report["coverage"]["before"]["line_pct"]
+    out = tmp_path / "analyses" / analysis_id
+    assert json.loads((out / "report.json").read_text())["analysis_id"] == analysis_id
+    assert verify_dir(out).ok

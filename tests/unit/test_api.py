@@ -147,3 +147,65 @@ def test_operation_ids_are_readable(world: tuple[TestClient, World]) -> None:
     spec = client.get("/openapi.json").json()
     ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
     assert {"list_analyses", "get_analysis", "health", "readiness"} <= ids
+
+
+def _writer(data: World) -> str:
+    return tenancy.issue_key(data.ports.records, data.acme, "w", [Scope.ANALYSES_WRITE,
+                                                                  Scope.ANALYSES_READ]).key  # fmt: skip
+
+
+def test_submissions_validate_and_honour_idempotency_keys(
+    world: tuple[TestClient, World],
+) -> None:
+    client, data = world
+    headers = {**data.auth(_writer(data)), "Idempotency-Key": "ci-run-42"}
+    body = {"source": "https://github.com/example/repo.git", "engine": "offline"}
+    first = client.post("/v1/analyses", json=body, headers=headers)
+    assert first.status_code == 202
+    assert first.headers["location"] == f"/v1/analyses/{first.json()['id']}"
+    assert first.json()["status"] == "queued"
+    again = client.post("/v1/analyses", json=body, headers=headers)
+    assert again.json()["id"] == first.json()["id"]
+    conflict = client.post("/v1/analyses", json={**body, "ref": "dev"}, headers=headers)
+    _is_problem(conflict, 422)
+
+    bad = client.post("/v1/analyses", json={"source": "file:///etc"}, headers=headers)
+    assert "https://" in str(_is_problem(bad, 422)["errors"])
+    _is_problem(client.post("/v1/analyses", content=b"{", headers=headers), 422)
+    reader_only = client.post("/v1/analyses", json=body, headers=data.auth(data.reader))
+    _is_problem(reader_only, 403)
+
+
+def test_archive_uploads_check_type_and_size(world: tuple[TestClient, World], monkeypatch) -> None:
+    from assay.api.routes import analyses
+
+    client, data = world
+    headers = data.auth(_writer(data))
+    wrong = client.post("/v1/analyses/archive", content=b"x",
+                        headers={**headers, "Content-Type": "text/plain"})  # fmt: skip
+    _is_problem(wrong, 415)
+    monkeypatch.setattr(analyses, "MAX_ARCHIVE_BYTES", 10)
+    big = client.post("/v1/analyses/archive", content=b"x" * 100,
+                      headers={**headers, "Content-Type": "application/gzip"})  # fmt: skip
+    _is_problem(big, 413)
+
+
+def test_a_report_before_the_analysis_finishes_is_409(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    queued = data.acme_analyses[0].id
+    _is_problem(client.get(f"/v1/analyses/{queued}/report", headers=data.auth(data.reader)), 409)
+
+
+def test_the_worker_fails_analyses_a_stopped_server_left_running(tmp_path: Path) -> None:
+    from assay.api.worker import INTERRUPTED, AnalysisWorker
+
+    settings = load_settings(home=tmp_path)
+    ports = build_ports(settings)
+    data = World(ports)
+    running = ports.records.update(data.acme_analyses[0].evolve(status=AnalysisStatus.RUNNING))
+    assert AnalysisWorker(settings, ports).recover() == 1
+    after = ports.records.get(Analysis, data.acme.id, running.id)
+    assert after is not None
+    assert after.status is AnalysisStatus.FAILED
+    assert after.reason == INTERRUPTED
+    ports.close()

@@ -80,7 +80,7 @@ class EventRecorder:
         self._records = records
         self._analysis = analysis
         self._forward = forward
-        self._seq = 0
+        self._seq = analysis.last_event  # a resumed analysis continues its numbering
         self._lock = threading.Lock()
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
@@ -113,19 +113,25 @@ def run_analysis(
     out: Path,
     progress: Callable[[str, dict[str, Any]], None] | None = None,
     intake_policy: IntakePolicy | None = None,
+    analysis: Analysis | None = None,
 ) -> AnalysisResult:
-    analysis = records.create(
-        Analysis(
-            id=options.analysis_id,
-            tenant_id=LOCAL_TENANT,
-            source=options.target[:2048],
-            ref=options.ref,
-            engine=options.engine,
-            model=getattr(engine, "model", None),
-            budget_s=int(options.budget_s),
-            status=AnalysisStatus.RUNNING,
+    """Run one analysis. With `analysis` (a queued record, as the server submits them) that
+    record is moved to running; without, a record is created in the local tenant."""
+    if analysis is None:
+        analysis = records.create(
+            Analysis(
+                id=options.analysis_id,
+                tenant_id=LOCAL_TENANT,
+                source=options.target[:2048],
+                ref=options.ref,
+                engine=options.engine,
+                model=getattr(engine, "model", None),
+                budget_s=int(options.budget_s),
+                status=AnalysisStatus.RUNNING,
+            )
         )
-    )
+    else:
+        analysis = records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
     forward = progress or _silent
     recorder = EventRecorder(records, analysis, forward)
     work = settings.home / "work" / options.analysis_id

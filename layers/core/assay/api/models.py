@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from assay.records import Analysis, AnalysisStatus
 
@@ -38,3 +39,25 @@ class AnalysisOut(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+Engine = Literal["auto", "offline", "llm"]
+
+
+class AnalysisIn(BaseModel):
+    """Analyze a git repository (uploads go to POST /v1/analyses/archive)."""
+
+    source: str = Field(max_length=2048, description="an https:// git URL")
+    ref: str | None = Field(default=None, max_length=255)
+    engine: Engine = "auto"
+    model: str | None = Field(default=None, max_length=200)
+    budget_s: int = Field(default=600, ge=10, le=24 * 3600)
+    workspace_id: str = Field(default="default", max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+    @field_validator("source")
+    @classmethod
+    def _https_git_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError("must be an https:// git URL")
+        return value

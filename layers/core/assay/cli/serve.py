@@ -6,6 +6,7 @@ import click
 
 from assay.api import create_app
 from assay.api.bootstrap import bootstrap
+from assay.api.worker import AnalysisWorker
 from assay.cli.context import CliContext
 
 
@@ -23,6 +24,11 @@ def serve(obj: CliContext, host: str, port: int) -> None:
     if started.new_key:
         click.echo(f"admin key for tenant '{started.tenant.slug}' (shown once, store it now):")
         click.echo(started.new_key)
+    worker = AnalysisWorker(settings, obj.ports)
+    worker.start()  # first fails what a previous server left running, then runs the queue
     click.echo(f"serving on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
-    uvicorn.run(create_app(obj.ports), host=host, port=port, log_level="warning",
-                access_log=False)  # fmt: skip
+    try:
+        uvicorn.run(create_app(obj.ports), host=host, port=port, log_level="warning",
+                    access_log=False)  # fmt: skip
+    finally:
+        worker.stop()

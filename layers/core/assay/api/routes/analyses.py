@@ -1,22 +1,112 @@
-"""Analyses: list and read (submission, cancel and events arrive next)."""
+"""Analyses: submit (git URL or archive), list, read, report."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from assay.api.auth import Principal, ports, require
-from assay.api.models import AnalysisOut, PageOut
-from assay.errors import NotFound
+from assay.api.models import AnalysisIn, AnalysisOut, Engine, PageOut
+from assay.api.worker import ARTIFACT_PREFIX, source_key
+from assay.clock import new_id
+from assay.errors import AssayError, NotFound
 from assay.records import Analysis, AnalysisStatus, Scope
 from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
 MAX_PAGE = 200
+MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
+ARCHIVE_TYPES = {"application/gzip", "application/x-gzip", "application/x-tar", "application/zip",
+                 "application/octet-stream"}  # fmt: skip
 
 Reader = Annotated[Principal, Depends(require(Scope.ANALYSES_READ))]
+Writer = Annotated[Principal, Depends(require(Scope.ANALYSES_WRITE))]
 Store = Annotated[Ports, Depends(ports)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+class PayloadTooLarge(AssayError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AssayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class NotReady(AssayError):
+    status = 409
+    code = "not_ready"
+
+
+def _accepted(response: Response, record: Analysis) -> AnalysisOut:
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/analyses/{record.id}"
+    return AnalysisOut.of(record)
+
+
+@router.post("", name="submit_analysis", response_model=AnalysisOut, status_code=202)
+def submit_analysis(
+    body: AnalysisIn, caller: Writer, store: Store, response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> AnalysisOut:  # fmt: skip
+    """Queue an analysis of a git repository. A repeated Idempotency-Key returns the first."""
+    record = store.records.create(
+        Analysis(
+            tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=body.source,
+            ref=body.ref, engine=body.engine, model=body.model, budget_s=body.budget_s,
+            created_by=caller.key_id,
+        ),
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    return _accepted(response, record)
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_ARCHIVE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/gzip": _BINARY, "application/zip": _BINARY},
+    }
+}
+
+
+@router.post(
+    "/archive",
+    name="submit_archive",
+    response_model=AnalysisOut,
+    status_code=202,
+    openapi_extra=_ARCHIVE_BODY,
+)
+async def submit_archive(
+    request: Request, caller: Writer, store: Store, response: Response,
+    engine: Engine = "auto", model: str | None = None,
+    budget_s: Annotated[int, Query(ge=10, le=24 * 3600)] = 600,
+) -> AnalysisOut:  # fmt: skip
+    """Queue an analysis of an uploaded .tar.gz or .zip (the request body, at most 100 MB)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in ARCHIVE_TYPES:
+        raise UnsupportedMediaType(
+            f"send the archive as application/gzip or application/zip, not {content_type!r}"
+        )
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_ARCHIVE_BYTES:
+            raise PayloadTooLarge(f"the archive is larger than {MAX_ARCHIVE_BYTES} bytes")
+    analysis_id = new_id()
+    key = source_key(caller.tenant_id, analysis_id)
+    store.blobs.put(key, bytes(data))
+    record = store.records.create(
+        Analysis(
+            id=analysis_id, tenant_id=caller.tenant_id, source=ARTIFACT_PREFIX + key,
+            engine=engine, model=model, budget_s=budget_s, created_by=caller.key_id,
+        )
+    )  # fmt: skip
+    return _accepted(response, record)
 
 
 @router.get("", name="list_analyses", response_model=PageOut[AnalysisOut])
@@ -44,3 +134,16 @@ def get_analysis(analysis_id: str, caller: Reader, store: Store) -> AnalysisOut:
     if record is None:
         raise NotFound(f"no analysis {analysis_id}")
     return AnalysisOut.of(record)
+
+
+@router.get("/{analysis_id}/report", name="get_report")
+def get_report(analysis_id: str, caller: Reader, store: Store) -> dict[str, Any]:
+    """The finished analysis's report.json."""
+    record = store.records.get(Analysis, caller.tenant_id, analysis_id)
+    if record is None:
+        raise NotFound(f"no analysis {analysis_id}")
+    path = store.settings.analyses_dir / analysis_id / "report.json"
+    if not record.status.finished or not path.is_file():
+        raise NotReady(f"analysis {analysis_id} is {record.status.value}; no report yet")
+    report: dict[str, Any] = json.loads(path.read_text())
+    return report

@@ -1,0 +1,135 @@
+"""The local worker of `assay serve`: runs queued analyses, one at a time, in order.
+
+It claims an analysis by moving it from queued to running with an optimistic update, so two
+workers never run the same one. On start, analyses left running by a server that stopped are
+marked failed with the reason, so none stays "running" forever.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from assay.analysis.options import AnalysisOptions
+from assay.analysis.pipeline import choose_engine, run_analysis
+from assay.blobs import tenant_key
+from assay.config import Settings
+from assay.errors import AssayError, StaleWrite
+from assay.observability import logger
+from assay.records import Analysis, AnalysisStatus, Tenant
+from assay.sandbox.process import ProcessSandbox
+from assay.store import SYSTEM_TENANT
+from assay.wiring import Ports, make_signer
+
+ARTIFACT_PREFIX = "artifact:"
+INTERRUPTED = "the server stopped while this analysis ran; submit it again"
+
+
+def source_key(tenant_id: str, analysis_id: str) -> str:
+    return tenant_key(tenant_id, "analyses", analysis_id, "source.archive")
+
+
+class AnalysisWorker:
+    def __init__(self, settings: Settings, ports: Ports, *, poll_s: float = 0.5) -> None:
+        self._settings = settings
+        self._ports = ports
+        self._poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="assay-worker", daemon=True)
+
+    def start(self) -> None:
+        self.recover()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _tenants(self) -> list[Tenant]:
+        tenants, cursor = [], None
+        while True:
+            page = self._ports.records.list(Tenant, SYSTEM_TENANT, cursor=cursor, limit=200)
+            tenants += page.items
+            if (cursor := page.next_cursor) is None:
+                return tenants
+
+    def _with_status(self, status: AnalysisStatus, limit: int) -> list[Analysis]:
+        found = []
+        for tenant in self._tenants():
+            page = self._ports.records.list(
+                Analysis, tenant.id, where={"status": status.value}, limit=limit
+            )
+            found += page.items
+        return sorted(found, key=lambda a: a.id)
+
+    def recover(self) -> int:
+        """Fail analyses a previous server left running; return how many."""
+        stale = self._with_status(AnalysisStatus.RUNNING, 1000)
+        for analysis in stale:
+            try:
+                self._ports.records.update(
+                    analysis.evolve(status=AnalysisStatus.FAILED, reason=INTERRUPTED)
+                )
+            except StaleWrite:
+                continue
+        return len(stale)
+
+    def claim(self) -> Analysis | None:
+        for analysis in self._with_status(AnalysisStatus.QUEUED, 10):
+            try:
+                return self._ports.records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
+            except StaleWrite:
+                continue  # another worker took it
+        return None
+
+    def run_one(self) -> bool:
+        analysis = self.claim()
+        if analysis is None:
+            return False
+        try:
+            self._run(analysis)
+        except AssayError as exc:
+            current = self._ports.records.get(Analysis, analysis.tenant_id, analysis.id)
+            if current is not None and not current.status.finished:
+                self._ports.records.update(
+                    current.evolve(status=AnalysisStatus.FAILED, reason=exc.message)
+                )
+        return True
+
+    def _run(self, analysis: Analysis) -> None:
+        settings = self._settings
+        target = analysis.source
+        work = settings.home / "uploads" / analysis.id
+        if target.startswith(ARTIFACT_PREFIX):
+            work.mkdir(parents=True, exist_ok=True)
+            archive = work / "source.tar.gz"
+            self._ports.blobs.download(target[len(ARTIFACT_PREFIX) :], archive)
+            target = str(archive)
+        engine = choose_engine(analysis.engine, analysis.model, settings)
+        options = AnalysisOptions(
+            analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
+            model=getattr(engine, "model", None), budget_s=analysis.budget_s,
+            reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
+        )  # fmt: skip
+        out = settings.analyses_dir / analysis.id
+        run_analysis(
+            settings, options, records=self._ports.records,
+            sandbox=ProcessSandbox(hidden=(settings.home,)), engine=engine,
+            signer=make_signer(settings), out=out, analysis=analysis,
+        )  # fmt: skip
+        _remove(work)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_one()
+            except Exception:  # the worker must outlive any one analysis
+                logger.exception("the analysis worker hit an unexpected error")
+                busy = False
+            if not busy:
+                self._stop.wait(self._poll_s)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
