@@ -150,8 +150,8 @@ def test_operation_ids_are_readable(world: tuple[TestClient, World]) -> None:
 
 
 def _writer(data: World) -> str:
-    return tenancy.issue_key(data.ports.records, data.acme, "w", [Scope.ANALYSES_WRITE,
-                                                                  Scope.ANALYSES_READ]).key  # fmt: skip
+    scopes = [Scope.ANALYSES_WRITE, Scope.ANALYSES_READ]
+    return tenancy.issue_key(data.ports.records, data.acme, "w", scopes).key
 
 
 def test_submissions_validate_and_honour_idempotency_keys(
