@@ -99,15 +99,19 @@ def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
         )
         assert submitted.status_code == 202, submitted.text
         analysis_id = submitted.json()["id"]
-        deadline = time.monotonic() + 600
-        while True:
-            status = httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()
-            if (
-                status["status"] in {"succeeded", "failed", "cancelled"}
-                or time.monotonic() > deadline
-            ):
-                break
-            time.sleep(1)
+        # Follow the live stream until the server says it is over.
+        kinds = []
+        with httpx.stream("GET", f"{base}/v1/analyses/{analysis_id}/events", headers=headers,
+                          timeout=httpx.Timeout(600, connect=5)) as stream:  # fmt: skip
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    kinds.append(line.removeprefix("event: "))
+                    if kinds[-1] == "end":
+                        break
+        assert kinds[0] == "intake"
+        assert {"detect", "install", "baseline", "plan", "select", "report"} <= set(kinds)
+        assert kinds[-1] == "end"
+        status = httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()
         assert status["status"] == "succeeded", status
         report = httpx.get(f"{base}/v1/analyses/{analysis_id}/report", headers=headers).json()
     assert report["funnel"]["kept"] >= 1

@@ -209,3 +209,34 @@ def test_the_worker_fails_analyses_a_stopped_server_left_running(tmp_path: Path)
     assert after.status is AnalysisStatus.FAILED
     assert after.reason == INTERRUPTED
     ports.close()
+
+
+def _events(text: str) -> list[tuple[str, str]]:
+    found = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            found.append((fields.get("id", ""), fields["event"]))
+    return found
+
+
+def test_events_stream_as_sse_and_resume(world: tuple[TestClient, World]) -> None:
+    from assay.records import AnalysisEvent
+
+    client, data = world
+    analysis = data.acme_analyses[0]
+    for seq, kind in enumerate(["intake", "detect", "baseline", "report"], start=1):
+        data.ports.records.create(AnalysisEvent(tenant_id=data.acme.id, analysis_id=analysis.id,
+                                                seq=seq, type=kind, data={"n": seq}))  # fmt: skip
+    data.ports.records.update(analysis.evolve(status=AnalysisStatus.SUCCEEDED))
+    headers = data.auth(data.reader)
+    full = client.get(f"/v1/analyses/{analysis.id}/events", headers=headers)
+    assert full.headers["content-type"].startswith("text/event-stream")
+    assert _events(full.text) == [("1", "intake"), ("2", "detect"), ("3", "baseline"),
+                                  ("4", "report"), ("", "end")]  # fmt: skip
+    resumed = client.get(f"/v1/analyses/{analysis.id}/events",
+                         headers={**headers, "Last-Event-ID": "2"})  # fmt: skip
+    assert _events(resumed.text) == [("3", "baseline"), ("4", "report"), ("", "end")]
+    assert '"n": 3' in resumed.text
+    other = client.get(f"/v1/analyses/{data.globex_analysis.id}/events", headers=headers)
+    _is_problem(other, 404)

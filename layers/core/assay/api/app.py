@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache
-from assay.api.routes import analyses, health
+from assay.api.routes import analyses, events, health
 from assay.wiring import Ports
 
 
@@ -45,4 +45,5 @@ def create_app(ports: Ports) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(analyses.router)
+    app.include_router(events.router)
     return app
