@@ -240,3 +240,42 @@ def test_events_stream_as_sse_and_resume(world: tuple[TestClient, World]) -> Non
     assert '"n": 3' in resumed.text
     other = client.get(f"/v1/analyses/{data.globex_analysis.id}/events", headers=headers)
     _is_problem(other, 404)
+
+
+def test_each_key_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, api_rate_limit=3)
+    ports = build_ports(settings)
+    data = World(ports)
+    with TestClient(create_app(ports), raise_server_exceptions=False) as client:
+        codes = [client.get("/v1/analyses", headers=data.auth(data.reader)).status_code
+                 for _ in range(4)]  # fmt: skip
+        limited = client.get("/v1/analyses", headers=data.auth(data.reader))
+        other_key = client.get("/v1/analyses", headers=data.auth(data.globex_key))
+    ports.close()
+    assert codes == [200, 200, 200, 429]
+    _is_problem(limited, 429)
+    # A sliding window may need most of two windows to slide the burst out.
+    assert 1 <= int(limited.headers["retry-after"]) <= 120
+    assert limited.headers["ratelimit-limit"] == "3"
+    assert other_key.status_code == 200  # limits are per key
+
+
+def test_oversized_json_bodies_are_413(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    huge = b'{"source": "https://x/y.git", "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = client.post("/v1/analyses", content=huge, headers={
+        **data.auth(_writer(data)), "Content-Type": "application/json"})  # fmt: skip
+    _is_problem(response, 413)
+
+
+def test_queued_analyses_cancel_and_others_do_not(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    headers = data.auth(_writer(data))
+    queued, running = data.acme_analyses[0], data.acme_analyses[1]
+    data.ports.records.update(running.evolve(status=AnalysisStatus.RUNNING))
+    cancelled = client.post(f"/v1/analyses/{queued.id}/cancel", headers=headers)
+    assert cancelled.json()["status"] == "cancelled"
+    assert client.post(f"/v1/analyses/{queued.id}/cancel", headers=headers).status_code == 200
+    _is_problem(client.post(f"/v1/analyses/{running.id}/cancel", headers=headers), 409)
+    theirs = client.post(f"/v1/analyses/{data.globex_analysis.id}/cancel", headers=headers)
+    _is_problem(theirs, 404)

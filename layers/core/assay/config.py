@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )
+    api_rate_limit: int = Field(
+        default=600,
+        ge=1,
+        description="Requests per minute each API key may make (sliding window); more get 429.",
+    )
     bootstrap_api_key: SecretStr | None = Field(
         default=None,
         description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "

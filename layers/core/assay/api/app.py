@@ -14,6 +14,8 @@ from assay.api.auth import KeyCache
 from assay.api.routes import analyses, events, health
 from assay.wiring import Ports
 
+MAX_JSON_BODY = 1024 * 1024
+
 
 def _operation_id(route: APIRoute) -> str:
     """Readable operation ids (the route names) make generated clients pleasant."""
@@ -30,6 +32,22 @@ def create_app(ports: Ports) -> FastAPI:
     app.state.ports = ports
     app.state.key_cache = KeyCache()
     problems.install(app)
+
+    @app.middleware("http")
+    async def body_limit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """JSON bodies are small; archives have their own, larger cap on their route."""
+        length = request.headers.get("content-length", "")
+        if (
+            length.isdigit()
+            and int(length) > MAX_JSON_BODY
+            and not request.url.path.endswith("/archive")
+        ):
+            return problems.problem(
+                request, 413, "payload_too_large", f"bodies are limited to {MAX_JSON_BODY} bytes"
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def request_id(

@@ -8,6 +8,7 @@ that time on every server.
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from assay import tenancy
 from assay.errors import AssayError
+from assay.limits import Algorithm
 from assay.records import ApiKey, Scope
 from assay.records.api_keys import hash_key
 from assay.wiring import Ports
@@ -29,6 +31,19 @@ class Unauthorized(AssayError):
     status = 401
     code = "unauthorized"
     headers = {"WWW-Authenticate": 'Bearer realm="assay"'}
+
+
+class TooManyRequests(AssayError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float, limit: int) -> None:
+        super().__init__(message)
+        self.headers = {
+            "Retry-After": str(max(1, math.ceil(retry_after_s))),
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": "0",
+        }
 
 
 class Forbidden(AssayError):
@@ -85,6 +100,16 @@ def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # 
     if not hmac.compare_digest(record.key_hash, digest) or not record.is_active():
         raise Unauthorized("the API key is not valid, has expired or was revoked")
     request.state.tenant_id = record.tenant_id
+    limit = store.settings.api_rate_limit
+    decision = store.limits.hit(
+        f"api:{record.id}", limit=limit, window_s=60, algorithm=Algorithm.SLIDING
+    )
+    if not decision.allowed:
+        raise TooManyRequests(
+            f"this key may make {limit} requests a minute",
+            retry_after_s=decision.retry_after_s,
+            limit=limit,
+        )
     return Principal(tenant_id=record.tenant_id, key_id=record.id, scopes=record.scopes)
 
 

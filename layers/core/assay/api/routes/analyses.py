@@ -147,3 +147,19 @@ def get_report(analysis_id: str, caller: Reader, store: Store) -> dict[str, Any]
         raise NotReady(f"analysis {analysis_id} is {record.status.value}; no report yet")
     report: dict[str, Any] = json.loads(path.read_text())
     return report
+
+
+@router.post("/{analysis_id}/cancel", name="cancel_analysis", response_model=AnalysisOut)
+def cancel_analysis(analysis_id: str, caller: Writer, store: Store) -> AnalysisOut:
+    """Cancel a queued analysis. A running one cannot be stopped yet (409)."""
+    record = store.records.get(Analysis, caller.tenant_id, analysis_id)
+    if record is None:
+        raise NotFound(f"no analysis {analysis_id}")
+    if record.status is AnalysisStatus.CANCELLED:
+        return AnalysisOut.of(record)
+    if record.status is not AnalysisStatus.QUEUED:
+        raise NotReady(f"analysis {analysis_id} is {record.status.value}; only queued ones cancel")
+    cancelled = store.records.update(
+        record.evolve(status=AnalysisStatus.CANCELLED, reason=f"cancelled by key {caller.key_id}")
+    )
+    return AnalysisOut.of(cancelled)
