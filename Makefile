@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # supports; Debian's Node 18/20 synthesize correctly, so keep the output readable.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 
-.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth layer clean
+.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth layer openapi clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ typecheck:  ## mypy, strict for the library
 
 pytest:  ## The test suite (starts its own Redis on a free port)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+openapi: setup  ## Regenerate the committed openapi.json from the app
+	$(BIN)/python scripts/openapi.py
 
 synth: setup  ## Synthesize the CDK app into cdk.out (no AWS account or Docker needed)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
