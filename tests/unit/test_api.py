@@ -279,3 +279,40 @@ def test_queued_analyses_cancel_and_others_do_not(world: tuple[TestClient, World
     _is_problem(client.post(f"/v1/analyses/{running.id}/cancel", headers=headers), 409)
     theirs = client.post(f"/v1/analyses/{data.globex_analysis.id}/cancel", headers=headers)
     _is_problem(theirs, 404)
+
+
+def test_admin_routes_manage_keys_and_tenants_within_bounds(
+    world: tuple[TestClient, World],
+) -> None:
+    from assay.api.bootstrap import bootstrap
+
+    client, data = world
+    acme_admin = tenancy.issue_key(data.ports.records, data.acme, "a", [Scope.ADMIN]).key
+    made = client.post("/v1/keys", json={"name": "ci", "scopes": ["analyses:read"]},
+                       headers=data.auth(acme_admin))  # fmt: skip
+    assert made.status_code == 201
+    new_key = made.json()["key"]
+    assert made.headers["cache-control"] == "no-store"
+    assert client.get("/v1/analyses", headers=data.auth(new_key)).status_code == 200
+    listed = client.get("/v1/keys", headers=data.auth(acme_admin)).json()
+    assert new_key not in str(listed)
+    assert made.json()["id"] in {k["id"] for k in listed}
+    # Another tenant's admin cannot revoke it; its own admin can.
+    foreign = client.delete(f"/v1/keys/{made.json()['id']}", headers=data.auth(data.globex_key))
+    _is_problem(foreign, 404)
+    revoked = client.delete(f"/v1/keys/{made.json()['id']}", headers=data.auth(acme_admin))
+    assert revoked.json()["active"] is False
+    _is_problem(client.post("/v1/keys", json={"name": "x", "scopes": []},
+                            headers=data.auth(acme_admin)), 422)  # fmt: skip
+    # Tenants are for admins of the default tenant only.
+    _is_problem(client.get("/v1/tenants", headers=data.auth(acme_admin)), 403)
+    platform = bootstrap(data.ports.records, None).new_key
+    assert platform is not None
+    created = client.post("/v1/tenants", json={"name": "Initech"}, headers=data.auth(platform))
+    assert created.status_code == 201
+    assert created.json()["slug"] == "initech"
+    slugs = {t["slug"] for t in client.get("/v1/tenants", headers=data.auth(platform)).json()[
+        "items"]}  # fmt: skip
+    assert {"acme", "globex", "default", "initech"} <= slugs
+    _is_problem(client.post("/v1/tenants", json={"name": "Initech"},
+                            headers=data.auth(platform)), 409)  # fmt: skip

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache
-from assay.api.routes import analyses, events, health
+from assay.api.routes import admin, analyses, events, health
 from assay.wiring import Ports
 
 MAX_JSON_BODY = 1024 * 1024
@@ -64,4 +64,5 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(health.router)
     app.include_router(analyses.router)
     app.include_router(events.router)
+    app.include_router(admin.router)
     return app
