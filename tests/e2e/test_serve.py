@@ -119,3 +119,18 @@ def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
     out = tmp_path / "analyses" / analysis_id
     assert json.loads((out / "report.json").read_text())["analysis_id"] == analysis_id
     assert verify_dir(out).ok
+
+
+def test_the_sdk_follows_an_analysis_to_its_end(tmp_path: Path) -> None:
+    from assay.client import AssayClient
+
+    key = mint_key()
+    with serving(tmp_path, ASSAY_BOOTSTRAP_API_KEY=key) as (base, _), AssayClient(base, key) as sdk:
+        made = sdk.submit("https://assay-test.invalid/repo.git", engine="offline")
+        kinds = [event.type for event in sdk.events(made.id)]
+        final = sdk.get(made.id)
+        assert made.id in {a.id for a in sdk.list()}
+    assert final.status == "failed"
+    assert final.reason is not None
+    assert "resolve" in final.reason
+    assert kinds[-1] == "report"  # the failed report is written and sealed
