@@ -134,3 +134,22 @@ def test_the_sdk_follows_an_analysis_to_its_end(tmp_path: Path) -> None:
     assert final.reason is not None
     assert "resolve" in final.reason
     assert kinds[-1] == "report"  # the failed report is written and sealed
+
+
+def test_analyze_can_submit_to_a_server(tmp_path: Path) -> None:
+    import json
+
+    from tests.e2e.test_cli import run
+
+    key = mint_key()
+    with serving(tmp_path / "server", ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
+        out = tmp_path / "out"
+        result = run(tmp_path / "client", "analyze", "https://assay-test.invalid/repo.git",
+                     "--engine", "offline", "--server", base, "--out", str(out),
+                     ASSAY_API_KEY=key)  # fmt: skip
+        keyless = run(tmp_path / "client", "analyze", ".", "--server", base)
+    assert result.returncode == 1, result.stderr
+    assert json.loads((out / "report.json").read_text())["status"] == "failed"
+    assert "report" in result.stderr  # progress streamed from the server
+    assert keyless.returncode == 2
+    assert "ASSAY_API_KEY" in keyless.stderr

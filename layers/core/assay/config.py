@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests per minute each API key may make (sliding window); more get 429.",
     )
+    server: str | None = Field(
+        default=None,
+        description="`assay analyze`: submit to this Assay server (e.g. `https://assay.example`) "
+        "instead of analyzing locally; needs ASSAY_API_KEY.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The API key `assay analyze --server` authenticates with."
+    )
     bootstrap_api_key: SecretStr | None = Field(
         default=None,
         description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "

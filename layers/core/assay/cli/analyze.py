@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,6 +45,10 @@ from assay.wiring import make_signer
     is_flag=True,
     help="Run the target's code without isolation when this machine cannot isolate it.",
 )
+@click.option(
+    "--server",
+    help="Submit to this Assay server (default: ASSAY_SERVER) instead of analyzing here.",
+)
 @click.pass_obj
 def analyze(
     obj: CliContext,
@@ -55,9 +60,24 @@ def analyze(
     ref: str | None,
     as_json: bool,
     unsafe_no_sandbox: bool,
+    server: str | None,
 ) -> None:
     """Analyze TARGET (a directory, a git URL, or a .tar.gz/.zip archive)."""
     settings = obj.settings
+    server = server or settings.server
+    if server:
+        if settings.api_key is None:
+            raise click.UsageError("--server needs an API key: set ASSAY_API_KEY")
+        from assay.cli.remote import analyze_remote
+
+        report = analyze_remote(
+            server, settings.api_key.get_secret_value(), target, engine=engine, model=model,
+            budget_s=budget, ref=ref, out=out, progress=Progress(),
+        )  # fmt: skip
+        _print(report, out, as_json)
+        if report.get("status") != "succeeded":
+            raise SystemExit(1)
+        return
     analysis_id = new_analysis_id()
     destination = (out or settings.analyses_dir / analysis_id).expanduser()
     if destination.exists() and any(destination.iterdir()):
@@ -86,7 +106,12 @@ def analyze(
         out=destination,
         progress=progress,
     )
-    report = result.report
+    _print(result.report, destination, as_json)
+    if not result.succeeded:
+        raise SystemExit(1)
+
+
+def _print(report: dict[str, Any], destination: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -100,6 +125,5 @@ def analyze(
         )
         click.echo("funnel: " + ", ".join(f"{k} {v}" for k, v in funnel.items()))
         click.echo(f"findings: {len(report['findings'])} possible bug(s)")
-        click.echo(f"report: {destination / 'report.json'}")
-    if not result.succeeded:
-        raise SystemExit(1)
+        if destination is not None:
+            click.echo(f"report: {destination / 'report.json'}")

@@ -1,0 +1,65 @@
+"""`assay analyze --server URL`: submit to a running Assay server and follow its progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from assay.cli.progress import Progress
+from assay.client import AssayClient
+from assay.errors import ValidationFailed
+from assay.intake.archives import is_archive
+from assay.intake.local import SKIP_DIRS
+
+
+def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return None if set(Path(info.name).parts) & SKIP_DIRS else info
+
+
+def _tarball(directory: Path) -> Path:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(directory, arcname=directory.name, filter=_skip_caches)
+    handle = tempfile.NamedTemporaryFile(suffix=".tar.gz", delete=False)  # noqa: SIM115
+    handle.write(buffer.getvalue())
+    handle.close()
+    return Path(handle.name)
+
+
+def analyze_remote(
+    server: str, api_key: str, target: str, *, engine: str, model: str | None, budget_s: float,
+    ref: str | None, out: Path | None, progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    path = Path(target).expanduser()
+    with AssayClient(server, api_key) as client:
+        params: dict[str, Any] = {"engine": engine, "budget_s": int(budget_s)}
+        if model:
+            params["model"] = model
+        if path.is_dir():
+            archive = _tarball(path)
+            try:
+                made = client.submit_archive(archive, **params)
+            finally:
+                archive.unlink(missing_ok=True)
+        elif path.is_file():
+            if not is_archive(path):
+                raise ValidationFailed(f"{target} is not a .tar.gz or .zip archive")
+            made = client.submit_archive(path, **params)
+        else:
+            made = client.submit(target, ref=ref, **params)
+        for event in client.events(made.id):
+            progress(event.type, event.data)
+        final = client.get(made.id)
+        report: dict[str, Any] = (
+            client.report(made.id)
+            if final.status in {"succeeded", "failed"}
+            else {"status": "failed", "reason": final.reason, "analysis_id": made.id}
+        )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
