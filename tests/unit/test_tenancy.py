@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assay import tenancy
-from assay.errors import AlreadyExists, NotFound, ValidationFailed
+from assay.errors import AlreadyExists, NotFound
 from assay.records import ApiKey, AuditEntry, Scope, TenantStatus
 from assay.records.api_keys import PREFIX, hash_key, is_well_formed, mint_key
 from assay.store.sqlite import SqliteStore
@@ -85,8 +85,8 @@ def test_tenants_resolve_by_slug_or_id_and_slugs_are_unique(store: SqliteStore) 
         tenancy.create_tenant(store, "ACME corp")
     with pytest.raises(NotFound):
         tenancy.resolve_tenant(store, "globex")
-    with pytest.raises(ValidationFailed):
-        tenancy.create_tenant(store, "!!!")
+    with pytest.raises(ValueError, match="slug"):
+        tenancy.create_tenant(store, "Bad", slug="Not A Slug")
 
 
 def test_changes_are_audited(store: SqliteStore) -> None:
@@ -100,3 +100,10 @@ def test_changes_are_audited(store: SqliteStore) -> None:
         ("admin-2", "apikey.revoke"),
     ]
     assert all(issued.key not in e.model_dump_json() for e in trail)
+
+
+def test_names_without_ascii_letters_still_get_a_stable_slug() -> None:
+    assert tenancy.slugify("Acme -- Corp!") == "acme-corp"
+    assert tenancy.slugify("日本") == tenancy.slugify("日本")
+    assert tenancy.slugify("日本").startswith("tenant-")
+    assert tenancy.slugify("日本") != tenancy.slugify("中国")

@@ -28,6 +28,7 @@ def create_app(ports: Ports) -> FastAPI:
         version=__version__,
         summary="Verify code with generated tests: analyses, evidence and the LLM gateway.",
         generate_unique_id_function=_operation_id,
+        responses=problems.ERROR_RESPONSES,
     )
     app.state.ports = ports
     app.state.key_cache = KeyCache()

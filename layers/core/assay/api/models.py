@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.records import Analysis, AnalysisStatus
 
@@ -47,7 +47,14 @@ Engine = Literal["auto", "offline", "llm"]
 class AnalysisIn(BaseModel):
     """Analyze a git repository (uploads go to POST /v1/analyses/archive)."""
 
-    source: str = Field(max_length=2048, description="an https:// git URL")
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        max_length=2048,
+        # Printable ASCII only: URLs percent-encode the rest.
+        pattern=r"^https://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
+        description="an https:// git URL",
+    )
     ref: str | None = Field(default=None, max_length=255)
     engine: Engine = "auto"
     model: str | None = Field(default=None, max_length=200)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,6 +27,18 @@ class Problem(BaseModel):
     request_id: str | None = None
     errors: list[dict[str, Any]] | None = None
 
+
+_PROBLEM_CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# Every route may answer these; documenting them keeps clients and schema checks honest.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": title, "model": Problem, "content": _PROBLEM_CONTENT}
+    for code, title in {
+        400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+        405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+        415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests",
+        500: "Internal server error", 503: "Service unavailable",
+    }.items()
+}  # fmt: skip
 
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
@@ -59,6 +72,14 @@ def problem(
     )  # fmt: skip
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AssayError)
     async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
@@ -77,8 +98,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(request, exc.status_code, code, str(exc.detail),
-                       headers=getattr(exc, "headers", None))  # fmt: skip
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; list them all.
+            headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
+        return problem(request, exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, _exc: Exception) -> JSONResponse:

@@ -6,12 +6,13 @@ change writes an `AuditEntry` in the affected tenant.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from pydantic import BaseModel
 
 from assay.clock import utcnow
-from assay.errors import AlreadyExists, NotFound, ValidationFailed
+from assay.errors import AlreadyExists, NotFound
 from assay.records import ApiKey, AuditEntry, Scope, Tenant
 from assay.records.api_keys import hash_key, is_well_formed
 from assay.store import SYSTEM_TENANT, RecordStore
@@ -23,9 +24,10 @@ class IssuedKey(BaseModel):
 
 
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
+    """ASCII slug of a name; names with no ASCII letters or digits get a stable hashed one."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
     if not slug:
-        raise ValidationFailed(f"cannot make a slug from {name!r}", fix="pass --slug")
+        slug = "tenant-" + hashlib.sha256(name.encode()).hexdigest()[:10]
     return slug
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assay import tenancy
 from assay.api.auth import Forbidden, Principal, ports, require
@@ -23,6 +23,8 @@ Store = Annotated[Ports, Depends(ports)]
 
 
 class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=120)
     slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)
 
@@ -36,6 +38,8 @@ class TenantOut(BaseModel):
 
 
 class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=120)
     scopes: list[Scope] = Field(min_length=1)
 
@@ -79,7 +83,7 @@ def list_tenants(
     cursor: str | None = None,
 ) -> PageOut[TenantOut]:  # fmt: skip
     _platform_admin(caller, store)
-    page = store.records.list(Tenant, SYSTEM_TENANT, limit=limit, cursor=cursor)
+    page = store.records.list(Tenant, SYSTEM_TENANT, limit=limit, cursor=cursor or None)
     return PageOut[TenantOut](
         items=[TenantOut.model_validate(t.model_dump()) for t in page.items],
         next_cursor=page.next_cursor,

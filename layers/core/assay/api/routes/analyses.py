@@ -120,7 +120,12 @@ def list_analyses(
     """The caller's tenant's analyses, newest first."""
     where = {"status": status.value} if status else None
     page = store.records.list(
-        Analysis, caller.tenant_id, where=where, limit=limit, cursor=cursor, newest_first=True
+        Analysis,
+        caller.tenant_id,
+        where=where,
+        limit=limit,
+        cursor=cursor or None,
+        newest_first=True,
     )
     return PageOut[AnalysisOut](
         items=[AnalysisOut.of(a) for a in page.items], next_cursor=page.next_cursor
