@@ -126,6 +126,30 @@ class Settings(BaseSettings):
         description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "
         "default tenant. Unset: the first start creates one and prints it once.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Accept JWTs from this OpenID Connect issuer (e.g. a Cognito user pool URL) "
+        "besides API keys. Needs ASSAY_OIDC_AUDIENCE.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` JWTs must carry (for Cognito: the app client id)."
+    )
+    oidc_algorithms: str = Field(
+        default="RS256",
+        description="Comma-separated JWT signing algorithms accepted; asymmetric ones only.",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="The issuer's JWKS URL. Unset: read from its OIDC discovery document.",
+    )
+    oidc_tenant_claim: str = Field(
+        default="custom:tenant",
+        description="The JWT claim naming the caller's tenant (slug or id).",
+    )
+    oidc_scopes_claim: str = Field(
+        default="scope",
+        description="The JWT claim listing the caller's Assay scopes (e.g. `analyses:read`).",
+    )
     reruns: int = Field(
         default=3, ge=1, le=20, description="A candidate is reliable if it passes N of N reruns."
     )
@@ -151,6 +175,12 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @model_validator(mode="after")
+    def _oidc_needs(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("ASSAY_OIDC_ISSUER needs ASSAY_OIDC_AUDIENCE")
+        return self
 
     @model_validator(mode="after")
     def _aws_needs(self) -> Settings:

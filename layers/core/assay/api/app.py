@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from assay import __version__
 from assay.api import problems
-from assay.api.auth import KeyCache
+from assay.api.auth import KeyCache, oidc_verifier
 from assay.api.routes import admin, analyses, events, health
 from assay.wiring import Ports
 
@@ -32,6 +32,7 @@ def create_app(ports: Ports) -> FastAPI:
     )
     app.state.ports = ports
     app.state.key_cache = KeyCache()
+    app.state.oidc = oidc_verifier(ports.settings)
     problems.install(app)
 
     @app.middleware("http")

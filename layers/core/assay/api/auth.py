@@ -1,8 +1,9 @@
-"""Who is calling: API keys as Bearer tokens, checked against the records store.
+"""Who is calling: API keys or OIDC JWTs as Bearer tokens.
 
 Keys are looked up by their SHA-256 hash and the stored hash is compared in constant time. A
 successful lookup is cached for `CACHE_TTL_S` seconds, so a revoked key stops working within
-that time on every server.
+that time on every server. Anything else is treated as a JWT when an OIDC issuer is configured
+(`oidc.py`). Either way the caller gets a per-principal request rate limit.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from assay import tenancy
-from assay.errors import AssayError
+from assay.api.oidc import OidcConfig, OidcVerifier
+from assay.config import Settings
+from assay.errors import AssayError, ConfigError
 from assay.limits import Algorithm
-from assay.records import ApiKey, Scope
-from assay.records.api_keys import hash_key
+from assay.records import ApiKey, Scope, Tenant, TenantStatus
+from assay.records.api_keys import PREFIX, hash_key
+from assay.store import SYSTEM_TENANT
 from assay.wiring import Ports
 
 CACHE_TTL_S = 30.0
@@ -53,7 +57,7 @@ class Forbidden(AssayError):
 
 class Principal(BaseModel):
     tenant_id: str
-    key_id: str
+    actor: str  # an API key id, or `oidc:<sub>` for a JWT's subject
     scopes: list[Scope]
 
     def allows(self, scope: Scope) -> bool:
@@ -84,33 +88,72 @@ def ports(request: Request) -> Ports:
     return found
 
 
-def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # noqa: B008
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send an API key as 'Authorization: Bearer assay_...'")
-    digest = hash_key(token.strip())
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    if not settings.oidc_issuer or not settings.oidc_audience:
+        return None
+    algorithms = tuple(a.strip() for a in settings.oidc_algorithms.split(",") if a.strip())
+    try:
+        return OidcVerifier(
+            OidcConfig(
+                issuer=settings.oidc_issuer,
+                audience=settings.oidc_audience,
+                algorithms=algorithms,
+                jwks_url=settings.oidc_jwks_url,
+                tenant_claim=settings.oidc_tenant_claim,
+                scopes_claim=settings.oidc_scopes_claim,
+            )
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc), fix="set ASSAY_OIDC_ALGORITHMS to e.g. RS256") from exc
+
+
+def _from_key(request: Request, store: Ports, token: str) -> Principal:
+    digest = hash_key(token)
     cache: KeyCache = request.app.state.key_cache
     record = cache.get(digest)
     if record is None:
-        record = tenancy.authenticate(store.records, token.strip())
+        record = tenancy.authenticate(store.records, token)
         if record is None:
             raise Unauthorized("the API key is not valid, has expired or was revoked")
         cache.put(digest, record)
     if not hmac.compare_digest(record.key_hash, digest) or not record.is_active():
         raise Unauthorized("the API key is not valid, has expired or was revoked")
-    request.state.tenant_id = record.tenant_id
+    return Principal(tenant_id=record.tenant_id, actor=record.id, scopes=record.scopes)
+
+
+def _from_jwt(store: Ports, verifier: OidcVerifier, token: str) -> Principal:
+    identity = verifier.verify(token)
+    tenant = store.records.get(Tenant, SYSTEM_TENANT, identity.tenant) or store.records.lookup(
+        Tenant, identity.tenant
+    )
+    if tenant is None or tenant.status is not TenantStatus.ACTIVE:
+        raise Unauthorized(f"the token's tenant {identity.tenant!r} is unknown or suspended")
+    return Principal(tenant_id=tenant.id, actor=f"oidc:{identity.subject}", scopes=identity.scopes)
+
+
+def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # noqa: B008
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send an API key or an OIDC token as 'Authorization: Bearer ...'")
+    verifier: OidcVerifier | None = request.app.state.oidc
+    if token.startswith(PREFIX) or verifier is None:
+        caller = _from_key(request, store, token)
+    else:
+        caller = _from_jwt(store, verifier, token)
+    request.state.tenant_id = caller.tenant_id
     limit = store.settings.api_rate_limit
     decision = store.limits.hit(
-        f"api:{record.id}", limit=limit, window_s=60, algorithm=Algorithm.SLIDING
+        f"api:{caller.actor}", limit=limit, window_s=60, algorithm=Algorithm.SLIDING
     )
     if not decision.allowed:
         raise TooManyRequests(
-            f"this key may make {limit} requests a minute",
+            f"each caller may make {limit} requests a minute",
             retry_after_s=decision.retry_after_s,
             limit=limit,
         )
-    return Principal(tenant_id=record.tenant_id, key_id=record.id, scopes=record.scopes)
+    return caller
 
 
 def require(scope: Scope) -> Callable[..., Principal]:
@@ -118,7 +161,7 @@ def require(scope: Scope) -> Callable[..., Principal]:
 
     def check(caller: Principal = Depends(principal)) -> Principal:  # noqa: B008
         if not caller.allows(scope):
-            raise Forbidden(f"this key lacks the '{scope.value}' scope")
+            raise Forbidden(f"the caller lacks the '{scope.value}' scope")
         return caller
 
     return check

@@ -28,6 +28,9 @@ class AnalysisOut(BaseModel):
     budget_s: int
     reason: str | None
     workspace_id: str
+    created_by: str | None = Field(
+        default=None, description="The key id, or `oidc:<subject>`, that submitted it."
+    )
     created_at: datetime
     updated_at: datetime
 

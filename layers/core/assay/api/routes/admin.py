@@ -73,7 +73,7 @@ def _platform_admin(caller: Principal, store: Ports) -> None:
 @router.post("/tenants", name="create_tenant", response_model=TenantOut, status_code=201)
 def create_tenant(body: TenantIn, caller: Admin, store: Store) -> TenantOut:
     _platform_admin(caller, store)
-    tenant = tenancy.create_tenant(store.records, body.name, slug=body.slug, actor=caller.key_id)
+    tenant = tenancy.create_tenant(store.records, body.name, slug=body.slug, actor=caller.actor)
     return TenantOut.model_validate(tenant.model_dump())
 
 
@@ -94,7 +94,7 @@ def list_tenants(
 def create_key(body: KeyIn, caller: Admin, store: Store, response: Response) -> NewKeyOut:
     """Issue a key in the caller's tenant. The key is in this response only."""
     tenant = tenancy.resolve_tenant(store.records, caller.tenant_id)
-    issued = tenancy.issue_key(store.records, tenant, body.name, body.scopes, actor=caller.key_id)
+    issued = tenancy.issue_key(store.records, tenant, body.name, body.scopes, actor=caller.actor)
     response.headers["Cache-Control"] = "no-store"
     return NewKeyOut(**_key_out(issued.record).model_dump(), key=issued.key)
 
@@ -109,4 +109,4 @@ def list_keys(caller: Admin, store: Store) -> list[KeyOut]:
 def revoke_key(key_id: str, caller: Admin, store: Store) -> KeyOut:
     """Revoke at once (servers honour it within the key cache's 30 seconds)."""
     tenant = tenancy.resolve_tenant(store.records, caller.tenant_id)
-    return _key_out(tenancy.revoke_key(store.records, tenant, key_id, actor=caller.key_id))
+    return _key_out(tenancy.revoke_key(store.records, tenant, key_id, actor=caller.actor))

@@ -58,7 +58,7 @@ def submit_analysis(
         Analysis(
             tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=body.source,
             ref=body.ref, engine=body.engine, model=body.model, budget_s=body.budget_s,
-            created_by=caller.key_id,
+            created_by=caller.actor,
         ),
         idempotency_key=idempotency_key,
     )  # fmt: skip
@@ -103,7 +103,7 @@ async def submit_archive(
     record = store.records.create(
         Analysis(
             id=analysis_id, tenant_id=caller.tenant_id, source=ARTIFACT_PREFIX + key,
-            engine=engine, model=model, budget_s=budget_s, created_by=caller.key_id,
+            engine=engine, model=model, budget_s=budget_s, created_by=caller.actor,
         )
     )  # fmt: skip
     return _accepted(response, record)
@@ -165,6 +165,6 @@ def cancel_analysis(analysis_id: str, caller: Writer, store: Store) -> AnalysisO
     if record.status is not AnalysisStatus.QUEUED:
         raise NotReady(f"analysis {analysis_id} is {record.status.value}; only queued ones cancel")
     cancelled = store.records.update(
-        record.evolve(status=AnalysisStatus.CANCELLED, reason=f"cancelled by key {caller.key_id}")
+        record.evolve(status=AnalysisStatus.CANCELLED, reason=f"cancelled by {caller.actor}")
     )
     return AnalysisOut.of(cancelled)
