@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from assay.workflow import ExecutionFailed, StateMachine, StepError
+from assay.workflow import ExecutionFailed, StateMachine, StepError, Stopped
 from assay.workflow.asl import AslError
 
 
@@ -271,3 +271,79 @@ def test_intrinsic_functions_are_rejected() -> None:
     )
     with pytest.raises(AslError, match="intrinsic"):
         StateMachine(definition, {})
+
+
+def _counting_chain() -> tuple[dict[str, Any], dict[str, Any]]:
+    calls: dict[str, int] = {"A": 0, "B": 0, "C": 0}
+
+    def step(name: str) -> Any:
+        def run(payload: dict[str, Any]) -> dict[str, Any]:
+            calls[name] += 1
+            return {"trail": [*payload.get("trail", []), name]}
+
+        return run
+
+    definition = machine(
+        {"A": task("A", Next="B"), "B": task("B", Next="C"), "C": task("C", End=True)}
+    )
+    return definition, {"A": step("A"), "B": step("B"), "C": step("C"), "calls": calls}
+
+
+def test_checkpoints_name_each_top_level_state_and_a_run_resumes_from_one() -> None:
+    definition, steps = _counting_chain()
+    calls = steps.pop("calls")
+    seen: list[tuple[str, Any]] = []
+    machine_ = StateMachine(definition, steps, on_transition=lambda n, d: seen.append((n, d)))
+    assert machine_.run({}) == {"trail": ["A", "B", "C"]}
+    assert seen == [("A", {}), ("B", {"trail": ["A"]}), ("C", {"trail": ["A", "B"]})]
+    # Resuming at C with the input checkpointed for it runs C alone.
+    resumed = StateMachine(definition, steps).run(seen[2][1], start_at="C")
+    assert resumed == {"trail": ["A", "B", "C"]}
+    assert calls == {"A": 1, "B": 1, "C": 2}
+    with pytest.raises(AslError, match="unknown state"):
+        machine_.run({}, start_at="Nope")
+
+
+def test_a_stop_request_halts_between_states_and_no_catch_swallows_it() -> None:
+    definition, steps = _counting_chain()
+    calls = steps.pop("calls")
+    definition["States"]["B"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "C"}]
+    stop: list[str] = []
+
+    def a_then_stop(payload: Any) -> Any:
+        stop.append("cancelled by a user")
+        return {"trail": ["A"]}
+
+    steps["A"] = a_then_stop
+    with pytest.raises(Stopped, match="cancelled by a user"):
+        StateMachine(definition, steps, should_stop=lambda: stop[0] if stop else None).run({})
+    assert calls == {"A": 0, "B": 0, "C": 0}
+
+
+def test_a_stop_request_reaches_into_map_iterations() -> None:
+    done: list[int] = []
+    stop: list[str] = []
+
+    def work(payload: Any) -> Any:
+        done.append(payload)
+        if len(done) == 2:
+            stop.append("stop")
+        return payload
+
+    definition = machine(
+        {
+            "A": {
+                "Type": "Map",
+                "End": True,
+                "MaxConcurrency": 1,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}],
+                "ItemProcessor": machine({"W": task("W", End=True)}, "W"),
+            },
+            "B": {"Type": "Succeed"},
+        }
+    )
+    with pytest.raises(Stopped):
+        StateMachine(definition, {"W": work}, should_stop=lambda: stop[0] if stop else None).run(
+            [1, 2, 3, 4]
+        )
+    assert done == [1, 2]

@@ -98,12 +98,19 @@ class StateMachine:
         *,
         sleep: Callable[[float], None] = time.sleep,
         on_event: Callable[[str, str, Any], None] | None = None,
+        on_transition: Callable[[str, Any], None] | None = None,
+        should_stop: Callable[[], str | None] | None = None,
         max_workers: int | None = None,
     ) -> None:
         self._definition = definition
         self._resources = dict(resources)
         self._sleep = sleep
         self._on_event = on_event or _ignore
+        # Called with (state name, its input) before each top-level state: a checkpoint from
+        # which `run(..., start_at=name)` resumes, as a Step Functions redrive would.
+        self._on_transition = on_transition
+        # Asked before every state, at any depth: a reason stops the execution.
+        self._should_stop = should_stop
         self._max_workers = max_workers
         _validate_machine(definition, self._resources, "")
 
@@ -111,18 +118,35 @@ class StateMachine:
     def from_file(cls, path: Path, resources: Mapping[str, Step], **options: Any) -> StateMachine:
         return cls(json.loads(path.read_text()), resources, **options)
 
-    def run(self, execution_input: Any) -> Any:
+    def run(self, execution_input: Any, *, start_at: str | None = None) -> Any:
+        """Run from StartAt, or from the top-level state `start_at` given its input."""
+        if start_at is not None and start_at not in self._definition["States"]:
+            raise AslError(f"cannot start at unknown state {start_at!r}")
         try:
-            return self._run_machine(self._definition, execution_input, {"Execution": {}})
+            return self._run_machine(
+                self._definition, execution_input, {"Execution": {}}, start_at=start_at, top=True
+            )
         except paths.PathError as exc:  # Step Functions: States.Runtime, not catchable
             raise ExecutionFailed("States.Runtime", str(exc)) from None
 
     # ------------------------------------------------------------------ interpretation
-    def _run_machine(self, machine: Mapping[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        name = machine["StartAt"]
+    def _run_machine(
+        self,
+        machine: Mapping[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        *,
+        start_at: str | None = None,
+        top: bool = False,
+    ) -> Any:
+        name = start_at or machine["StartAt"]
         states = machine["States"]
         while True:
             state = states[name]
+            if self._should_stop is not None and (reason := self._should_stop()):
+                raise Stopped(reason)
+            if top and self._on_transition is not None:
+                self._on_transition(name, data)
             self._on_event("entered", name, data)
             kind = state["Type"]
             if kind == "Fail":
@@ -168,7 +192,7 @@ class StateMachine:
                 if "ResultSelector" in state:
                     result = paths.render(state["ResultSelector"], result, context)
                 return _output(state, _result(state, data, result))
-            except _Caught:
+            except (_Caught, Stopped):
                 raise
             except Exception as exc:  # every step error goes through Retry/Catch
                 error, cause = _error_of(exc)
@@ -246,6 +270,15 @@ class StateMachine:
                 merged = paths.put(data, catcher.get("ResultPath", "$"), output)
                 return _Caught(catcher["Next"], merged, output)
         return ExecutionFailed(error, cause)
+
+
+class Stopped(Exception):
+    """The execution was stopped from outside (`should_stop`) between two states. Like
+    Step Functions' StopExecution it is not an error a Catch can handle."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Caught(Exception):
