@@ -196,18 +196,25 @@ def test_a_report_before_the_analysis_finishes_is_409(world: tuple[TestClient, W
     _is_problem(client.get(f"/v1/analyses/{queued}/report", headers=data.auth(data.reader)), 409)
 
 
-def test_the_worker_fails_analyses_a_stopped_server_left_running(tmp_path: Path) -> None:
-    from assay.api.worker import INTERRUPTED, AnalysisWorker
+def test_the_worker_requeues_what_a_stopped_server_left_running_then_gives_up(
+    tmp_path: Path,
+) -> None:
+    from assay.api.worker import INTERRUPTED, MAX_ATTEMPTS, RESUMING, AnalysisWorker
 
     settings = load_settings(home=tmp_path)
     ports = build_ports(settings)
     data = World(ports)
-    running = ports.records.update(data.acme_analyses[0].evolve(status=AnalysisStatus.RUNNING))
-    assert AnalysisWorker(settings, ports).recover() == 1
-    after = ports.records.get(Analysis, data.acme.id, running.id)
-    assert after is not None
-    assert after.status is AnalysisStatus.FAILED
-    assert after.reason == INTERRUPTED
+    worker = AnalysisWorker(settings, ports)
+    analysis = data.acme_analyses[0]
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        running = ports.records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
+        assert worker.recover() == 1
+        analysis = ports.records.get(Analysis, data.acme.id, running.id)  # type: ignore[assignment]
+        assert analysis.attempts == attempt
+        if attempt < MAX_ATTEMPTS:
+            assert (analysis.status, analysis.reason) == (AnalysisStatus.QUEUED, RESUMING)
+    assert (analysis.status, analysis.reason) == (AnalysisStatus.FAILED, INTERRUPTED)
+    assert worker.recover() == 0
     ports.close()
 
 
@@ -268,15 +275,20 @@ def test_oversized_json_bodies_are_413(world: tuple[TestClient, World]) -> None:
     _is_problem(response, 413)
 
 
-def test_queued_analyses_cancel_and_others_do_not(world: tuple[TestClient, World]) -> None:
+def test_queued_and_running_analyses_cancel_finished_ones_do_not(
+    world: tuple[TestClient, World],
+) -> None:
     client, data = world
     headers = data.auth(_writer(data))
-    queued, running = data.acme_analyses[0], data.acme_analyses[1]
+    queued, running, done = data.acme_analyses
     data.ports.records.update(running.evolve(status=AnalysisStatus.RUNNING))
-    cancelled = client.post(f"/v1/analyses/{queued.id}/cancel", headers=headers)
-    assert cancelled.json()["status"] == "cancelled"
+    data.ports.records.update(done.evolve(status=AnalysisStatus.SUCCEEDED))
+    for analysis in (queued, running):
+        cancelled = client.post(f"/v1/analyses/{analysis.id}/cancel", headers=headers)
+        assert cancelled.json()["status"] == "cancelled"
+        assert cancelled.json()["reason"].startswith("cancelled by ")
     assert client.post(f"/v1/analyses/{queued.id}/cancel", headers=headers).status_code == 200
-    _is_problem(client.post(f"/v1/analyses/{running.id}/cancel", headers=headers), 409)
+    _is_problem(client.post(f"/v1/analyses/{done.id}/cancel", headers=headers), 409)
     theirs = client.post(f"/v1/analyses/{data.globex_analysis.id}/cancel", headers=headers)
     _is_problem(theirs, 404)
 

@@ -154,3 +154,31 @@ def test_a_kms_signed_checkpoint_verifies_offline(aws: None, tmp_path: Path) -> 
         "ecdsa-p256-sha256"
     )
     assert verify_dir(root, signer.public_key_pem()).ok
+
+
+def test_a_reopened_log_continues_the_chain_and_verifies(tmp_path: Path) -> None:
+    root, key = tmp_path / "out", tmp_path / "keys" / "evidence.pem"
+    log = EvidenceLog(root, "an1")
+    log.append("intake", {"files": 3})
+    log.append("plan", {"count": 1})
+    with (root / LOG_FILE).open("a") as torn:  # the process died mid-write
+        torn.write('{"seq": 3, "type": "gener')
+    again = EvidenceLog.reopen(root, "an1")
+    assert [e.type for e in again.entries] == ["intake", "plan"]
+    again.append("resume", {"from": "Candidates"})
+    again.seal(LocalSigner(key))
+    verdict = verify_dir(root, key.with_suffix(".pub").read_text())
+    assert verdict.ok, verdict
+    assert verdict.entries == 3
+
+
+def test_a_broken_chain_is_not_reopened(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    log = EvidenceLog(root, "an1")
+    log.append("intake", {"files": 3})
+    log.append("plan", {"count": 1})
+    lines = _lines(root)
+    lines[1]["prev"] = "f" * 64
+    _write(root, lines)
+    with pytest.raises(ValueError, match="line 2"):
+        EvidenceLog.reopen(root, "an1")

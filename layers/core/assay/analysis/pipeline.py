@@ -8,6 +8,7 @@ the analysis's event records (what the API streams).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from collections.abc import Callable
@@ -18,20 +19,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.steps import AnalysisSteps, Stores, finish_report
+from assay.analysis.steps import AnalysisSteps, StepsState, Stores, finish_report
 from assay.clock import new_id
 from assay.config import Settings
 from assay.engines import Engine
 from assay.errors import ValidationFailed
+from assay.evidence import EvidenceLog
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
-from assay.workflow import ExecutionFailed, StateMachine
+from assay.workflow import ExecutionFailed, StateMachine, Stopped
 
 LOCAL_TENANT = "local"
 DEFINITION = "analysis.asl.json"
+CHECKPOINT = "checkpoint.json"
 
 
 class AnalysisResult(BaseModel):
@@ -76,11 +79,13 @@ class EventRecorder:
         records: RecordStore,
         analysis: Analysis,
         forward: Callable[[str, dict[str, Any]], None],
+        *,
+        after: int = 0,
     ) -> None:
         self._records = records
         self._analysis = analysis
         self._forward = forward
-        self._seq = analysis.last_event  # a resumed analysis continues its numbering
+        self._seq = after  # a resumed analysis continues its numbering
         self._lock = threading.Lock()
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
@@ -102,6 +107,47 @@ class EventRecorder:
         return self._seq
 
 
+class Checkpoint(BaseModel):
+    """Written before each top-level state: where to resume, with what, knowing what."""
+
+    next_state: str
+    input: Any
+    evidence_entries: int
+    steps: StepsState
+
+
+def _load_checkpoint(work: Path) -> Checkpoint | None:
+    try:
+        return Checkpoint.model_validate_json((work / CHECKPOINT).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _save_checkpoint(work: Path, checkpoint: Checkpoint) -> None:
+    """Atomically: a crash mid-write leaves the previous checkpoint."""
+    work.mkdir(parents=True, exist_ok=True)
+    staging = work / (CHECKPOINT + ".tmp")
+    staging.write_text(checkpoint.model_dump_json())
+    os.replace(staging, work / CHECKPOINT)
+
+
+def _last_event(records: RecordStore, analysis: Analysis) -> int:
+    page = records.list(
+        AnalysisEvent, analysis.tenant_id, parent=analysis.id, limit=1, newest_first=True
+    )
+    return max([analysis.last_event, *(e.seq for e in page.items)])
+
+
+def _cancel_reason(records: RecordStore, analysis: Analysis) -> Callable[[], str | None]:
+    def check() -> str | None:
+        current = records.get(Analysis, analysis.tenant_id, analysis.id)
+        if current is not None and current.status is AnalysisStatus.CANCELLED:
+            return current.reason or "cancelled"
+        return None
+
+    return check
+
+
 def run_analysis(
     settings: Settings,
     options: AnalysisOptions,
@@ -114,9 +160,14 @@ def run_analysis(
     progress: Callable[[str, dict[str, Any]], None] | None = None,
     intake_policy: IntakePolicy | None = None,
     analysis: Analysis | None = None,
+    resume: bool = False,
 ) -> AnalysisResult:
     """Run one analysis. With `analysis` (a queued record, as the server submits them) that
-    record is moved to running; without, a record is created in the local tenant."""
+    record is moved to running; without, a record is created in the local tenant.
+
+    Before each top-level state a checkpoint is saved in the work directory. With `resume`,
+    a run interrupted by a stopped server continues from its last checkpoint (or starts over
+    when there is none), and a record cancelled meanwhile stops between two states."""
     if analysis is None:
         analysis = records.create(
             Analysis(
@@ -130,43 +181,82 @@ def run_analysis(
                 status=AnalysisStatus.RUNNING,
             )
         )
-    else:
+    elif analysis.status is not AnalysisStatus.RUNNING:
         analysis = records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
     forward = progress or _silent
-    recorder = EventRecorder(records, analysis, forward)
     work = settings.home / "work" / options.analysis_id
+    checkpoint = _load_checkpoint(work) if resume else None
+    evidence = None
+    if checkpoint is not None:
+        try:
+            evidence = EvidenceLog.reopen(out, options.analysis_id, checkpoint.evidence_entries)
+        except (OSError, ValueError):
+            checkpoint = None
+    if checkpoint is None:  # a fresh start: nothing from an earlier attempt may linger
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+    recorder = EventRecorder(records, analysis, forward, after=_last_event(records, analysis))
     stores = Stores(work=work, out=out)
     out.mkdir(parents=True, exist_ok=True)
     steps = AnalysisSteps(
         options, stores, sandbox=sandbox, engine=engine, signer=signer,
         cache=settings.cache_dir, emit=recorder, intake_policy=intake_policy,
-        runtimes=[PythonRuntime(package_hosts=settings.package_host_list)],
+        runtimes=[PythonRuntime(package_hosts=settings.package_host_list)], evidence=evidence,
     )  # fmt: skip
+
+    def save(name: str, data: Any) -> None:
+        _save_checkpoint(
+            work,
+            Checkpoint(
+                next_state=name, input=data, evidence_entries=len(steps.evidence.entries),
+                steps=steps.export_state(),
+            ),
+        )  # fmt: skip
+
     machine = StateMachine(
         definition(),
         steps.resources(),
         max_workers=options.workers,
         on_event=lambda kind, name, _: forward(f"state.{kind}", {"state": name}),
+        on_transition=save,
+        should_stop=_cancel_reason(records, analysis),
     )
-    state = {"analysis_id": options.analysis_id, "target": options.target}
+    state: Any = {"analysis_id": options.analysis_id, "target": options.target}
+    start_at = None
+    if checkpoint is not None:
+        steps.restore_state(checkpoint.steps)
+        steps.record_resume(
+            checkpoint.next_state, analysis.attempts, evidence.discarded if evidence else 0
+        )
+        state, start_at = checkpoint.input, checkpoint.next_state
+    elif resume:
+        recorder("analysis.restarted", {"attempt": analysis.attempts})
+    cancelled: str | None = None
     try:
-        machine.run(state)
+        machine.run(state, start_at=start_at)
+    except Stopped as stop:
+        cancelled = stop.reason
+        steps.record_cancellation(stop.reason)
     except ExecutionFailed as failed:
         if not (out / "report.json").exists():
             # Even RecordFailure failed: still leave a report saying why.
             body = steps.report_body("failed", f"{failed.error}: {failed.cause}")
             finish_report(out, body, steps.evidence.head, len(steps.evidence.entries), "")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)  # not in `finally`: a crash keeps it to resume from
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     final = records.get(type(analysis), analysis.tenant_id, analysis.id)
     if final is not None:
+        status = (
+            AnalysisStatus.CANCELLED
+            if cancelled is not None or final.status is AnalysisStatus.CANCELLED
+            else AnalysisStatus.SUCCEEDED
+            if report["status"] == "succeeded"
+            else AnalysisStatus.FAILED
+        )
         records.update(
             final.evolve(
-                status=AnalysisStatus.SUCCEEDED
-                if report["status"] == "succeeded"
-                else AnalysisStatus.FAILED,
-                reason=report.get("reason"),
+                status=status,
+                reason=final.reason if status is AnalysisStatus.CANCELLED else report.get("reason"),
                 report_key=str(out / "report.json"),
                 last_event=recorder.last,
             )

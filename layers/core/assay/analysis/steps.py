@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,26 @@ class Stores(BaseModel):
         return self.work / "snapshot"
 
 
+class StepsState(BaseModel):
+    """What the steps hold between states, saved at every checkpoint so that an interrupted
+    analysis can resume from its last completed state with the same knowledge."""
+
+    elapsed_s: float
+    started_at: datetime
+    stage_seconds: dict[str, float]
+    generated: int
+    usage: Usage
+    detection: Detection | None
+    environment: Environment | None
+    baseline: CoverageMap | None
+    targets: list[Target]
+    evaluations: list[Evaluation]
+    verdicts: list[selection.Verdict]
+    suite: TestRun | None
+    findings: list[dict[str, Any]]
+    body: dict[str, Any] | None
+
+
 class AnalysisSteps:
     """Binds the step functions to one analysis's ports; `resources()` feeds the runner."""
 
@@ -69,6 +90,7 @@ class AnalysisSteps:
         emit: Callable[[str, dict[str, Any]], None],
         intake_policy: IntakePolicy | None = None,
         runtimes: list[Runtime] | None = None,
+        evidence: EvidenceLog | None = None,
     ) -> None:
         self.options = options
         self.stores = stores
@@ -79,7 +101,7 @@ class AnalysisSteps:
         self.emit = emit
         self.intake_policy = intake_policy or IntakePolicy()
         self.runtimes: list[Runtime] = runtimes or [PythonRuntime()]
-        self.evidence = EvidenceLog(stores.out, options.analysis_id)
+        self.evidence = evidence or EvidenceLog(stores.out, options.analysis_id)
         self.started = time.monotonic()
         self.started_at = utcnow()
         self.stage_seconds: dict[str, float] = {}
@@ -97,6 +119,49 @@ class AnalysisSteps:
         self._findings: list[dict[str, Any]] = []
         self._body: dict[str, Any] | None = None
         self._deadline = self.started + options.budget_s
+
+    def export_state(self) -> StepsState:
+        with self._lock:
+            return StepsState(
+                elapsed_s=time.monotonic() - self.started,
+                started_at=self.started_at,
+                stage_seconds=dict(self.stage_seconds),
+                generated=self._generated,
+                usage=self._usage,
+                detection=self._detection,
+                environment=self._environment,
+                baseline=self._baseline,
+                targets=list(self._targets.values()),
+                evaluations=list(self._evaluations),
+                verdicts=list(self._verdicts),
+                suite=self._suite,
+                findings=list(self._findings),
+                body=self._body,
+            )
+
+    def restore_state(self, saved: StepsState) -> None:
+        """Continue where `saved` was taken; time spent while stopped does not count against
+        the budget."""
+        self.started = time.monotonic() - saved.elapsed_s
+        self._deadline = self.started + self.options.budget_s
+        self.started_at = saved.started_at
+        self.stage_seconds = dict(saved.stage_seconds)
+        self._generated = saved.generated
+        self._usage = saved.usage
+        self._detection = saved.detection
+        self._environment = saved.environment
+        self._baseline = saved.baseline
+        self._targets = {t.module: t for t in saved.targets}
+        self._evaluations = list(saved.evaluations)
+        self._verdicts = list(saved.verdicts)
+        self._suite = saved.suite
+        self._findings = list(saved.findings)
+        self._body = saved.body
+        if saved.detection is not None:
+            found = [r for r in self.runtimes if r.language == saved.detection.language]
+            if not found:
+                raise AnalysisFailed(f"no {saved.detection.language} runtime to resume with")
+            self._runtime = found[0]
 
     def resources(self) -> dict[str, Callable[[Any], Any]]:
         steps = {
@@ -495,6 +560,15 @@ class AnalysisSteps:
             self.stores.out, body, checkpoint.head, checkpoint.count, checkpoint.signature.key_id
         )
         return {"head": checkpoint.head, "entries": checkpoint.count}
+
+    def record_cancellation(self, reason: str) -> None:
+        """A cancelled analysis still ends with a sealed report saying so."""
+        self._record("cancel", {"reason": reason})
+        self._write_report("cancelled", reason)
+        self.seal({})
+
+    def record_resume(self, state: str, attempt: int, discarded: int) -> None:
+        self._record("resume", {"from": state, "attempt": attempt, "discarded_entries": discarded})
 
     def record_failure(self, state: dict[str, Any]) -> dict[str, Any]:
         error = state.get("error") or {}

@@ -2,7 +2,9 @@
 
 It claims an analysis by moving it from queued to running with an optimistic update, so two
 workers never run the same one. On start, analyses left running by a server that stopped are
-marked failed with the reason, so none stays "running" forever.
+queued again and resume from their last completed step (`run_analysis(resume=True)`); one
+interrupted `MAX_ATTEMPTS` times is marked failed with the reason, so none stays "running"
+forever and none loops forever.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from assay.store import SYSTEM_TENANT
 from assay.wiring import Ports, make_signer
 
 ARTIFACT_PREFIX = "artifact:"
-INTERRUPTED = "the server stopped while this analysis ran; submit it again"
+MAX_ATTEMPTS = 3
+RESUMING = "the server stopped while this analysis ran; it resumes from its last completed step"
+INTERRUPTED = f"the server stopped while this analysis ran, {MAX_ATTEMPTS} times; submit it again"
 
 
 def source_key(tenant_id: str, analysis_id: str) -> str:
@@ -62,13 +66,17 @@ class AnalysisWorker:
         return sorted(found, key=lambda a: a.id)
 
     def recover(self) -> int:
-        """Fail analyses a previous server left running; return how many."""
+        """Queue again (to resume) what a previous server left running, or fail what was
+        interrupted too often; return how many were found."""
         stale = self._with_status(AnalysisStatus.RUNNING, 1000)
         for analysis in stale:
+            attempts = analysis.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                change = {"status": AnalysisStatus.FAILED, "reason": INTERRUPTED}
+            else:
+                change = {"status": AnalysisStatus.QUEUED, "reason": RESUMING}
             try:
-                self._ports.records.update(
-                    analysis.evolve(status=AnalysisStatus.FAILED, reason=INTERRUPTED)
-                )
+                self._ports.records.update(analysis.evolve(attempts=attempts, **change))
             except StaleWrite:
                 continue
         return len(stale)
@@ -115,6 +123,7 @@ class AnalysisWorker:
             settings, options, records=self._ports.records,
             sandbox=ProcessSandbox(hidden=(settings.home,)), engine=engine,
             signer=make_signer(settings), out=out, analysis=analysis,
+            resume=analysis.attempts > 0,
         )  # fmt: skip
         _remove(work)
 

@@ -71,9 +71,38 @@ class EvidenceLog:
         self._root = root
         self.analysis_id = analysis_id
         self.entries: list[LogEntry] = []
+        self.discarded = 0  # entries `reopen` dropped: those of a step that did not complete
         (root / "evidence").mkdir(parents=True, exist_ok=True)
         self._file = root / LOG_FILE
         self._file.write_text("")
+
+    @classmethod
+    def reopen(cls, root: Path, analysis_id: str, keep: int | None = None) -> EvidenceLog:
+        """Continue the log an interrupted run left, keeping its first `keep` entries (those of
+        the steps that completed; a step run again writes its entries again). A torn last
+        line (the process died while writing it) is dropped. A chain that does not link up,
+        or is shorter than `keep`, raises ValueError."""
+        path = root / LOG_FILE
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        entries: list[LogEntry] = []
+        for number, line in enumerate(lines, 1):
+            try:
+                entry = LogEntry.model_validate_json(line)
+            except ValueError:
+                if number == len(lines):
+                    break  # torn by the crash
+                raise ValueError(f"{LOG_FILE} line {number} is not a log entry") from None
+            prev = entries[-1].hash if entries else GENESIS
+            if entry.seq != number or entry.prev != prev or entry.hash != entry.expected_hash():
+                raise ValueError(f"{LOG_FILE} line {number} does not link to the one before")
+            entries.append(entry)
+        if keep is not None and len(entries) < keep:
+            raise ValueError(f"{LOG_FILE} holds {len(entries)} entries, fewer than {keep}")
+        kept = entries if keep is None else entries[:keep]
+        log = cls(root, analysis_id)  # truncates; rewrite the valid prefix
+        log.entries, log.discarded = kept, len(entries) - len(kept)
+        log._file.write_text("".join(e.model_dump_json() + "\n" for e in kept))
+        return log
 
     @property
     def head(self) -> str:

@@ -40,6 +40,8 @@ class Analysis(TenantRecord):
     created_by: str | None = None
     # Sequence number of the last event appended; the next event takes last_event + 1.
     last_event: int = Field(default=0, ge=0)
+    # How many times a server restart interrupted it; a resumed run counts one more.
+    attempts: int = Field(default=0, ge=0)
 
 
 def event_id(seq: int) -> str:

@@ -11,7 +11,7 @@ from assay.api.auth import Principal, ports, require
 from assay.api.models import AnalysisIn, AnalysisOut, Engine, PageOut
 from assay.api.worker import ARTIFACT_PREFIX, source_key
 from assay.clock import new_id
-from assay.errors import AssayError, NotFound
+from assay.errors import AssayError, NotFound, StaleWrite
 from assay.records import Analysis, AnalysisStatus, Scope
 from assay.wiring import Ports
 
@@ -156,15 +156,24 @@ def get_report(analysis_id: str, caller: Reader, store: Store) -> dict[str, Any]
 
 @router.post("/{analysis_id}/cancel", name="cancel_analysis", response_model=AnalysisOut)
 def cancel_analysis(analysis_id: str, caller: Writer, store: Store) -> AnalysisOut:
-    """Cancel a queued analysis. A running one cannot be stopped yet (409)."""
-    record = store.records.get(Analysis, caller.tenant_id, analysis_id)
-    if record is None:
-        raise NotFound(f"no analysis {analysis_id}")
-    if record.status is AnalysisStatus.CANCELLED:
-        return AnalysisOut.of(record)
-    if record.status is not AnalysisStatus.QUEUED:
-        raise NotReady(f"analysis {analysis_id} is {record.status.value}; only queued ones cancel")
-    cancelled = store.records.update(
-        record.evolve(status=AnalysisStatus.CANCELLED, reason=f"cancelled by {caller.actor}")
-    )
-    return AnalysisOut.of(cancelled)
+    """Cancel a queued or running analysis. A running one stops before its next step and
+    still ends with a sealed report saying it was cancelled. Cancelling twice is harmless;
+    a finished analysis cannot be cancelled (409)."""
+    for _ in range(5):  # the worker may update the record meanwhile: re-read and retry
+        record = store.records.get(Analysis, caller.tenant_id, analysis_id)
+        if record is None:
+            raise NotFound(f"no analysis {analysis_id}")
+        if record.status is AnalysisStatus.CANCELLED:
+            return AnalysisOut.of(record)
+        if record.status.finished:
+            raise NotReady(f"analysis {analysis_id} already {record.status.value}")
+        try:
+            cancelled = store.records.update(
+                record.evolve(
+                    status=AnalysisStatus.CANCELLED, reason=f"cancelled by {caller.actor}"
+                )
+            )
+        except StaleWrite:
+            continue
+        return AnalysisOut.of(cancelled)
+    raise StaleWrite(f"analysis {analysis_id} kept changing; try again")
