@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from assay.records.api_keys import mint_key
 from tests.conftest import _free_port
 from tests.e2e.test_cli import ASSAY
+from tests.integration.conftest import EXAMPLE, REGISTRY
 
 
 @contextmanager
@@ -77,48 +80,120 @@ def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost", "pypi.org", "files.pythonhosted.org"])
-def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
-    import io
-    import json
-    import tarfile
-
-    from assay.evidence import verify_dir
-
-    example = Path(__file__).resolve().parents[2] / "examples" / "shop"
+def _example_archive() -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(example, arcname="shop")
+        tar.add(EXAMPLE, arcname="shop")
+    return buffer.getvalue()
+
+
+def _follow(base: str, analysis_id: str, headers: dict[str, str], *, after: int = 0,
+            until: Callable[[str, int], bool] | None = None) -> list[tuple[int, str]]:  # fmt: skip
+    """(id, type) of each SSE event, to the end or until `until(type, id)` says stop."""
+    seen: list[tuple[int, str]] = []
+    with httpx.stream("GET", f"{base}/v1/analyses/{analysis_id}/events",
+                      headers={**headers, "Last-Event-ID": str(after)},
+                      timeout=httpx.Timeout(600, connect=5)) as stream:  # fmt: skip
+        event_id = after
+        for line in stream.iter_lines():
+            if line.startswith("id: "):
+                event_id = int(line.removeprefix("id: "))
+            elif line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+                seen.append((event_id, kind))
+                if kind == "end" or (until is not None and until(kind, event_id)):
+                    break
+    return seen
+
+
+@REGISTRY
+def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
+    from assay.evidence import verify_dir
+
     key = mint_key()
     headers = {"Authorization": f"Bearer {key}"}
     with serving(tmp_path, ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
         submitted = httpx.post(
             f"{base}/v1/analyses/archive?engine=offline&budget_s=300",
-            content=buffer.getvalue(),
+            content=_example_archive(),
             headers={**headers, "Content-Type": "application/gzip"},
         )
         assert submitted.status_code == 202, submitted.text
         analysis_id = submitted.json()["id"]
         # Follow the live stream until the server says it is over.
-        kinds = []
-        with httpx.stream("GET", f"{base}/v1/analyses/{analysis_id}/events", headers=headers,
-                          timeout=httpx.Timeout(600, connect=5)) as stream:  # fmt: skip
-            for line in stream.iter_lines():
-                if line.startswith("event: "):
-                    kinds.append(line.removeprefix("event: "))
-                    if kinds[-1] == "end":
-                        break
+        kinds = [kind for _, kind in _follow(base, analysis_id, headers)]
         assert kinds[0] == "intake"
         assert {"detect", "install", "baseline", "plan", "select", "report"} <= set(kinds)
         assert kinds[-1] == "end"
         status = httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()
         assert status["status"] == "succeeded", status
         report = httpx.get(f"{base}/v1/analyses/{analysis_id}/report", headers=headers).json()
+        verdict = httpx.post(f"{base}/v1/analyses/{analysis_id}/verify", headers=headers).json()
+        bundle = httpx.get(f"{base}/v1/analyses/{analysis_id}/bundle", headers=headers).content
+        public_key = httpx.get(f"{base}/v1/signing-key", headers=headers).json()["public_key_pem"]
     assert report["funnel"]["kept"] >= 1
     assert report["coverage"]["after"]["line_pct"] > report["coverage"]["before"]["line_pct"]
-    out = tmp_path / "analyses" / analysis_id
+    assert verdict["ok"] and verdict["trusted_key"], verdict
+    out = tmp_path / "downloaded"
+    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
+        tar.extractall(out, filter="data")
     assert json.loads((out / "report.json").read_text())["analysis_id"] == analysis_id
-    assert verify_dir(out).ok
+    assert verify_dir(out, public_key).ok
+
+
+@REGISTRY
+def test_a_server_killed_mid_analysis_resumes_it_on_restart(tmp_path: Path) -> None:
+    """kill -9 while the model is answering; the next start resumes from the last completed
+    step and the analysis finishes with evidence that verifies."""
+    from assay.client import AssayClient
+    from tests.integration.test_pipeline import CART_REPAIRED, PRICING_TESTS
+    from tests.support.fake_llm import ScriptedLLM
+
+    key = mint_key()
+    headers = {"Authorization": f"Bearer {key}"}
+    llm = ScriptedLLM([("Module `shop/pricing.py`", PRICING_TESTS),
+                       ("Module `shop/cart.py`", CART_REPAIRED)])  # fmt: skip
+    llm.delay_s = 30.0
+    with llm.serve() as model_base:
+        env = {"ASSAY_BOOTSTRAP_API_KEY": key, "ASSAY_MODEL": "openai/gpt-4o-mini",
+               "ASSAY_OPENAI_API_BASE": model_base, "ASSAY_OPENAI_API_KEY": "sk-scripted",
+               "ASSAY_REPAIR_TURNS": "0", "ASSAY_RERUNS": "2"}  # fmt: skip
+        with serving(tmp_path, **env) as (base, process):
+            made = httpx.post(f"{base}/v1/analyses/archive?engine=llm", content=_example_archive(),
+                              headers={**headers, "Content-Type": "application/gzip"})  # fmt: skip
+            assert made.status_code == 202, made.text
+            analysis_id = made.json()["id"]
+            before = _follow(base, analysis_id, headers, until=lambda kind, _: kind == "plan")
+            deadline = time.monotonic() + 60
+            while not llm.requests and time.monotonic() < deadline:
+                time.sleep(0.1)  # the Map has started: a model call is in flight
+            assert llm.requests, "the analysis never asked the model"
+            process.kill()
+            process.wait(timeout=10)
+        llm.delay_s = 0.0
+        with serving(tmp_path, **env) as (base, _), AssayClient(base, key) as sdk:
+            after = _follow(base, analysis_id, headers, after=before[-1][0])
+            final = sdk.get(analysis_id)
+            verdict = sdk.verify(analysis_id)
+            out = sdk.download(analysis_id, tmp_path / "out")
+            public_key = sdk.signing_key().public_key_pem
+    assert final.status == "succeeded", final
+    kinds = [kind for _, kind in before + after]
+    assert kinds.count("intake") == kinds.count("baseline") == kinds.count("plan") == 1
+    assert "resume" in kinds and kinds[-1] == "end"
+    ids = [event_id for event_id, kind in before + after if kind != "end"]
+    assert ids == list(range(1, len(ids) + 1))  # nothing lost, nothing repeated
+    assert verdict.ok, verdict
+    (out / "key.pem").write_text(public_key)
+    from tests.e2e.test_cli import run
+
+    checked = run(tmp_path, "verify", str(out), "--public-key", str(out / "key.pem"))
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["funnel"]["kept"] == 2, (
+        kinds,
+        [r["messages"][-1]["content"][:80] for r in llm.requests],
+    )
 
 
 def test_the_sdk_follows_an_analysis_to_its_end(tmp_path: Path) -> None:

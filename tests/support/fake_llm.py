@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        self.delay_s = 0.0  # how long each answer takes (a slow model)
         self._lock = threading.Lock()
 
     def reply_for(self, body: dict[str, Any]) -> str:
@@ -43,6 +45,7 @@ class ScriptedLLM:
                 body = json.loads(self.rfile.read(length))
                 with script._lock:
                     script.requests.append(body)
+                time.sleep(script.delay_s)
                 if not self.path.endswith("/chat/completions"):
                     self.send_response(404)
                     self.end_headers()

@@ -328,3 +328,73 @@ def test_admin_routes_manage_keys_and_tenants_within_bounds(
     assert {"acme", "globex", "default", "initech"} <= slugs
     _is_problem(client.post("/v1/tenants", json={"name": "Initech"},
                             headers=data.auth(platform)), 409)  # fmt: skip
+
+
+def _published(data: World) -> Analysis:
+    """A finished analysis whose output, sealed with the server's key, is in the artifacts port."""
+    from assay.analysis import outputs
+    from assay.evidence import EvidenceLog
+    from assay.wiring import make_signer
+
+    out = data.ports.settings.home / "scratch-out"
+    (out / "tests").mkdir(parents=True)
+    (out / "tests" / "test_gen.py").write_text("def test_x():\n    assert 1\n")
+    (out / "report.json").write_text('{"status": "succeeded"}')
+    log = EvidenceLog(out, data.acme_analyses[2].id)
+    log.append("select", {"kept": 1}, ["tests/test_gen.py"])
+    log.seal(make_signer(data.ports.settings))
+    outputs.publish(data.ports.blobs, data.acme.id, data.acme_analyses[2].id, out)
+    return data.ports.records.update(data.acme_analyses[2].evolve(status=AnalysisStatus.SUCCEEDED))
+
+
+def test_outputs_download_and_verify(world: tuple[TestClient, World]) -> None:
+    import io
+    import tarfile
+
+    from assay.analysis import outputs
+
+    client, data = world
+    done, headers = _published(data), data.auth(data.reader)
+    base = f"/v1/analyses/{done.id}"
+    assert client.get(f"{base}/report", headers=headers).json() == {"status": "succeeded"}
+    listed = {f["path"] for f in client.get(f"{base}/artifacts", headers=headers).json()}
+    assert {"report.json", "tests/test_gen.py", "evidence/log.jsonl"} <= listed
+    one = client.get(f"{base}/artifacts/tests/test_gen.py", headers=headers)
+    assert one.content == b"def test_x():\n    assert 1\n"
+    assert one.headers["content-disposition"] == 'attachment; filename="test_gen.py"'
+    _is_problem(client.get(f"{base}/artifacts/tests/nope.py", headers=headers), 404)
+    _is_problem(client.get(f"{base}/artifacts/..%2F..%2Fetc%2Fpasswd", headers=headers), 400)
+    bundle = client.get(f"{base}/bundle", headers=headers)
+    assert bundle.headers["content-type"] == "application/gzip"
+    with tarfile.open(fileobj=io.BytesIO(bundle.content)) as tar:
+        assert "evidence/checkpoint.json" in tar.getnames()
+
+    verdict = client.post(f"{base}/verify", headers=headers).json()
+    assert verdict["ok"] is True
+    assert verdict["trusted_key"] is True
+    key = client.get("/v1/signing-key", headers=headers).json()
+    assert verdict["key_id"] == key["key_id"]
+    assert key["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
+
+    # Swap a kept test inside the stored bundle: verification names the broken entry.
+    scratch = data.ports.settings.home / "tampered"
+    outputs.unpack(outputs.bundle(data.ports.blobs, data.acme.id, done.id), scratch)
+    (scratch / "tests" / "test_gen.py").write_text("def test_x():\n    assert 0\n")
+    outputs.publish(data.ports.blobs, data.acme.id, done.id, scratch)
+    tampered = client.post(f"{base}/verify", headers=headers).json()
+    assert tampered["ok"] is False
+    assert tampered["bad_entry"] == 1
+
+
+def test_outputs_are_fenced_and_wait_for_the_end(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    done = _published(data)
+    theirs = data.auth(data.globex_key)
+    for path in ("report", "artifacts", "artifacts/report.json", "bundle"):
+        _is_problem(client.get(f"/v1/analyses/{done.id}/{path}", headers=theirs), 404)
+    _is_problem(client.post(f"/v1/analyses/{done.id}/verify", headers=theirs), 404)
+    queued = data.acme_analyses[0].id
+    for path in ("artifacts", "bundle"):
+        _is_problem(
+            client.get(f"/v1/analyses/{queued}/{path}", headers=data.auth(data.reader)), 409
+        )

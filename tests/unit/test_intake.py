@@ -110,12 +110,26 @@ def test_too_many_files_is_refused(tmp_path: Path) -> None:
 def test_a_good_tar_is_extracted_with_internal_symlinks(tmp_path: Path) -> None:
     archive = _tar(
         tmp_path / "good.tgz",
-        [_file("pkg/mod.py", b"def f():\n    return 1\n"), _link("pkg/alias.py", "mod.py")],
-    )
+        [_file("pkg/__init__.py", b""), _file("pkg/mod.py", b"def f():\n    return 1\n"),
+         _link("pkg/alias.py", "mod.py")],
+    )  # fmt: skip
     snapshot = take_snapshot(str(archive), tmp_path / "snap")
     assert snapshot.kind == "archive"
     assert (tmp_path / "snap" / "pkg" / "mod.py").read_text().startswith("def f")
     assert os.readlink(tmp_path / "snap" / "pkg" / "alias.py") == "mod.py"
+
+
+def test_a_lone_top_directory_becomes_the_root_unless_it_is_a_package(tmp_path: Path) -> None:
+    github = _tar(tmp_path / "repo.tar.gz", [
+        _file("repo-1a2b3c/pyproject.toml", b"[project]\n"),
+        _file("repo-1a2b3c/repo-1a2b3c/mod.py", b"x = 1\n")])  # fmt: skip
+    take_snapshot(str(github), tmp_path / "a")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["pyproject.toml", "repo-1a2b3c"]
+    assert (tmp_path / "a" / "repo-1a2b3c" / "mod.py").is_file()
+    package = _tar(tmp_path / "pkg.tar.gz", [_file("pkg/__init__.py", b""),
+                                             _file("pkg/mod.py", b"x = 1\n")])  # fmt: skip
+    take_snapshot(str(package), tmp_path / "b")
+    assert (tmp_path / "b" / "pkg" / "mod.py").is_file()
 
 
 def test_zip_traversal_and_bombs_are_refused(tmp_path: Path) -> None:

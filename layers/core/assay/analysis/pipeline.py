@@ -148,6 +148,32 @@ def _cancel_reason(records: RecordStore, analysis: Analysis) -> Callable[[], str
     return check
 
 
+def _settle(
+    records: RecordStore,
+    analysis: Analysis,
+    *,
+    report: dict[str, Any],
+    cancelled: str | None,
+    out: Path,
+    last_event: int,
+) -> None:
+    """The record's final status: cancelled wins (a user asked), else what the report says."""
+    final = records.get(Analysis, analysis.tenant_id, analysis.id)
+    if final is None:
+        return
+    if cancelled is not None or final.status is AnalysisStatus.CANCELLED:
+        status, reason = AnalysisStatus.CANCELLED, final.reason or cancelled
+    elif report["status"] == "succeeded":
+        status, reason = AnalysisStatus.SUCCEEDED, None
+    else:
+        status, reason = AnalysisStatus.FAILED, report.get("reason")
+    records.update(
+        final.evolve(
+            status=status, reason=reason, report_key=str(out / "report.json"), last_event=last_event
+        )
+    )
+
+
 def run_analysis(
     settings: Settings,
     options: AnalysisOptions,
@@ -161,13 +187,16 @@ def run_analysis(
     intake_policy: IntakePolicy | None = None,
     analysis: Analysis | None = None,
     resume: bool = False,
+    publish: Callable[[Path], None] | None = None,
 ) -> AnalysisResult:
     """Run one analysis. With `analysis` (a queued record, as the server submits them) that
     record is moved to running; without, a record is created in the local tenant.
 
     Before each top-level state a checkpoint is saved in the work directory. With `resume`,
     a run interrupted by a stopped server continues from its last checkpoint (or starts over
-    when there is none), and a record cancelled meanwhile stops between two states."""
+    when there is none), and a record cancelled meanwhile stops between two states.
+    `publish` receives the output directory once its report is sealed, before the record says
+    the analysis finished (so whoever sees it finished can fetch the output)."""
     if analysis is None:
         analysis = records.create(
             Analysis(
@@ -244,23 +273,11 @@ def run_analysis(
             finish_report(out, body, steps.evidence.head, len(steps.evidence.entries), "")
     shutil.rmtree(work, ignore_errors=True)  # not in `finally`: a crash keeps it to resume from
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
-    final = records.get(type(analysis), analysis.tenant_id, analysis.id)
-    if final is not None:
-        status = (
-            AnalysisStatus.CANCELLED
-            if cancelled is not None or final.status is AnalysisStatus.CANCELLED
-            else AnalysisStatus.SUCCEEDED
-            if report["status"] == "succeeded"
-            else AnalysisStatus.FAILED
-        )
-        records.update(
-            final.evolve(
-                status=status,
-                reason=final.reason if status is AnalysisStatus.CANCELLED else report.get("reason"),
-                report_key=str(out / "report.json"),
-                last_event=recorder.last,
-            )
-        )
+    if publish is not None:
+        publish(out)
+    _settle(
+        records, analysis, report=report, cancelled=cancelled, out=out, last_event=recorder.last
+    )
     return AnalysisResult(analysis_id=options.analysis_id, out=out, report=report)
 
 

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache, oidc_verifier
-from assay.api.routes import admin, analyses, events, health
+from assay.api.routes import admin, analyses, events, evidence, health
 from assay.wiring import Ports
 
 MAX_JSON_BODY = 1024 * 1024
@@ -67,4 +67,5 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(analyses.router)
     app.include_router(events.router)
     app.include_router(admin.router)
+    app.include_router(evidence.router)
     return app

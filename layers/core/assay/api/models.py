@@ -71,3 +71,8 @@ class AnalysisIn(BaseModel):
         if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
             raise ValueError("must be an https:// git URL")
         return value
+
+
+class SigningKeyOut(BaseModel):
+    key_id: str
+    public_key_pem: str

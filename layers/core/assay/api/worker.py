@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import choose_engine, run_analysis
 from assay.blobs import tenant_key
@@ -124,8 +125,12 @@ class AnalysisWorker:
             sandbox=ProcessSandbox(hidden=(settings.home,)), engine=engine,
             signer=make_signer(settings), out=out, analysis=analysis,
             resume=analysis.attempts > 0,
+            publish=lambda done: outputs.publish(
+                self._ports.blobs, analysis.tenant_id, analysis.id, done
+            ),
         )  # fmt: skip
         _remove(work)
+        _remove(out)  # the artifacts port holds it now
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from assay.analysis.outputs import OutputFile
 from assay.api.models import AnalysisIn, AnalysisOut, PageOut
 from assay.client import retry
 from assay.client.errors import raise_for
 from assay.client.sse import Event, Parser
+from assay.evidence import Verdict
 
 
 class AsyncAssayClient:
@@ -89,6 +92,23 @@ class AsyncAssayClient:
         response = await self._request("GET", f"/v1/analyses/{analysis_id}/report")
         report: dict[str, Any] = response.json()
         return report
+
+    async def artifacts(self, analysis_id: str) -> builtins.list[OutputFile]:
+        response = await self._request("GET", f"/v1/analyses/{analysis_id}/artifacts")
+        return [OutputFile.model_validate(item) for item in response.json()]
+
+    async def artifact(self, analysis_id: str, path: str) -> bytes:
+        response = await self._request("GET", f"/v1/analyses/{analysis_id}/artifacts/{path}")
+        return response.content
+
+    async def bundle(self, analysis_id: str) -> bytes:
+        """The whole output as .tar.gz bytes (`assay.analysis.outputs.unpack` extracts it)."""
+        response = await self._request("GET", f"/v1/analyses/{analysis_id}/bundle")
+        return response.content
+
+    async def verify(self, analysis_id: str) -> Verdict:
+        response = await self._request("POST", f"/v1/analyses/{analysis_id}/verify")
+        return Verdict.model_validate(response.json())
 
     async def events(self, analysis_id: str, *, after: int = 0) -> AsyncIterator[Event]:
         async with self._http.stream(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,10 +11,13 @@ from typing import Any
 
 import httpx
 
-from assay.api.models import AnalysisIn, AnalysisOut, PageOut
+from assay.analysis import outputs
+from assay.analysis.outputs import OutputFile
+from assay.api.models import AnalysisIn, AnalysisOut, PageOut, SigningKeyOut
 from assay.client import retry
 from assay.client.errors import raise_for
 from assay.client.sse import Event, parse
+from assay.evidence import Verdict
 
 __all__ = ["AssayClient", "Event"]
 
@@ -112,6 +116,27 @@ class AssayClient:
     def report(self, analysis_id: str) -> dict[str, Any]:
         report: dict[str, Any] = self._request("GET", f"/v1/analyses/{analysis_id}/report").json()
         return report
+
+    def artifacts(self, analysis_id: str) -> builtins.list[OutputFile]:
+        response = self._request("GET", f"/v1/analyses/{analysis_id}/artifacts")
+        return [OutputFile.model_validate(item) for item in response.json()]
+
+    def artifact(self, analysis_id: str, path: str) -> bytes:
+        return self._request("GET", f"/v1/analyses/{analysis_id}/artifacts/{path}").content
+
+    def download(self, analysis_id: str, dest: Path) -> Path:
+        """Unpack the whole output into `dest`, ready for `assay verify`."""
+        outputs.unpack(self._request("GET", f"/v1/analyses/{analysis_id}/bundle").content, dest)
+        return dest
+
+    def verify(self, analysis_id: str) -> Verdict:
+        """The server's check of the stored evidence (`download` + `assay verify` is yours)."""
+        return Verdict.model_validate(
+            self._request("POST", f"/v1/analyses/{analysis_id}/verify").json()
+        )
+
+    def signing_key(self) -> SigningKeyOut:
+        return SigningKeyOut.model_validate(self._request("GET", "/v1/signing-key").json())
 
     def events(self, analysis_id: str, *, after: int = 0) -> Iterator[Event]:
         """The analysis's events as they happen; reconnects with Last-Event-ID if cut off."""

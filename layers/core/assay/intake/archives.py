@@ -129,7 +129,24 @@ def extract(archive: Path, destination: Path, policy: IntakePolicy) -> int:
         with tarfile.open(archive) as tar:
             for member, tinfo in zip(members, list(tar), strict=True):
                 written += _write(root, member, lambda i=tinfo: tar.extractfile(i), budget)
+    _hoist_single_root(root)
     return written
+
+
+def _hoist_single_root(root: Path) -> None:
+    """`repo-1a2b3c/...` (GitHub tarballs, `git archive --prefix`, a zipped folder): the
+    project is that one directory, so its contents become the snapshot's root. A lone Python
+    package (it holds `__init__.py`) is left in place: its name is part of its imports."""
+    entries = list(root.iterdir())
+    if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+        return
+    if (entries[0] / "__init__.py").exists():
+        return
+    staging = root / ".assay-hoist"
+    entries[0].rename(staging)
+    for child in staging.iterdir():
+        child.rename(root / child.name)
+    staging.rmdir()
 
 
 def _write(root: Path, member: Member, opener: object, budget: int) -> int:

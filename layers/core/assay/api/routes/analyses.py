@@ -1,19 +1,26 @@
-"""Analyses: submit (git URL or archive), list, read, report."""
+"""Analyses: submit (git URL or archive), list, read, cancel; report, output files, bundle
+and evidence verification."""
 
 from __future__ import annotations
 
 import json
+import mimetypes
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from assay.analysis import outputs
+from assay.analysis.outputs import OutputFile
 from assay.api.auth import Principal, ports, require
 from assay.api.models import AnalysisIn, AnalysisOut, Engine, PageOut
 from assay.api.worker import ARTIFACT_PREFIX, source_key
 from assay.clock import new_id
 from assay.errors import AssayError, NotFound, StaleWrite
+from assay.evidence import Verdict, verify_dir
 from assay.records import Analysis, AnalysisStatus, Scope
-from assay.wiring import Ports
+from assay.wiring import Ports, make_signer
 
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
 MAX_PAGE = 200
@@ -141,17 +148,82 @@ def get_analysis(analysis_id: str, caller: Reader, store: Store) -> AnalysisOut:
     return AnalysisOut.of(record)
 
 
-@router.get("/{analysis_id}/report", name="get_report")
-def get_report(analysis_id: str, caller: Reader, store: Store) -> dict[str, Any]:
-    """The finished analysis's report.json."""
+def _finished(store: Ports, caller: Principal, analysis_id: str) -> Analysis:
     record = store.records.get(Analysis, caller.tenant_id, analysis_id)
     if record is None:
         raise NotFound(f"no analysis {analysis_id}")
-    path = store.settings.analyses_dir / analysis_id / "report.json"
-    if not record.status.finished or not path.is_file():
-        raise NotReady(f"analysis {analysis_id} is {record.status.value}; no report yet")
-    report: dict[str, Any] = json.loads(path.read_text())
+    if not record.status.finished:
+        raise NotReady(f"analysis {analysis_id} is {record.status.value}; no output yet")
+    return record
+
+
+@router.get("/{analysis_id}/report", name="get_report")
+def get_report(analysis_id: str, caller: Reader, store: Store) -> dict[str, Any]:
+    """The finished analysis's report.json."""
+    _finished(store, caller, analysis_id)
+    data = outputs.report(store.blobs, caller.tenant_id, analysis_id)
+    if data is None:
+        raise NotReady(f"analysis {analysis_id} finished without a report")
+    report: dict[str, Any] = json.loads(data)
     return report
+
+
+@router.get("/{analysis_id}/artifacts", name="list_artifacts", response_model=list[OutputFile])
+def list_artifacts(analysis_id: str, caller: Reader, store: Store) -> list[OutputFile]:
+    """Every file of the output: report, summary, kept tests, findings, candidates, evidence."""
+    _finished(store, caller, analysis_id)
+    return outputs.files(outputs.bundle(store.blobs, caller.tenant_id, analysis_id))
+
+
+_FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}}}}
+}  # fmt: skip
+
+
+@router.get(
+    "/{analysis_id}/artifacts/{path:path}",
+    name="get_artifact",
+    response_class=Response,
+    responses=_FILE_RESPONSE,
+)
+def get_artifact(analysis_id: str, path: str, caller: Reader, store: Store) -> Response:
+    """One output file, by its path in the listing."""
+    _finished(store, caller, analysis_id)
+    data = outputs.read_file(outputs.bundle(store.blobs, caller.tenant_id, analysis_id), path)
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in {"application/json", "application/xml"}:
+        kind += "; charset=utf-8"
+    # Served as a download and never sniffed: generated files are data, not pages.
+    return Response(data, media_type=kind, headers={
+        "Content-Disposition": f'attachment; filename="{PurePosixPath(path).name}"',
+        "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@router.get(
+    "/{analysis_id}/bundle",
+    name="get_bundle",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {"schema": {"type": "string",
+                                                                 "format": "binary"}}}}},
+)  # fmt: skip
+def get_bundle(analysis_id: str, caller: Reader, store: Store) -> Response:
+    """The whole output as a .tar.gz: unpack it and run `assay verify` on it."""
+    _finished(store, caller, analysis_id)
+    data = outputs.bundle(store.blobs, caller.tenant_id, analysis_id)
+    return Response(data, media_type="application/gzip", headers={
+        "Content-Disposition": f'attachment; filename="assay-{analysis_id}.tar.gz"'})  # fmt: skip
+
+
+@router.post("/{analysis_id}/verify", name="verify_evidence", response_model=Verdict)
+def verify_evidence(analysis_id: str, caller: Reader, store: Store) -> Verdict:
+    """Check the stored output's evidence: the hash chain, every artifact's digest, the report
+    against the log, and the checkpoint's signature by this server's signing key."""
+    _finished(store, caller, analysis_id)
+    data = outputs.bundle(store.blobs, caller.tenant_id, analysis_id)
+    with tempfile.TemporaryDirectory(prefix="assay-verify-") as scratch:
+        outputs.unpack(data, Path(scratch))
+        return verify_dir(Path(scratch), make_signer(store.settings).public_key_pem())
 
 
 @router.post("/{analysis_id}/cancel", name="cancel_analysis", response_model=AnalysisOut)
