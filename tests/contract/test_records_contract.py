@@ -223,3 +223,24 @@ def test_usage_keeps_exact_decimal_cost(store: RecordStore) -> None:
 
 def test_ping_succeeds_on_a_healthy_store(store: RecordStore) -> None:
     store.ping()
+
+
+def test_id_ranges_select_by_creation_and_page_within_the_range(store: RecordStore) -> None:
+    ids = sorted(store.create(_analysis()).id for _ in range(8))
+    inside = ids[2:7]
+    for newest_first in (False, True):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.list(Analysis, TENANT, limit=2, cursor=cursor, newest_first=newest_first,
+                              id_range=(inside[0], inside[-1]))  # fmt: skip
+            seen += [a.id for a in page.items]
+            if (cursor := page.next_cursor) is None:
+                break
+        assert seen == (sorted(inside, reverse=True) if newest_first else inside)
+    assert store.list(Analysis, TENANT, id_range=(ids[-1] + "z", "~")).items == []
+    assert store.list(Analysis, TENANT, id_range=(ids[3], ids[2])).items == []
+    # A cursor belongs to its range.
+    cursor = store.list(Analysis, TENANT, limit=1, id_range=(ids[0], ids[-1])).next_cursor
+    with pytest.raises(InvalidCursor):
+        store.list(Analysis, TENANT, limit=1, cursor=cursor)

@@ -398,3 +398,92 @@ def test_outputs_are_fenced_and_wait_for_the_end(world: tuple[TestClient, World]
         _is_problem(
             client.get(f"/v1/analyses/{queued}/{path}", headers=data.auth(data.reader)), 409
         )
+
+
+def test_analyses_filter_by_creation_time_and_workspace(world: tuple[TestClient, World]) -> None:
+    from datetime import UTC, datetime
+
+    from ulid import ULID
+
+    client, data = world
+    made = {}
+    for month in (1, 6, 9):
+        at = datetime(2026, month, 1, tzinfo=UTC)
+        made[month] = data.ports.records.create(Analysis(
+            id=str(ULID.from_datetime(at)).lower(), tenant_id=data.acme.id,
+            source="https://x/old.git", workspace_id="team-a" if month == 6 else "default",
+        )).id  # fmt: skip
+    headers = data.auth(data.reader)
+
+    def ids(**params: str) -> list[str]:
+        response = client.get("/v1/analyses", headers=headers, params={"limit": 1, **params})
+        assert response.status_code == 200, response.text
+        found, body = [], response.json()
+        while True:
+            found += [a["id"] for a in body["items"]]
+            if body["next_cursor"] is None:
+                return found
+            body = client.get("/v1/analyses", headers=headers, params={
+                "limit": 1, **params, "cursor": body["next_cursor"]}).json()  # fmt: skip
+
+    assert ids(created_after="2026-03-01T00:00:00Z", created_before="2026-10-01T00:00:00Z") == [
+        made[9], made[6]]  # fmt: skip
+    assert ids(created_before="2026-06-01T00:00:00Z") == [made[1]]  # exclusive
+    assert ids(created_after="2026-06-01T00:00:00Z", created_before="2026-07-01T00:00:00Z") == [
+        made[6]]  # fmt: skip
+    assert ids(workspace_id="team-a") == [made[6]]
+    for bad in ("2026-01-01T00:00", "0.5", "yesterday"):  # no zone; a Unix time; prose
+        response = client.get("/v1/analyses", headers=headers, params={"created_after": bad})
+        _is_problem(response, 422)
+
+
+def test_workspaces_are_created_by_admins_and_file_analyses(
+    world: tuple[TestClient, World],
+) -> None:
+    client, data = world
+    admin = data.auth(tenancy.issue_key(data.ports.records, data.acme, "a", [Scope.ADMIN]).key)
+    made = client.post("/v1/workspaces", headers=admin, json={"id": "payments", "name": "Payments"})
+    assert made.status_code == 201, made.text
+    _is_problem(client.post("/v1/workspaces", headers=admin,
+                            json={"id": "payments", "name": "Again"}), 409)  # fmt: skip
+    _is_problem(client.post("/v1/workspaces", headers=admin,
+                            json={"id": "default", "name": "No"}), 400)  # fmt: skip
+    _is_problem(client.post("/v1/workspaces", headers=data.auth(data.reader),
+                            json={"id": "x", "name": "X"}), 403)  # fmt: skip
+    listed = client.get("/v1/workspaces", headers=data.auth(data.reader)).json()["items"]
+    assert [w["id"] for w in listed] == ["payments"]
+    filed = client.post("/v1/analyses", headers=admin,
+                        json={"source": "https://x/y.git", "workspace_id": "payments"})  # fmt: skip
+    assert filed.status_code == 202 and filed.json()["workspace_id"] == "payments"
+    elsewhere = {"source": "https://x/y.git", "workspace_id": "nowhere"}
+    nowhere = client.post("/v1/analyses", headers=admin, json=elsewhere)
+    assert "POST /v1/workspaces" in str(_is_problem(nowhere, 404)["detail"])
+    # Globex cannot see Acme's workspace, nor file analyses under it.
+    theirs = data.auth(data.globex_key)
+    _is_problem(client.get("/v1/workspaces/payments", headers=theirs), 404)
+    filing = {"source": "https://x/y.git", "workspace_id": "payments"}
+    _is_problem(client.post("/v1/analyses", headers=theirs, json=filing), 404)
+
+
+def test_every_route_with_an_id_fences_tenants(world: tuple[TestClient, World]) -> None:
+    """Acme's all-powerful key, given Globex's ids on every route that takes one: 404 each."""
+    from assay.records import Workspace
+
+    client, data = world
+    records = data.ports.records
+    records.create(Workspace(id="secret", tenant_id=data.globex.id, name="Secret"))
+    globex_key = tenancy.issue_key(records, data.globex, "k", [Scope.ADMIN]).record.id
+    acme_admin = data.auth(tenancy.issue_key(records, data.acme, "a", [Scope.ADMIN]).key)
+    ids = {"analysis_id": data.globex_analysis.id, "workspace_id": "secret",
+           "key_id": globex_key, "path": "report.json"}  # fmt: skip
+    checked = []
+    for template, operations in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        if "{" not in template:
+            continue
+        for method in operations:
+            response = client.request(method, template.format(**ids), headers=acme_admin)
+            assert response.status_code == 404, (method, template, response.text)
+            checked.append(f"{method} {template}")
+    assert len(checked) >= 10, checked
+    assert records.get(Analysis, data.globex.id, data.globex_analysis.id).status == "queued"  # type: ignore[union-attr]
+    assert tenancy.list_keys(records, data.globex)[-1].is_active()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ulid import ULID
 
@@ -14,3 +14,17 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """A lowercase ULID: unique, and sorts by creation time, so listings come out in order."""
     return str(ULID()).lower()
+
+
+def id_bounds(after: datetime | None, before: datetime | None) -> tuple[str, str] | None:
+    """The inclusive range of ids (`new_id`) created in [after, before)."""
+    if after is None and before is None:
+        return None
+
+    def at(moment: datetime, fill: int) -> str:
+        ms = max(0, min(int(moment.timestamp() * 1000), 2**48 - 1))
+        return str(ULID.from_bytes(ms.to_bytes(6, "big") + bytes([fill]) * 10)).lower()
+
+    low = at(after, 0x00) if after is not None else "0" * 26
+    high = at(before - timedelta(milliseconds=1), 0xFF) if before is not None else "7" + "z" * 25
+    return low, high

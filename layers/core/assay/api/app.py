@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache, oidc_verifier
-from assay.api.routes import admin, analyses, events, evidence, health
+from assay.api.routes import admin, analyses, events, evidence, health, workspaces
 from assay.wiring import Ports
 
 MAX_JSON_BODY = 1024 * 1024
@@ -68,4 +68,5 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(evidence.router)
+    app.include_router(workspaces.router)
     return app

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from assay.errors import AssayError
 from assay.observability import logger
@@ -73,11 +74,19 @@ def problem(
 
 
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
-    methods: set[str] = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(path):
-            methods |= route.methods or set()
-    return sorted(methods)
+    """Methods the OpenAPI document lists for `path` (it is the one public view of the routes
+    that does not change shape between FastAPI releases). As in OpenAPI, a concrete path
+    (`/v1/analyses/archive`) takes precedence over a templated one (`/v1/analyses/{id}`)."""
+    table: list[tuple[str, re.Pattern[str], list[str]]] | None = getattr(app.state, "allow", None)
+    if table is None:
+        table = [
+            (template, compile_path(template)[0], [m.upper() for m in operations])
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow = table
+    exact = [methods for template, _, methods in table if template == path]
+    found = exact or [methods for _, regex, methods in table if regex.match(path)]
+    return sorted({m for methods in found for m in methods})
 
 
 def install(app: FastAPI) -> None:

@@ -23,6 +23,7 @@ class Listing(BaseModel):
     partition: str
     where: dict[str, str] = {}
     newest_first: bool = False
+    id_range: tuple[str, str] | None = None
 
     def digest(self) -> str:
         raw = json.dumps(self.model_dump(), sort_keys=True).encode()

@@ -48,6 +48,7 @@ from assay.store.port import (
     R,
     RecordStore,
     check_parent,
+    key_bounds,
     plan_listing,
     to_page,
 )
@@ -259,14 +260,17 @@ class DynamoStore(RecordStore):
         limit: int = 50,
         cursor: str | None = None,
         newest_first: bool = False,
+        id_range: tuple[str, str] | None = None,
     ) -> Page[R]:
         pk, filters, listing = plan_listing(
-            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first
-        )
-        key_condition = None
-        if cursor is not None:
-            after = cursors.decode(listing, cursor)
-            key_condition = self._item.sk < after if newest_first else self._item.sk > after
+            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first,
+            id_range=id_range,
+        )  # fmt: skip
+        after = cursors.decode(listing, cursor) if cursor is not None else None
+        bounds = key_bounds(after, newest_first, id_range)
+        if bounds is not None and bounds[0] > bounds[1]:
+            return Page[R](items=[], next_cursor=None)
+        key_condition = None if bounds is None else self._item.sk.between(*bounds)
         condition = None
         for name, value in sorted(filters.items()):
             clause = self._item.f[name] == value

@@ -59,7 +59,10 @@ class RecordStore(ABC):
         limit: int = 50,
         cursor: str | None = None,
         newest_first: bool = False,
-    ) -> Page[R]: ...
+        id_range: tuple[str, str] | None = None,
+    ) -> Page[R]:
+        """A page of `cls` in `tenant_id` (under `parent`), in id order, optionally only those
+        whose id lies in `id_range` (inclusive; ULID ids sort by creation time)."""
 
     @abstractmethod
     def lookup(self, cls: type[R], value: str) -> R | None: ...
@@ -100,12 +103,37 @@ def plan_listing(
     where: dict[str, str] | None,
     limit: int,
     newest_first: bool,
+    id_range: tuple[str, str] | None = None,
 ) -> tuple[str, dict[str, str], cursors.Listing]:
     """Validate a listing and name its partition: (pk, filters, what its cursors bind to)."""
     check_parent(cls, parent)
     filters = check_listing(cls, where, limit)
     pk = partition_key(tenant_id, cls.kind, parent)
-    return pk, filters, cursors.Listing(partition=pk, where=filters, newest_first=newest_first)
+    listing = cursors.Listing(
+        partition=pk, where=filters, newest_first=newest_first, id_range=id_range
+    )
+    return pk, filters, listing
+
+
+# Ids and sort keys are printable ASCII strictly between these two.
+KEY_MIN, KEY_MAX = "!", "~"
+
+
+def key_bounds(
+    after: str | None, newest_first: bool, id_range: tuple[str, str] | None
+) -> tuple[str, str] | None:
+    """One inclusive [low, high] sort-key range from a listing's id range and its cursor (the
+    last key already returned, exclusive), for stores whose queries take a single key
+    condition (DynamoDB). None: no condition. Sort keys are short alphanumeric strings."""
+    if after is None and id_range is None:
+        return None
+    low, high = id_range or (KEY_MIN, KEY_MAX)
+    if after is not None and newest_first:
+        # The greatest key below `after`: its last character one lower, then padding.
+        high = min(high, after[:-1] + chr(ord(after[-1]) - 1) + KEY_MAX * 8)
+    elif after is not None:
+        low = max(low, after + KEY_MIN)  # the least key above `after`
+    return low, high
 
 
 def to_page(found: list[tuple[str, R]], limit: int, listing: cursors.Listing) -> Page[R]:

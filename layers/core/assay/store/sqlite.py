@@ -220,12 +220,17 @@ class SqliteStore(RecordStore):
         limit: int = 50,
         cursor: str | None = None,
         newest_first: bool = False,
+        id_range: tuple[str, str] | None = None,
     ) -> Page[R]:
         pk, filters, listing = plan_listing(
-            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first
-        )
+            cls, tenant_id, parent=parent, where=where, limit=limit, newest_first=newest_first,
+            id_range=id_range,
+        )  # fmt: skip
         sql = ["SELECT sk, body FROM records WHERE pk = ?"]
         args: list[object] = [pk]
+        if id_range is not None:
+            sql.append("AND sk BETWEEN ? AND ?")
+            args += list(id_range)
         if cursor is not None:
             sql.append("AND sk < ?" if newest_first else "AND sk > ?")
             args.append(cursors.decode(listing, cursor))

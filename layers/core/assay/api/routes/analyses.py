@@ -10,13 +10,15 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime, BeforeValidator
 
 from assay.analysis import outputs
 from assay.analysis.outputs import OutputFile
 from assay.api.auth import Principal, ports, require
 from assay.api.models import AnalysisIn, AnalysisOut, Engine, PageOut
+from assay.api.routes.workspaces import check_workspace
 from assay.api.worker import ARTIFACT_PREFIX, source_key
-from assay.clock import new_id
+from assay.clock import id_bounds, new_id
 from assay.errors import AssayError, NotFound, StaleWrite
 from assay.evidence import Verdict, verify_dir
 from assay.records import Analysis, AnalysisStatus, Scope
@@ -32,6 +34,16 @@ Reader = Annotated[Principal, Depends(require(Scope.ANALYSES_READ))]
 Writer = Annotated[Principal, Depends(require(Scope.ANALYSES_WRITE))]
 Store = Annotated[Ports, Depends(ports)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def _not_a_number(value: object) -> object:
+    """Pydantic would read `0.5` as a Unix time; the API takes RFC 3339 times only."""
+    if (isinstance(value, str) and not value[:4].isdigit()) or str(value)[4:5] != "-":
+        raise ValueError("give an RFC 3339 time with a zone, e.g. 2026-11-22T10:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
 class PayloadTooLarge(AssayError):
@@ -61,6 +73,7 @@ def submit_analysis(
     idempotency_key: IdempotencyKey = None,
 ) -> AnalysisOut:  # fmt: skip
     """Queue an analysis of a git repository. A repeated Idempotency-Key returns the first."""
+    check_workspace(store, caller.tenant_id, body.workspace_id)
     record = store.records.create(
         Analysis(
             tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=body.source,
@@ -90,10 +103,12 @@ _ARCHIVE_BODY = {
 )
 async def submit_archive(
     request: Request, caller: Writer, store: Store, response: Response,
-    engine: Engine = "auto", model: str | None = None,
+    engine: Engine = "auto", model: Annotated[str | None, Query(max_length=200)] = None,
     budget_s: Annotated[int, Query(ge=10, le=24 * 3600)] = 600,
+    workspace_id: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = "default",
 ) -> AnalysisOut:  # fmt: skip
     """Queue an analysis of an uploaded .tar.gz or .zip (the request body, at most 100 MB)."""
+    check_workspace(store, caller.tenant_id, workspace_id)
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in ARCHIVE_TYPES:
         raise UnsupportedMediaType(
@@ -110,6 +125,7 @@ async def submit_archive(
     record = store.records.create(
         Analysis(
             id=analysis_id, tenant_id=caller.tenant_id, source=ARTIFACT_PREFIX + key,
+            workspace_id=workspace_id,
             engine=engine, model=model, budget_s=budget_s, created_by=caller.actor,
         )
     )  # fmt: skip
@@ -121,18 +137,24 @@ def list_analyses(
     caller: Reader,
     store: Store,
     status: AnalysisStatus | None = None,
+    workspace_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    created_after: Annotated[Moment | None, Query(description="RFC 3339, inclusive")] = None,
+    created_before: Annotated[Moment | None, Query(description="RFC 3339, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> PageOut[AnalysisOut]:
-    """The caller's tenant's analyses, newest first."""
-    where = {"status": status.value} if status else None
+    """The caller's tenant's analyses, newest first, by status, workspace and creation time."""
+    where = {"status": status.value} if status else {}
+    if workspace_id:
+        where["workspace_id"] = workspace_id
     page = store.records.list(
         Analysis,
         caller.tenant_id,
-        where=where,
+        where=where or None,
         limit=limit,
         cursor=cursor or None,
         newest_first=True,
+        id_range=id_bounds(created_after, created_before),
     )
     return PageOut[AnalysisOut](
         items=[AnalysisOut.of(a) for a in page.items], next_cursor=page.next_cursor
