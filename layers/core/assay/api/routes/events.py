@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from assay.api.auth import Principal, ports, require
 from assay.errors import NotFound
 from assay.records import Analysis, AnalysisEvent, Scope
+from assay.records.analyses import event_id
 from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
@@ -33,14 +34,17 @@ def format_event(event: AnalysisEvent) -> str:
 
 
 def _page(store: Ports, analysis: Analysis, after: int) -> tuple[list[AnalysisEvent], bool]:
-    """Events after `after`, and whether the analysis has finished."""
+    """Events after `after` (a key range: each poll reads only what is new), and whether the
+    analysis has finished."""
     events: list[AnalysisEvent] = []
     cursor = None
+    newer = (event_id(after + 1), event_id(10**12 - 1))
     while True:
         page = store.records.list(
-            AnalysisEvent, analysis.tenant_id, parent=analysis.id, limit=500, cursor=cursor
-        )
-        events += [e for e in page.items if e.seq > after]
+            AnalysisEvent, analysis.tenant_id, parent=analysis.id, limit=500, cursor=cursor,
+            id_range=newer,
+        )  # fmt: skip
+        events += page.items
         if (cursor := page.next_cursor) is None:
             break
     current = store.records.get(Analysis, analysis.tenant_id, analysis.id)
