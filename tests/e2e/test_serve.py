@@ -21,12 +21,12 @@ from tests.integration.conftest import EXAMPLE, REGISTRY
 
 
 @contextmanager
-def serving(home: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(home: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     environment.update({"ASSAY_HOME": str(home), **env})
     process = subprocess.Popen(
-        [ASSAY, "serve", "--port", str(port)], env=environment, text=True,
+        [ASSAY, "serve", "--port", str(port), *args], env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -68,6 +68,25 @@ def test_the_first_start_prints_a_key_once(tmp_path: Path) -> None:
         response = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200
     assert "assay_" not in (again.stdout.read() if again.stdout else "")
+
+
+def test_settings_can_come_from_a_config_file(tmp_path: Path) -> None:
+    key = mint_key()
+    config = tmp_path / "assay.env"
+    config.write_text(f"# the server's settings\nASSAY_BOOTSTRAP_API_KEY={key}\n")
+    with serving(tmp_path, "--config", str(config)) as (base, _):
+        ok = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200
+    config.write_text("ASSAY_BOOTSTRAP_API_KEYS=oops\n")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    environment["ASSAY_HOME"] = str(tmp_path)
+    for args in (["--config", str(config)], ["--config", str(tmp_path / "missing.env")]):
+        done = subprocess.run([ASSAY, "serve", "--port", str(_free_port()), *args],
+                              env=environment, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+    assert "no configuration file" in done.stderr
 
 
 def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:

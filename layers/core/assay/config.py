@@ -230,8 +230,19 @@ class Settings(BaseSettings):
         return self.home / "keys" / "evidence-ed25519.pem"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; validation errors become one clear `ConfigError`."""
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Read settings from the environment, then from `config_file` (lines of `ASSAY_NAME=value`,
+    as in a .env file; the environment wins), validation errors becoming one `ConfigError`."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"no configuration file at {config_file}")
+        unknown = _unknown_names(config_file)
+        if unknown:
+            raise ConfigError(
+                f"{config_file}: unknown settings {', '.join(unknown)}",
+                fix="see README, 'Settings', for the names",
+            )
+        overrides = {"_env_file": config_file, **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -247,6 +258,19 @@ def load_settings(**overrides: object) -> Settings:
             "invalid configuration: " + "; ".join(problems),
             fix="set the variables named above (see README, 'Settings')",
         ) from None
+
+
+def _unknown_names(config_file: Path) -> list[str]:
+    """A misspelt name in a file would otherwise be ignored silently."""
+    known = {f"ASSAY_{name.upper()}" for name in Settings.model_fields}
+    known |= {"AWS_REGION", "AWS_DEFAULT_REGION", "OPENAI_API_BASE", "OPENAI_BASE_URL",
+              "OPENAI_API_KEY"}  # fmt: skip
+    found = []
+    for line in config_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        name = line.strip().removeprefix("export ").split("=", 1)[0].strip()
+        if name and not name.startswith("#") and name.upper() not in known:
+            found.append(name)
+    return found
 
 
 def prepare_litellm() -> None:

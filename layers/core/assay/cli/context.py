@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from assay.config import Settings, load_settings
 from assay.observability import configure
@@ -12,10 +13,11 @@ from assay.wiring import Ports, build_ports
 class CliContext:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
+        self.config_file: Path | None = None  # set by a command's --config before first use
 
     @cached_property
     def settings(self) -> Settings:
-        settings = load_settings()
+        settings = load_settings(config_file=self.config_file)
         configure("DEBUG" if self.debug else settings.log_level)
         return settings
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from assay.api import create_app
@@ -13,11 +15,18 @@ from assay.cli.context import CliContext
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A file of ASSAY_NAME=value lines (the environment wins over it).",
+)
 @click.pass_obj
-def serve(obj: CliContext, host: str, port: int) -> None:
+def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> None:
     """Serve the API. Prints the bootstrap admin key once, on the first start."""
     import uvicorn
 
+    obj.config_file = config_file
     settings = obj.settings
     key = settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
     started = bootstrap(obj.ports.records, key)
