@@ -11,7 +11,18 @@ from fastapi.routing import APIRoute
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache, oidc_verifier
-from assay.api.routes import admin, analyses, events, evidence, health, workspaces
+from assay.api.routes import (
+    admin,
+    analyses,
+    events,
+    evidence,
+    gateway,
+    gateway_admin,
+    health,
+    workspaces,
+)
+from assay.gateway import Gateway
+from assay.gateway.catalog import Catalog
 from assay.wiring import Ports
 
 MAX_JSON_BODY = 1024 * 1024
@@ -33,6 +44,7 @@ def create_app(ports: Ports) -> FastAPI:
     app.state.ports = ports
     app.state.key_cache = KeyCache()
     app.state.oidc = oidc_verifier(ports.settings)
+    app.state.gateway = Gateway(Catalog(ports.records, ports.vault))
     problems.install(app)
 
     @app.middleware("http")
@@ -69,4 +81,6 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(evidence.router)
     app.include_router(workspaces.router)
+    app.include_router(gateway.router)
+    app.include_router(gateway_admin.router)
     return app

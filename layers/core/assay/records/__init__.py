@@ -2,7 +2,7 @@
 
 from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus
 from assay.records.api_keys import ApiKey, Scope
-from assay.records.gateway import GatewayConnection, GatewayRoute, RouteTarget
+from assay.records.gateway import GatewayConnection, GatewayResource, RouteTarget
 from assay.records.ledger import AuditEntry, UsageEntry
 from assay.records.tenants import Tenant, TenantStatus, Workspace
 
@@ -13,7 +13,7 @@ ALL_KINDS = (
     Analysis,
     AnalysisEvent,
     GatewayConnection,
-    GatewayRoute,
+    GatewayResource,
     UsageEntry,
     AuditEntry,
 )
@@ -26,7 +26,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "GatewayConnection",
-    "GatewayRoute",
+    "GatewayResource",
     "RouteTarget",
     "Scope",
     "Tenant",

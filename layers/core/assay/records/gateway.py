@@ -20,6 +20,8 @@ class GatewayConnection(TenantRecord):
     kind: ClassVar[str] = "gwconn"
 
     name: str = Field(min_length=1, max_length=120)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
     provider: str = Field(min_length=1, max_length=64, description="openai, anthropic, bedrock...")
     base_url: str | None = Field(default=None, max_length=2048)
     sealed_credentials: str | None = None
@@ -45,10 +47,11 @@ class RouteTarget(BaseModel):
     weight: int = Field(default=1, ge=0, le=1000)
 
 
-class GatewayRoute(TenantRecord):
-    """A model name clients call (`model="fast"`) mapped onto upstream targets, with limits."""
+class GatewayResource(TenantRecord):
+    """A model name clients call (`model="fast"`) mapped onto upstream targets, with limits.
+    Its id is that name, so a request finds it with one read."""
 
-    kind: ClassVar[str] = "gwroute"
+    kind: ClassVar[str] = "gwresource"
     filter_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str = Field(min_length=1, max_length=200)

@@ -1,0 +1,174 @@
+"""Gateway configuration for tenant admins: connections (a provider, its credentials and its
+capacity) and resources (the model names clients call, mapped onto connections' models in
+fallback order). Credentials are write-only: sealed by the vault, never returned."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from assay.api.auth import Principal, ports, require
+from assay.api.models import PageOut
+from assay.errors import NotFound
+from assay.gateway import Gateway
+from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
+from assay.wiring import Ports
+
+router = APIRouter(prefix="/v1/gateway", tags=["gateway"])
+Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+Store = Annotated[Ports, Depends(ports)]
+ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$",
+                                   description="What clients pass as `model`.")]  # fmt: skip
+
+
+def _check_base_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http(s) URL, e.g. https://api.openai.com/v1")
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return value.rstrip("/")
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        raise ValueError("must not point at link-local (instance metadata) addresses")
+    return value.rstrip("/")
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    provider: str = Field(default="openai", pattern=r"^[a-z0-9_-]{1,64}$",
+                          description="`openai` (or any OpenAI-compatible server) passes "
+                          "requests through; others go through LiteLLM.")  # fmt: skip
+    base_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
+    )
+    api_key: SecretStr | None = Field(default=None, description="Write-only.")
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+
+    _url = field_validator("base_url")(_check_base_url)
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    name: str
+    provider: str
+    base_url: str | None
+    has_credentials: bool
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    enabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: GatewayConnection) -> ConnectionOut:
+        return cls(**record.model_dump(exclude={"sealed_credentials"}),
+                   has_credentials=record.sealed_credentials is not None)  # fmt: skip
+
+
+class ResourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[RouteTarget] = Field(min_length=1, max_length=16,
+                                       description="Tried in order: the first is the primary, "
+                                       "the rest its fallbacks.")  # fmt: skip
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    cache_ttl_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+
+
+class ResourceOut(ResourceIn):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(description="What clients pass as `model`.")
+    enabled: bool
+    created_at: datetime
+
+
+def _forget(request: Request) -> None:
+    gateway: Gateway = request.app.state.gateway
+    gateway.catalog.forget()
+
+
+@router.post("/connections", name="create_connection", response_model=ConnectionOut,
+             status_code=201)  # fmt: skip
+def create_connection(
+    body: ConnectionIn, caller: Admin, store: Store, request: Request
+) -> ConnectionOut:
+    record = GatewayConnection(
+        tenant_id=caller.tenant_id, name=body.name, provider=body.provider,
+        base_url=body.base_url, requests_per_minute=body.requests_per_minute,
+        tokens_per_minute=body.tokens_per_minute,
+    )  # fmt: skip
+    if body.api_key is not None:
+        record = record.with_credentials(store.vault, body.api_key.get_secret_value())
+    created = store.records.create(record)
+    _forget(request)
+    return ConnectionOut.of(created)
+
+
+@router.get("/connections", name="list_connections", response_model=PageOut[ConnectionOut])
+def list_connections(
+    caller: Admin, store: Store, cursor: str | None = None
+) -> PageOut[ConnectionOut]:
+    page = store.records.list(GatewayConnection, caller.tenant_id, limit=200, cursor=cursor or None)
+    return PageOut[ConnectionOut](items=[ConnectionOut.of(c) for c in page.items],
+                                  next_cursor=page.next_cursor)  # fmt: skip
+
+
+@router.delete("/connections/{connection_id}", name="disable_connection", status_code=204)
+def disable_connection(
+    connection_id: str, caller: Admin, store: Store, request: Request
+) -> Response:
+    found = store.records.get(GatewayConnection, caller.tenant_id, connection_id)
+    if found is None:
+        raise NotFound(f"no connection {connection_id}")
+    store.records.update(found.evolve(enabled=False))
+    _forget(request)
+    return Response(status_code=204)
+
+
+@router.put("/resources/{name:path}", name="put_resource", response_model=ResourceOut)
+def put_resource(
+    name: str, body: ResourceIn, caller: Admin, store: Store, request: Request
+) -> ResourceOut:
+    """Create or replace the resource clients call as `model=name`."""
+    for target in body.targets:
+        if store.records.get(GatewayConnection, caller.tenant_id, target.connection_id) is None:
+            raise NotFound(f"no connection {target.connection_id} in this tenant")
+    fields = {**body.model_dump(), "name": name}
+    existing = store.records.get(GatewayResource, caller.tenant_id, name)
+    if existing is None:
+        saved = store.records.create(GatewayResource(id=name, tenant_id=caller.tenant_id, **fields))
+    else:
+        saved = store.records.update(existing.evolve(**fields, enabled=True))
+    _forget(request)
+    return ResourceOut.model_validate(saved.model_dump())
+
+
+@router.get("/resources", name="list_resources", response_model=PageOut[ResourceOut])
+def list_resources(caller: Admin, store: Store, cursor: str | None = None) -> PageOut[ResourceOut]:
+    page = store.records.list(GatewayResource, caller.tenant_id, limit=200, cursor=cursor or None)
+    items = [ResourceOut.model_validate(r.model_dump()) for r in page.items]
+    return PageOut[ResourceOut](items=items, next_cursor=page.next_cursor)
+
+
+@router.delete("/resources/{name:path}", name="disable_resource", status_code=204)
+def disable_resource(name: str, caller: Admin, store: Store, request: Request) -> Response:
+    found = store.records.get(GatewayResource, caller.tenant_id, name)
+    if found is None:
+        raise NotFound(f"no resource {name}")
+    store.records.update(found.evolve(enabled=False))
+    _forget(request)
+    return Response(status_code=204)

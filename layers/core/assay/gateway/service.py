@@ -1,0 +1,164 @@
+"""The gateway's request path: resolve the model, try its targets in order with retries, stream
+or return the answer, and account for it. Everything here is the gateway's own time; the
+`x-assay-overhead-ms` header reports it (total minus the time waiting on the upstream)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from starlette.responses import Response, StreamingResponse
+
+from assay.gateway.catalog import Catalog
+from assay.gateway.errors import GatewayError, body
+from assay.gateway.upstream import Upstream
+from assay.observability import logger
+
+RETRIES = 2  # per target, after the first attempt
+BACKOFF_S = 0.1
+RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+OVERHEAD = "x-assay-overhead-ms"
+
+
+class Caller(BaseModel):
+    tenant_id: str
+    actor: str
+
+
+class Outcome(BaseModel):
+    """What happened, for usage and audit."""
+
+    resource: str
+    model: str | None = None  # the target finally used, `connection/model`
+    path: list[str] = []  # every target tried, in order
+    status: int = 200
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    overhead_ms: float = 0.0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def usage_of(payload: dict[str, Any]) -> tuple[int, int]:
+    usage = payload.get("usage") or {}
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+class Gateway:
+    def __init__(self, catalog: Catalog, upstream: Upstream | None = None) -> None:
+        self.catalog = catalog
+        self.upstream = upstream or Upstream()
+
+    async def forward(self, caller: Caller, path: str, payload: dict[str, Any]) -> Response:
+        """POST `payload` (an OpenAI request for `path`) to the resource it names."""
+        started = time.perf_counter()
+        name = payload.get("model")
+        if not isinstance(name, str) or not name:
+            raise GatewayError("you must provide a model parameter", status=400,
+                               code="missing_model", param="model")  # fmt: skip
+        resolved = self.catalog.resolve(caller.tenant_id, name)
+        stream = bool(payload.get("stream")) and path == "/chat/completions"
+        outcome = Outcome(resource=name)
+        waited = 0.0
+        last_error: GatewayError | None = None
+        for target in resolved.targets:
+            body = json.dumps({**payload, "model": target.model}).encode()
+            credentials = self.catalog.credentials(target.connection)
+            for attempt in range(RETRIES + 1):
+                outcome.path.append(target.label)
+                sent = time.perf_counter()
+                try:
+                    response = await self.upstream.send(
+                        target, path, body, credentials, stream=stream
+                    )
+                except httpx.TransportError as exc:
+                    waited += time.perf_counter() - sent
+                    last_error = GatewayError(f"{target.label}: {type(exc).__name__}",
+                                              status=504 if isinstance(exc, httpx.TimeoutException)
+                                              else 502)  # fmt: skip
+                else:
+                    waited += time.perf_counter() - sent
+                    if response.status_code < 400 or response.status_code not in RETRYABLE:
+                        outcome.model = target.label
+                        return await self._answer(response, outcome, started, waited, stream)
+                    await response.aclose()
+                    last_error = GatewayError(
+                        f"{target.label} answered {response.status_code}",
+                        status=response.status_code if response.status_code == 429 else 502,
+                        code="upstream_rate_limited" if response.status_code == 429
+                        else "upstream_error",
+                    )  # fmt: skip
+                if attempt < RETRIES:
+                    pause = random.uniform(0, BACKOFF_S * 2**attempt)  # noqa: S311 - jitter
+                    await asyncio.sleep(pause)
+                    waited += pause
+        assert last_error is not None
+        logger.warning("gateway: every target failed", extra={"path": outcome.path})
+        raise last_error
+
+    async def _answer(
+        self, response: httpx.Response, outcome: Outcome, started: float, waited: float,
+        stream: bool,
+    ) -> Response:  # fmt: skip
+        outcome.status = response.status_code
+        headers = {"x-assay-model": outcome.model or "", "x-assay-attempts": str(len(outcome.path))}
+        if not stream:
+            content = await response.aread()
+            await response.aclose()
+            if response.status_code < 400:
+                with contextlib.suppress(ValueError, AttributeError):
+                    outcome.prompt_tokens, outcome.completion_tokens = usage_of(json.loads(content))
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            outcome.overhead_ms = outcome.latency_ms - waited * 1000
+            headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
+            kind = response.headers.get("content-type", "application/json")
+            return Response(content, status_code=response.status_code, media_type=kind,
+                            headers=headers)  # fmt: skip
+        outcome.overhead_ms = (time.perf_counter() - started - waited) * 1000
+        headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
+        headers["Cache-Control"] = "no-cache"
+        headers["X-Accel-Buffering"] = "no"
+        return StreamingResponse(self._relay(response, outcome, started), media_type=
+                                 "text/event-stream", headers=headers)  # fmt: skip
+
+    async def _relay(
+        self, response: httpx.Response, outcome: Outcome, started: float
+    ) -> AsyncIterator[bytes]:
+        """Chunks as they arrive; the usage chunk (stream_options.include_usage) is read on
+        the way through. An upstream failing mid-stream ends with an error frame."""
+        tail = b""
+        try:
+            async for chunk in response.aiter_raw():
+                if outcome.first_token_ms is None:
+                    outcome.first_token_ms = (time.perf_counter() - started) * 1000
+                tail = (tail + chunk)[-16384:]
+                yield chunk
+        except httpx.TransportError as exc:
+            message = f"the upstream failed mid-stream: {type(exc).__name__}"
+            yield f"data: {json.dumps(body(502, message, 'stream_error'))}\n\n".encode()
+            outcome.status = 502
+        finally:
+            await response.aclose()
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            outcome.prompt_tokens, outcome.completion_tokens = _stream_usage(tail)
+
+
+def _stream_usage(tail: bytes) -> tuple[int, int]:
+    for line in reversed(tail.split(b"\n")):
+        if line.startswith(b"data: {") and b'"usage"' in line:
+            try:
+                return usage_of(json.loads(line[6:]))
+            except (ValueError, AttributeError, TypeError):
+                return 0, 0
+    return 0, 0

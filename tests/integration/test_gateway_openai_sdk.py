@@ -1,0 +1,216 @@
+"""The official `openai` SDK, unchanged, against the gateway over real HTTP, in front of scripted
+upstreams on loopback: chat, streaming, tools, embeddings, models, errors and failover."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from assay import tenancy
+from assay.api import create_app
+from assay.config import load_settings
+from assay.records import Scope
+from assay.wiring import Ports, build_ports
+from tests.conftest import _free_port
+from tests.support.fake_upstream import FakeUpstream
+
+SECRET = "sk-primary-DO-NOT-LEAK-1234"
+
+
+class Served:
+    def __init__(
+        self,
+        base: str,
+        ports: Ports,
+        primary: FakeUpstream,
+        backup: FakeUpstream,
+        key: str,
+        admin: str,
+    ) -> None:
+        self.base, self.ports, self.primary, self.backup = base, ports, primary, backup
+        self.key, self.admin = key, admin
+
+    def sdk(self, key: str | None = None) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base + "/v1", api_key=key or self.key, max_retries=0)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    ports = build_ports(load_settings(home=tmp_path))
+    acme = tenancy.create_tenant(ports.records, "Acme")
+    key = tenancy.issue_key(ports.records, acme, "app", [Scope.GATEWAY_INVOKE]).key
+    admin = tenancy.issue_key(ports.records, acme, "ops", [Scope.ADMIN]).key
+    primary, backup = FakeUpstream("primary"), FakeUpstream("backup")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ports), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {admin}"}
+    ids = []
+    for name, upstream, secret in (("primary", primary, SECRET), ("backup", backup, "sk-b")):
+        made = httpx.post(
+            f"{base}/v1/gateway/connections",
+            headers=auth,
+            json={"name": name, "base_url": upstream.base_url, "api_key": secret},
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    resource = {
+        "targets": [
+            {"connection_id": ids[0], "model": "gpt-a"},
+            {"connection_id": ids[1], "model": "gpt-b"},
+        ],
+    }
+    assert (
+        httpx.put(f"{base}/v1/gateway/resources/fast", headers=auth, json=resource).status_code
+        == 200
+    )
+    try:
+        yield Served(base, ports, primary, backup, key, admin)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        primary.close()
+        backup.close()
+        ports.close()
+
+
+def test_chat_passes_through_with_the_resources_model_and_credentials(served: Served) -> None:
+    raw = served.sdk().chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hello"}]
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content == "primary heard: hello"
+    assert completion.usage is not None and completion.usage.total_tokens == 18
+    assert float(raw.headers["x-assay-overhead-ms"]) >= 0
+    assert raw.headers["x-assay-model"] == "primary/gpt-a"
+    assert served.primary.requests[-1]["model"] == "gpt-a"
+    assert served.primary.authorizations[-1] == f"Bearer {SECRET}"
+
+
+def test_streaming_forwards_chunks_and_the_usage_chunk(served: Served) -> None:
+    stream = served.sdk().chat.completions.create(
+        model="fast",
+        messages=[{"role": "user", "content": "one two three"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage = "", None
+    for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+        if chunk.usage is not None:
+            usage = chunk.usage
+    assert text == "primary heard: one two three"
+    assert usage is not None and usage.prompt_tokens == 11
+
+
+def test_chunks_arrive_as_the_upstream_sends_them(served: Served) -> None:
+    served.primary.chunk_delay_s = 0.3
+    started = time.monotonic()
+    stream = served.sdk().chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "a b c d"}], stream=True
+    )
+    arrivals = [time.monotonic() - started for _ in stream]
+    # Not buffered: the first chunk comes long before the last (0.3 s apart upstream).
+    assert arrivals[0] < 0.6
+    assert arrivals[-1] - arrivals[0] > 0.9
+
+
+def test_tools_embeddings_and_models(served: Served) -> None:
+    sdk = served.sdk()
+    tools: list[Any] = [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    called = sdk.chat.completions.create(
+        model="fast", tools=tools, messages=[{"role": "user", "content": "weather?"}]
+    )
+    (call,) = called.choices[0].message.tool_calls or []
+    assert call.function.name == "weather"  # type: ignore[union-attr]
+    assert served.primary.requests[-1]["tools"] == tools
+    vectors = sdk.embeddings.create(model="fast", input=["ab", "abcd"])
+    assert [d.embedding for d in vectors.data] == [[2.0, 0.5], [4.0, 0.5]]
+    assert [m.id for m in sdk.models.list()] == ["fast"]
+
+
+def test_errors_come_in_openais_shape(served: Served) -> None:
+    messages: list[Any] = [{"role": "user", "content": "x"}]
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        served.sdk().chat.completions.create(model="nope", messages=messages)
+    with pytest.raises(openai.AuthenticationError):
+        served.sdk("assay_not_a_real_key").chat.completions.create(model="fast", messages=messages)
+    with pytest.raises(openai.PermissionDeniedError, match="gateway:invoke"):
+        served.sdk(_reader(served)).models.list()
+    served.primary.fail_next = [400]  # the caller's fault: passed through, no failover
+    with pytest.raises(openai.BadRequestError, match="primary says 400"):
+        served.sdk().chat.completions.create(model="fast", messages=messages)
+    assert served.backup.requests == []
+
+
+def _reader(served: Served) -> str:
+    acme = tenancy.resolve_tenant(served.ports.records, "acme")
+    return tenancy.issue_key(served.ports.records, acme, "r", [Scope.ANALYSES_READ]).key
+
+
+def test_failing_primary_is_retried_then_the_fallback_answers(served: Served) -> None:
+    served.primary.fail_next = [503, 500, 429]
+    raw = served.sdk().chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().choices[0].message.content == "backup heard: hi"
+    assert raw.headers["x-assay-model"] == "backup/gpt-b"
+    assert raw.headers["x-assay-attempts"] == "4"
+    assert len(served.primary.requests) == 3
+
+
+def test_when_every_target_fails_the_caller_gets_a_clear_error(served: Served) -> None:
+    served.primary.fail_next = [500] * 3
+    served.backup.fail_next = [500] * 3
+    with pytest.raises(openai.APIStatusError) as failed:
+        served.sdk().chat.completions.create(
+            model="fast", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert failed.value.status_code == 502
+    assert SECRET not in str(failed.value.body)
+
+
+def test_an_upstream_dying_mid_stream_ends_with_an_error_frame(served: Served) -> None:
+    served.primary.break_stream_after = 2
+    stream = served.sdk().chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "a b c d e"}], stream=True
+    )
+    seen: list[Any] = []
+    with pytest.raises(openai.APIError, match="mid-stream"):
+        seen.extend(stream)
+    assert len(seen) == 2
+
+
+def test_credentials_are_write_only(served: Served) -> None:
+    listed = httpx.get(
+        f"{served.base}/v1/gateway/connections", headers={"Authorization": f"Bearer {served.admin}"}
+    )
+    assert listed.status_code == 200
+    assert SECRET not in listed.text
+    assert all(c["has_credentials"] for c in listed.json()["items"])
