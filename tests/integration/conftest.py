@@ -18,3 +18,6 @@ REGISTRY = pytest.mark.allow_hosts(
 @pytest.fixture(scope="session")
 def assay_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("assay-home")
+
+
+from tests.support.gateway_server import served  # noqa: E402, F401 - a fixture for gateway tests

@@ -150,6 +150,24 @@ class Settings(BaseSettings):
         default="scope",
         description="The JWT claim listing the caller's Assay scopes (e.g. `analyses:read`).",
     )
+    gateway_key_rpm: int | None = Field(
+        default=None, ge=1, description="Gateway: requests per minute per API key (unset: none)."
+    )
+    gateway_key_tpm: int | None = Field(
+        default=None, ge=1, description="Gateway: tokens per minute per API key (unset: none)."
+    )
+    gateway_tenant_tpm: int | None = Field(
+        default=None, ge=1, description="Gateway: tokens per minute per tenant (unset: none)."
+    )
+    gateway_tenant_tpd: int | None = Field(
+        default=None, ge=1, description="Gateway: tokens per day per tenant (unset: none)."
+    )
+    gateway_max_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="Gateway: how long a request over a limit may wait for capacity before 429.",
+    )
     reruns: int = Field(
         default=3, ge=1, le=20, description="A candidate is reliable if it passes N of N reruns."
     )

@@ -21,8 +21,7 @@ from assay.api.routes import (
     health,
     workspaces,
 )
-from assay.gateway import Gateway
-from assay.gateway.catalog import Catalog
+from assay.gateway.wiring import build_gateway
 from assay.wiring import Ports
 
 MAX_JSON_BODY = 1024 * 1024
@@ -44,7 +43,7 @@ def create_app(ports: Ports) -> FastAPI:
     app.state.ports = ports
     app.state.key_cache = KeyCache()
     app.state.oidc = oidc_verifier(ports.settings)
-    app.state.gateway = Gateway(Catalog(ports.records, ports.vault))
+    app.state.gateway = build_gateway(ports)
     problems.install(app)
 
     @app.middleware("http")

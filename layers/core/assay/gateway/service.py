@@ -16,10 +16,12 @@ import httpx
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from assay.gateway.catalog import Catalog
+from assay.gateway.catalog import Catalog, Target
 from assay.gateway.errors import GatewayError, body
+from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
 from assay.gateway.upstream import Upstream
 from assay.observability import logger
+from assay.records import GatewayResource
 
 RETRIES = 2  # per target, after the first attempt
 BACKOFF_S = 0.1
@@ -37,7 +39,8 @@ class Outcome(BaseModel):
 
     resource: str
     model: str | None = None  # the target finally used, `connection/model`
-    path: list[str] = []  # every target tried, in order
+    path: list[str] = []  # every target tried or skipped, in order
+    attempts: int = 0  # upstream calls made
     status: int = 200
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -55,10 +58,35 @@ def usage_of(payload: dict[str, Any]) -> tuple[int, int]:
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
+class Limits(BaseModel):
+    """Per-caller limits from Settings (resources and connections carry their own)."""
+
+    key_rpm: int | None = None
+    key_tpm: int | None = None
+    tenant_tpm: int | None = None
+    tenant_tpd: int | None = None
+
+
 class Gateway:
-    def __init__(self, catalog: Catalog, upstream: Upstream | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, quotas: Quotas, breaker: Breaker, *,
+        limits: Limits | None = None, upstream: Upstream | None = None,
+    ) -> None:  # fmt: skip
         self.catalog = catalog
+        self.quotas = quotas
+        self.breaker = breaker
+        self.limits = limits or Limits()
         self.upstream = upstream or Upstream()
+
+    def _caller_budgets(self, caller: Caller, resource: GatewayResource) -> list[Budget]:
+        limits = self.limits
+        return [
+            *budgets(f"tenant:{caller.tenant_id}", rpm=None, tpm=limits.tenant_tpm,
+                     tpd=limits.tenant_tpd),
+            *budgets(f"key:{caller.actor}", rpm=limits.key_rpm, tpm=limits.key_tpm),
+            *budgets(f"resource:{caller.tenant_id}:{resource.name}",
+                     rpm=resource.requests_per_minute, tpm=resource.tokens_per_minute),
+        ]  # fmt: skip
 
     async def forward(self, caller: Caller, path: str, payload: dict[str, Any]) -> Response:
         """POST `payload` (an OpenAI request for `path`) to the resource it names."""
@@ -70,55 +98,98 @@ class Gateway:
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
         outcome = Outcome(resource=name)
-        waited = 0.0
+        admission = Admission()
+        estimate = estimate_tokens(payload, len(json.dumps(payload)))
+        admitted = time.perf_counter()
+        await self.quotas.admit(
+            self._caller_budgets(caller, resolved.resource), estimate, admission
+        )
+        waited = time.perf_counter() - admitted  # waiting for capacity is not overhead
         last_error: GatewayError | None = None
-        for target in resolved.targets:
-            body = json.dumps({**payload, "model": target.model}).encode()
-            credentials = self.catalog.credentials(target.connection)
-            for attempt in range(RETRIES + 1):
-                outcome.path.append(target.label)
-                sent = time.perf_counter()
+        try:
+            for target in resolved.targets:
+                if self.breaker.is_open(target.label):
+                    outcome.path.append(f"{target.label} (circuit open)")
+                    continue
+                connection = target.connection
                 try:
-                    response = await self.upstream.send(
-                        target, path, body, credentials, stream=stream
-                    )
-                except httpx.TransportError as exc:
-                    waited += time.perf_counter() - sent
-                    last_error = GatewayError(f"{target.label}: {type(exc).__name__}",
-                                              status=504 if isinstance(exc, httpx.TimeoutException)
-                                              else 502)  # fmt: skip
-                else:
-                    waited += time.perf_counter() - sent
-                    if response.status_code < 400 or response.status_code not in RETRYABLE:
-                        outcome.model = target.label
-                        return await self._answer(response, outcome, started, waited, stream)
-                    await response.aclose()
-                    last_error = GatewayError(
-                        f"{target.label} answered {response.status_code}",
-                        status=response.status_code if response.status_code == 429 else 502,
-                        code="upstream_rate_limited" if response.status_code == 429
-                        else "upstream_error",
+                    await self.quotas.admit(
+                        budgets(f"connection:{connection.id}", rpm=connection.requests_per_minute,
+                                tpm=connection.tokens_per_minute),
+                        estimate, admission, wait=False,
                     )  # fmt: skip
-                if attempt < RETRIES:
-                    pause = random.uniform(0, BACKOFF_S * 2**attempt)  # noqa: S311 - jitter
-                    await asyncio.sleep(pause)
-                    waited += pause
-        assert last_error is not None
+                except GatewayError as full:
+                    outcome.path.append(f"{target.label} (at capacity)")
+                    last_error = full
+                    continue
+                answer, spent, error = await self._try(target, path, payload, stream, outcome)
+                waited += spent
+                if answer is not None:
+                    return await self._answer(
+                        answer, outcome, started, waited, stream=stream, admission=admission
+                    )
+                last_error = error
+        except BaseException:
+            self.quotas.settle(admission, 0)
+            raise
+        self.quotas.settle(admission, 0)
+        if last_error is None:
+            last_error = GatewayError(f"every upstream of `{name}` is failing; try again later",
+                                      status=503, code="circuit_open", retry_after_s=5)  # fmt: skip
         logger.warning("gateway: every target failed", extra={"path": outcome.path})
         raise last_error
 
+    async def _try(
+        self, target: Target, path: str, payload: dict[str, Any], stream: bool, outcome: Outcome
+    ) -> tuple[httpx.Response | None, float, GatewayError | None]:
+        """One target with retries: (the answer to relay, or None; time spent waiting; error)."""
+        body = json.dumps({**payload, "model": target.model}).encode()
+        credentials = self.catalog.credentials(target.connection)
+        waited = 0.0
+        error: GatewayError | None = None
+        for attempt in range(RETRIES + 1):
+            outcome.path.append(target.label)
+            outcome.attempts += 1
+            sent = time.perf_counter()
+            try:
+                response = await self.upstream.send(target, path, body, credentials, stream=stream)
+            except httpx.TransportError as exc:
+                waited += time.perf_counter() - sent
+                error = GatewayError(f"{target.label}: {type(exc).__name__}",
+                                     status=504 if isinstance(exc, httpx.TimeoutException)
+                                     else 502)  # fmt: skip
+            else:
+                waited += time.perf_counter() - sent
+                if response.status_code not in RETRYABLE:
+                    outcome.model = target.label
+                    return response, waited, None
+                await response.aclose()
+                limited = response.status_code == 429
+                error = GatewayError(
+                    f"{target.label} answered {response.status_code}",
+                    status=429 if limited else 502,
+                    code="upstream_rate_limited" if limited else "upstream_error",
+                )  # fmt: skip
+            self.breaker.failed(target.label)
+            if attempt < RETRIES:
+                pause = random.uniform(0, BACKOFF_S * 2**attempt)  # noqa: S311 - jitter
+                await asyncio.sleep(pause)
+                waited += pause
+        return None, waited, error
+
     async def _answer(
-        self, response: httpx.Response, outcome: Outcome, started: float, waited: float,
-        stream: bool,
+        self, response: httpx.Response, outcome: Outcome, started: float, waited: float, *,
+        stream: bool, admission: Admission,
     ) -> Response:  # fmt: skip
         outcome.status = response.status_code
-        headers = {"x-assay-model": outcome.model or "", "x-assay-attempts": str(len(outcome.path))}
+        headers = {"x-assay-model": outcome.model or "", "x-assay-attempts": str(outcome.attempts)}
         if not stream:
             content = await response.aread()
             await response.aclose()
             if response.status_code < 400:
                 with contextlib.suppress(ValueError, AttributeError):
                     outcome.prompt_tokens, outcome.completion_tokens = usage_of(json.loads(content))
+            self.quotas.settle(admission, outcome.prompt_tokens + outcome.completion_tokens)
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.overhead_ms = outcome.latency_ms - waited * 1000
             headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
@@ -129,11 +200,11 @@ class Gateway:
         headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
         headers["Cache-Control"] = "no-cache"
         headers["X-Accel-Buffering"] = "no"
-        return StreamingResponse(self._relay(response, outcome, started), media_type=
+        return StreamingResponse(self._relay(response, outcome, started, admission), media_type=
                                  "text/event-stream", headers=headers)  # fmt: skip
 
     async def _relay(
-        self, response: httpx.Response, outcome: Outcome, started: float
+        self, response: httpx.Response, outcome: Outcome, started: float, admission: Admission
     ) -> AsyncIterator[bytes]:
         """Chunks as they arrive; the usage chunk (stream_options.include_usage) is read on
         the way through. An upstream failing mid-stream ends with an error frame."""
@@ -152,6 +223,8 @@ class Gateway:
             await response.aclose()
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.prompt_tokens, outcome.completion_tokens = _stream_usage(tail)
+            used = outcome.prompt_tokens + outcome.completion_tokens
+            self.quotas.settle(admission, used or admission.estimate)
 
 
 def _stream_usage(tail: bytes) -> tuple[int, int]:

@@ -1,0 +1,23 @@
+"""The gateway built from the ports and Settings (one place, like `assay.wiring`)."""
+
+from __future__ import annotations
+
+from assay.gateway.catalog import Catalog
+from assay.gateway.quotas import Breaker, Quotas
+from assay.gateway.service import Gateway, Limits
+from assay.wiring import Ports
+
+
+def build_gateway(ports: Ports) -> Gateway:
+    settings = ports.settings
+    return Gateway(
+        Catalog(ports.records, ports.vault),
+        Quotas(ports.limits, max_wait_s=settings.gateway_max_wait_s),
+        Breaker(ports.limits),
+        limits=Limits(
+            key_rpm=settings.gateway_key_rpm,
+            key_tpm=settings.gateway_key_tpm,
+            tenant_tpm=settings.gateway_tenant_tpm,
+            tenant_tpd=settings.gateway_tenant_tpd,
+        ),
+    )
