@@ -138,3 +138,33 @@ def test_credentials_are_write_only(served: Served) -> None:
     assert listed.status_code == 200
     assert SECRET not in listed.text
     assert all(c["has_credentials"] for c in listed.json()["items"])
+
+
+def test_every_request_is_accounted_off_the_request_path(served: Served) -> None:
+    sdk = served.sdk()
+    sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "a"}])
+    for _ in sdk.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "b c"}], stream=True,
+        stream_options={"include_usage": True},
+    ):  # fmt: skip
+        pass
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    served.app.state.gateway.usage.flush()
+    auth = {"Authorization": f"Bearer {served.admin}"}
+    trail = httpx.get(f"{served.base}/v1/gateway/requests", headers=auth)
+    assert trail.status_code == 200, trail.text
+    entries = trail.json()["items"]
+    assert [e["status"] for e in entries] == ["error:404", "ok", "ok"]  # newest first
+    streamed, plain = entries[1], entries[2]
+    assert (plain["resource"], plain["model"], plain["path"]) == ("fast", "primary/gpt-a",
+                                                                  ["primary/gpt-a"])  # fmt: skip
+    assert (plain["prompt_tokens"], plain["completion_tokens"]) == (11, 7)
+    assert streamed["completion_tokens"] == 4 and streamed["first_token_ms"] is not None
+    assert plain["api_key_id"] == entries[0]["api_key_id"]
+    usage = httpx.get(f"{served.base}/v1/gateway/usage", headers=auth,
+                      params={"group_by": "resource", "bucket": "day"}).json()  # fmt: skip
+    totals = {b["group"]: b for b in usage["buckets"]}
+    assert totals["fast"]["requests"] == 2 and totals["nope"]["errors"] == 1
+    assert totals["fast"]["prompt_tokens"] == 22
+    assert SECRET not in trail.text and SECRET not in str(usage)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -25,6 +26,8 @@ SECRET = "sk-primary-DO-NOT-LEAK-1234"
 
 
 class Served:
+    app: Any = None  # the FastAPI app, for its gateway's usage writer
+
     def __init__(
         self,
         base: str,
@@ -49,10 +52,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     admin = tenancy.issue_key(ports.records, acme, "ops", [Scope.ADMIN]).key
     primary, backup = FakeUpstream("primary"), FakeUpstream("backup")
     port = _free_port()
+    app = create_app(ports)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ports), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -81,7 +83,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
         == 200
     )
     try:
-        yield Served(base, ports, primary, backup, key, admin)
+        result = Served(base, ports, primary, backup, key, admin)
+        result.app = app
+        yield result
     finally:
         server.should_exit = True
         thread.join(timeout=10)

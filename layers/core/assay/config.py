@@ -8,6 +8,7 @@ keeps the two in agreement.
 from __future__ import annotations
 
 import os
+import warnings
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -295,3 +296,7 @@ def prepare_litellm() -> None:
     """LiteLLM fetches its model cost map over the network at import unless told not to."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    # LiteLLM's TypedDicts make pydantic warn at import; the warning is noise for our users.
+    warnings.filterwarnings(
+        "ignore", message=".*using the `ReadOnly` qualifier", category=UserWarning
+    )

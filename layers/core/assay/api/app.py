@@ -18,6 +18,7 @@ from assay.api.routes import (
     evidence,
     gateway,
     gateway_admin,
+    gateway_usage,
     health,
     workspaces,
 )
@@ -82,4 +83,5 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(workspaces.router)
     app.include_router(gateway.router)
     app.include_router(gateway_admin.router)
+    app.include_router(gateway_usage.router)
     return app

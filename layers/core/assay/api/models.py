@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from assay.records import Analysis, AnalysisStatus
 
@@ -76,3 +83,13 @@ class AnalysisIn(BaseModel):
 class SigningKeyOut(BaseModel):
     key_id: str
     public_key_pem: str
+
+
+def _not_a_number(value: object) -> object:
+    """Pydantic would read `0.5` as a Unix time; the API takes RFC 3339 times only."""
+    if (isinstance(value, str) and not value[:4].isdigit()) or str(value)[4:5] != "-":
+        raise ValueError("give an RFC 3339 time with a zone, e.g. 2026-11-22T10:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]

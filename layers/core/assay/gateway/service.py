@@ -20,8 +20,9 @@ from assay.gateway.catalog import Catalog, Target
 from assay.gateway.errors import GatewayError, body
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
 from assay.gateway.upstream import Upstream
+from assay.gateway.usage import UsageWriter
 from assay.observability import logger
-from assay.records import GatewayResource
+from assay.records import GatewayResource, UsageEntry
 
 RETRIES = 2  # per target, after the first attempt
 BACKOFF_S = 0.1
@@ -71,7 +72,9 @@ class Gateway:
     def __init__(
         self, catalog: Catalog, quotas: Quotas, breaker: Breaker, *,
         limits: Limits | None = None, upstream: Upstream | None = None,
+        usage: UsageWriter | None = None,
     ) -> None:  # fmt: skip
+        self.usage = usage
         self.catalog = catalog
         self.quotas = quotas
         self.breaker = breaker
@@ -95,9 +98,33 @@ class Gateway:
         if not isinstance(name, str) or not name:
             raise GatewayError("you must provide a model parameter", status=400,
                                code="missing_model", param="model")  # fmt: skip
+        outcome = Outcome(resource=name)
+        try:
+            return await self._forward(caller, path, payload, outcome, started)
+        except GatewayError as failed:
+            outcome.status = failed.status
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            self._record(caller, outcome)
+            raise
+
+    def _record(self, caller: Caller, outcome: Outcome) -> None:
+        if self.usage is None:
+            return
+        self.usage.record(UsageEntry(
+            tenant_id=caller.tenant_id, api_key_id=caller.actor, resource=outcome.resource,
+            model=outcome.model or "none", path=outcome.path[:20],
+            prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
+            latency_ms=int(outcome.latency_ms), overhead_ms=round(max(outcome.overhead_ms, 0), 3),
+            first_token_ms=None if outcome.first_token_ms is None else int(outcome.first_token_ms),
+            status="ok" if outcome.status < 400 else f"error:{outcome.status}",
+        ))  # fmt: skip
+
+    async def _forward(
+        self, caller: Caller, path: str, payload: dict[str, Any], outcome: Outcome, started: float
+    ) -> Response:
+        name = outcome.resource
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
-        outcome = Outcome(resource=name)
         admission = Admission()
         estimate = estimate_tokens(payload, len(json.dumps(payload)))
         admitted = time.perf_counter()
@@ -126,8 +153,9 @@ class Gateway:
                 waited += spent
                 if answer is not None:
                     return await self._answer(
-                        answer, outcome, started, waited, stream=stream, admission=admission
-                    )
+                        answer, outcome, started, waited, stream=stream, admission=admission,
+                        caller=caller,
+                    )  # fmt: skip
                 last_error = error
         except BaseException:
             self.quotas.settle(admission, 0)
@@ -179,7 +207,7 @@ class Gateway:
 
     async def _answer(
         self, response: httpx.Response, outcome: Outcome, started: float, waited: float, *,
-        stream: bool, admission: Admission,
+        stream: bool, admission: Admission, caller: Caller,
     ) -> Response:  # fmt: skip
         outcome.status = response.status_code
         headers = {"x-assay-model": outcome.model or "", "x-assay-attempts": str(outcome.attempts)}
@@ -193,6 +221,7 @@ class Gateway:
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.overhead_ms = outcome.latency_ms - waited * 1000
             headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
+            self._record(caller, outcome)
             kind = response.headers.get("content-type", "application/json")
             return Response(content, status_code=response.status_code, media_type=kind,
                             headers=headers)  # fmt: skip
@@ -200,12 +229,13 @@ class Gateway:
         headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
         headers["Cache-Control"] = "no-cache"
         headers["X-Accel-Buffering"] = "no"
-        return StreamingResponse(self._relay(response, outcome, started, admission), media_type=
-                                 "text/event-stream", headers=headers)  # fmt: skip
+        chunks = self._relay(response, outcome, started, admission, caller)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
     async def _relay(
-        self, response: httpx.Response, outcome: Outcome, started: float, admission: Admission
-    ) -> AsyncIterator[bytes]:
+        self, response: httpx.Response, outcome: Outcome, started: float, admission: Admission,
+        caller: Caller,
+    ) -> AsyncIterator[bytes]:  # fmt: skip
         """Chunks as they arrive; the usage chunk (stream_options.include_usage) is read on
         the way through. An upstream failing mid-stream ends with an error frame."""
         tail = b""
@@ -225,6 +255,7 @@ class Gateway:
             outcome.prompt_tokens, outcome.completion_tokens = _stream_usage(tail)
             used = outcome.prompt_tokens + outcome.completion_tokens
             self.quotas.settle(admission, used or admission.estimate)
+            self._record(caller, outcome)
 
 
 def _stream_usage(tail: bytes) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from assay.gateway.catalog import Catalog
 from assay.gateway.quotas import Breaker, Quotas
 from assay.gateway.service import Gateway, Limits
+from assay.gateway.usage import UsageWriter
 from assay.wiring import Ports
 
 
@@ -20,4 +21,5 @@ def build_gateway(ports: Ports) -> Gateway:
             tenant_tpm=settings.gateway_tenant_tpm,
             tenant_tpd=settings.gateway_tenant_tpd,
         ),
+        usage=UsageWriter(ports.records),
     )

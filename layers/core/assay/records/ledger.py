@@ -13,11 +13,15 @@ from assay.store.record import TenantRecord
 
 
 class UsageEntry(TenantRecord):
+    """One gateway request (or one model call of an analysis): who, what, how it went."""
+
     kind: ClassVar[str] = "usage"
     append_only: ClassVar[bool] = True
-    filter_fields: ClassVar[tuple[str, ...]] = ("api_key_id", "model")
+    filter_fields: ClassVar[tuple[str, ...]] = ("api_key_id", "model", "resource", "status")
 
     api_key_id: str | None = None
+    resource: str | None = Field(default=None, max_length=200)
+    path: list[str] = Field(default_factory=list, description="targets tried, in order")
     analysis_id: str | None = None
     model: str = Field(min_length=1, max_length=200)
     provider: str | None = None
@@ -25,7 +29,10 @@ class UsageEntry(TenantRecord):
     completion_tokens: int = Field(default=0, ge=0)
     # Decimal, not float: sums of many small costs must not drift.
     usd: Decimal = Field(default=Decimal(0), ge=0)
+    usd_known: bool = True
     latency_ms: int = Field(default=0, ge=0)
+    first_token_ms: int | None = Field(default=None, ge=0)
+    overhead_ms: float = Field(default=0.0, ge=0)
     cached: bool = False
     status: str = "ok"
     at: datetime = Field(default_factory=utcnow)

@@ -10,12 +10,11 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BeforeValidator
 
 from assay.analysis import outputs
 from assay.analysis.outputs import OutputFile
 from assay.api.auth import Principal, ports, require
-from assay.api.models import AnalysisIn, AnalysisOut, Engine, PageOut
+from assay.api.models import AnalysisIn, AnalysisOut, Engine, Moment, PageOut
 from assay.api.routes.workspaces import check_workspace
 from assay.api.worker import ARTIFACT_PREFIX, source_key
 from assay.clock import id_bounds, new_id
@@ -34,16 +33,6 @@ Reader = Annotated[Principal, Depends(require(Scope.ANALYSES_READ))]
 Writer = Annotated[Principal, Depends(require(Scope.ANALYSES_WRITE))]
 Store = Annotated[Ports, Depends(ports)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-
-
-def _not_a_number(value: object) -> object:
-    """Pydantic would read `0.5` as a Unix time; the API takes RFC 3339 times only."""
-    if (isinstance(value, str) and not value[:4].isdigit()) or str(value)[4:5] != "-":
-        raise ValueError("give an RFC 3339 time with a zone, e.g. 2026-11-22T10:00:00Z")
-    return value
-
-
-Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
 class PayloadTooLarge(AssayError):
