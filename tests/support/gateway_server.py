@@ -54,7 +54,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     port = _free_port()
     app = create_app(ports)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -33,3 +33,14 @@ def test_a_connection_without_credentials_says_so(tmp_path: Path) -> None:
     connection = GatewayConnection(tenant_id="t1", name="local", provider="openai")
     with pytest.raises(NotFound, match="no credentials"):
         connection.credentials(LocalVault(tmp_path / "k"))
+
+
+def test_usage_is_priced_from_the_bundled_price_list() -> None:
+    from decimal import Decimal
+
+    from assay.gateway.usage import price
+
+    usd, known = price("gpt-4o-mini", 1_000_000, 1_000_000)
+    assert known and usd == Decimal("0.15") + Decimal("0.6")
+    assert price("openai/gpt-4o-mini", 10, 0)[1]
+    assert price("made-up-model", 10, 10) == (Decimal(0), False)

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from assay import __version__
 from assay.api import problems
 from assay.api.auth import KeyCache, oidc_verifier
+from assay.api.middleware import RequestContext
+from assay.api.openai_endpoints import OpenAIEndpoints
 from assay.api.routes import (
     admin,
     analyses,
     events,
     evidence,
-    gateway,
     gateway_admin,
     gateway_usage,
     health,
     workspaces,
 )
+from assay.gateway import Gateway
 from assay.gateway.wiring import build_gateway
 from assay.wiring import Ports
 
@@ -33,8 +35,19 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown: close the gateway's upstream connections and store pending usage."""
+    yield
+    gateway: Gateway = app.state.gateway
+    await gateway.upstream.aclose()
+    if gateway.usage is not None:
+        gateway.usage.close()
+
+
 def create_app(ports: Ports) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Assay",
         version=__version__,
         summary="Verify code with generated tests: analyses, evidence and the LLM gateway.",
@@ -47,33 +60,9 @@ def create_app(ports: Ports) -> FastAPI:
     app.state.gateway = build_gateway(ports)
     problems.install(app)
 
-    @app.middleware("http")
-    async def body_limit(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """JSON bodies are small; archives have their own, larger cap on their route."""
-        length = request.headers.get("content-length", "")
-        if (
-            length.isdigit()
-            and int(length) > MAX_JSON_BODY
-            and not request.url.path.endswith("/archive")
-        ):
-            return problems.problem(
-                request, 413, "payload_too_large", f"bodies are limited to {MAX_JSON_BODY} bytes"
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Correlation ids: reuse the caller's X-Request-Id or make one, and echo it."""
-        incoming = request.headers.get("x-request-id", "")
-        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = rid
-        return response
+    # Starlette runs the last added outermost: the request id, then the gateway's fast path.
+    app.add_middleware(OpenAIEndpoints, ports=ports, gateway=app.state.gateway)
+    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY)
 
     app.include_router(health.router)
     app.include_router(analyses.router)
@@ -81,7 +70,6 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(evidence.router)
     app.include_router(workspaces.router)
-    app.include_router(gateway.router)
     app.include_router(gateway_admin.router)
     app.include_router(gateway_usage.router)
     return app

@@ -12,9 +12,11 @@ import hmac
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from assay import tenancy
@@ -83,7 +85,7 @@ class KeyCache:
             self._entries[digest] = (time.monotonic() + CACHE_TTL_S, record)
 
 
-def ports(request: Request) -> Ports:
+async def ports(request: Request) -> Ports:
     found: Ports = request.app.state.ports
     return found
 
@@ -107,15 +109,22 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
         raise ConfigError(str(exc), fix="set ASSAY_OIDC_ALGORITHMS to e.g. RS256") from exc
 
 
-def _from_key(request: Request, store: Ports, token: str) -> Principal:
+def _lookup_key(cache: KeyCache, store: Ports, digest: str, token: str) -> ApiKey:
+    record = tenancy.authenticate(store.records, token)
+    if record is None:
+        raise Unauthorized("the API key is not valid, has expired or was revoked")
+    cache.put(digest, record)
+    return record
+
+
+async def _from_key(request: Request, store: Ports, token: str) -> Principal:
+    """A cached key costs no store read and no thread hop; a miss reads the store off the
+    event loop."""
     digest = hash_key(token)
     cache: KeyCache = request.app.state.key_cache
     record = cache.get(digest)
     if record is None:
-        record = tenancy.authenticate(store.records, token)
-        if record is None:
-            raise Unauthorized("the API key is not valid, has expired or was revoked")
-        cache.put(digest, record)
+        record = await run_in_threadpool(_lookup_key, cache, store, digest, token)
     if not hmac.compare_digest(record.key_hash, digest) or not record.is_active():
         raise Unauthorized("the API key is not valid, has expired or was revoked")
     return Principal(tenant_id=record.tenant_id, actor=record.id, scopes=record.scopes)
@@ -131,7 +140,7 @@ def _from_jwt(store: Ports, verifier: OidcVerifier, token: str) -> Principal:
     return Principal(tenant_id=tenant.id, actor=f"oidc:{identity.subject}", scopes=identity.scopes)
 
 
-def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # noqa: B008
+async def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # noqa: B008
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -139,14 +148,14 @@ def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # 
         raise Unauthorized("send an API key or an OIDC token as 'Authorization: Bearer ...'")
     verifier: OidcVerifier | None = request.app.state.oidc
     if token.startswith(PREFIX) or verifier is None:
-        caller = _from_key(request, store, token)
-    else:
-        caller = _from_jwt(store, verifier, token)
+        caller = await _from_key(request, store, token)
+    else:  # may fetch the issuer's keys
+        caller = await run_in_threadpool(_from_jwt, store, verifier, token)
     request.state.tenant_id = caller.tenant_id
     limit = store.settings.api_rate_limit
-    decision = store.limits.hit(
-        f"api:{caller.actor}", limit=limit, window_s=60, algorithm=Algorithm.SLIDING
-    )
+    hit = partial(store.limits.hit, f"api:{caller.actor}", limit=limit, window_s=60,
+                  algorithm=Algorithm.SLIDING)  # fmt: skip
+    decision = await run_in_threadpool(hit) if store.limits.blocking else hit()
     if not decision.allowed:
         raise TooManyRequests(
             f"each caller may make {limit} requests a minute",
@@ -156,10 +165,10 @@ def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # 
     return caller
 
 
-def require(scope: Scope) -> Callable[..., Principal]:
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, who must hold `scope` (or admin)."""
 
-    def check(caller: Principal = Depends(principal)) -> Principal:  # noqa: B008
+    async def check(caller: Principal = Depends(principal)) -> Principal:  # noqa: B008
         if not caller.allows(scope):
             raise Forbidden(f"the caller lacks the '{scope.value}' scope")
         return caller

@@ -13,12 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from assay.errors import AssayError
-from assay.gateway import errors as gateway_errors
 from assay.observability import logger
 
 MEDIA_TYPE = "application/problem+json"
-# The gateway's OpenAI-compatible endpoints answer errors as OpenAI does.
-OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/models"})
 TYPE_BASE = "https://assay.dev/problems/"
 
 
@@ -61,9 +58,6 @@ def problem(
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
-    if request.url.path in OPENAI_PATHS:  # OpenAI's SDKs expect OpenAI's error shape there
-        return JSONResponse(gateway_errors.body(status, detail or "", code, _param(errors)),
-                            status_code=status, headers=headers)  # fmt: skip
     body = Problem(
         type=TYPE_BASE + code,
         title=_TITLES.get(status, "Error"),
@@ -77,10 +71,6 @@ def problem(
         body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE,
         headers=headers,
     )  # fmt: skip
-
-
-def _param(errors: list[dict[str, Any]] | None) -> str | None:
-    return str(errors[0]["location"]).rsplit(".", 1)[-1] if errors else None
 
 
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:

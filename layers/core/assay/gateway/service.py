@@ -12,14 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 from assay.gateway.catalog import Catalog, Target
 from assay.gateway.errors import GatewayError, body
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
-from assay.gateway.upstream import Upstream
+from assay.gateway.upstream import Upstream, UpstreamResponse, UpstreamUnavailable
 from assay.gateway.usage import UsageWriter
 from assay.observability import logger
 from assay.records import GatewayResource, UsageEntry
@@ -169,7 +168,7 @@ class Gateway:
 
     async def _try(
         self, target: Target, path: str, payload: dict[str, Any], stream: bool, outcome: Outcome
-    ) -> tuple[httpx.Response | None, float, GatewayError | None]:
+    ) -> tuple[UpstreamResponse | None, float, GatewayError | None]:
         """One target with retries: (the answer to relay, or None; time spent waiting; error)."""
         body = json.dumps({**payload, "model": target.model}).encode()
         credentials = self.catalog.credentials(target.connection)
@@ -181,17 +180,15 @@ class Gateway:
             sent = time.perf_counter()
             try:
                 response = await self.upstream.send(target, path, body, credentials, stream=stream)
-            except httpx.TransportError as exc:
+            except UpstreamUnavailable as exc:
                 waited += time.perf_counter() - sent
-                error = GatewayError(f"{target.label}: {type(exc).__name__}",
-                                     status=504 if isinstance(exc, httpx.TimeoutException)
-                                     else 502)  # fmt: skip
+                error = GatewayError(f"{target.label}: {exc}", status=504 if exc.timeout else 502)
             else:
                 waited += time.perf_counter() - sent
                 if response.status_code not in RETRYABLE:
                     outcome.model = target.label
                     return response, waited, None
-                await response.aclose()
+                await response.close()
                 limited = response.status_code == 429
                 error = GatewayError(
                     f"{target.label} answered {response.status_code}",
@@ -206,14 +203,16 @@ class Gateway:
         return None, waited, error
 
     async def _answer(
-        self, response: httpx.Response, outcome: Outcome, started: float, waited: float, *,
+        self, response: UpstreamResponse, outcome: Outcome, started: float, waited: float, *,
         stream: bool, admission: Admission, caller: Caller,
     ) -> Response:  # fmt: skip
         outcome.status = response.status_code
         headers = {"x-assay-model": outcome.model or "", "x-assay-attempts": str(outcome.attempts)}
         if not stream:
-            content = await response.aread()
-            await response.aclose()
+            try:
+                content = await response.read()
+            except UpstreamUnavailable as exc:
+                raise GatewayError(f"{outcome.model}: the answer broke off ({exc})") from exc
             if response.status_code < 400:
                 with contextlib.suppress(ValueError, AttributeError):
                     outcome.prompt_tokens, outcome.completion_tokens = usage_of(json.loads(content))
@@ -233,24 +232,24 @@ class Gateway:
         return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
     async def _relay(
-        self, response: httpx.Response, outcome: Outcome, started: float, admission: Admission,
+        self, response: UpstreamResponse, outcome: Outcome, started: float, admission: Admission,
         caller: Caller,
     ) -> AsyncIterator[bytes]:  # fmt: skip
         """Chunks as they arrive; the usage chunk (stream_options.include_usage) is read on
         the way through. An upstream failing mid-stream ends with an error frame."""
         tail = b""
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.chunks():
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = (time.perf_counter() - started) * 1000
                 tail = (tail + chunk)[-16384:]
                 yield chunk
-        except httpx.TransportError as exc:
-            message = f"the upstream failed mid-stream: {type(exc).__name__}"
+        except UpstreamUnavailable as exc:
+            message = f"the upstream failed mid-stream: {exc}"
             yield f"data: {json.dumps(body(502, message, 'stream_error'))}\n\n".encode()
             outcome.status = 502
         finally:
-            await response.aclose()
+            await response.close()
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.prompt_tokens, outcome.completion_tokens = _stream_usage(tail)
             used = outcome.prompt_tokens + outcome.completion_tokens

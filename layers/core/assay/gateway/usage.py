@@ -1,16 +1,22 @@
 """Usage and audit of gateway requests, written off the request path.
 
-The request path only puts an `Outcome` on a bounded queue (never blocking: when the store
-falls behind and the queue is full, entries are dropped and counted, so a slow store can
-neither slow the gateway nor grow its memory). A writer thread prices each entry with
-LiteLLM's local cost map (imported there, not on the request path) and stores it in batches.
+The request path only puts an entry on a bounded queue (never blocking: when the store falls
+behind and the queue is full, entries are dropped and counted, so a slow store can neither
+slow the gateway nor grow its memory). A writer thread prices each entry with LiteLLM's
+bundled price list (read as data) and stores it in batches.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.util
+import json
 import queue
 import threading
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from assay.observability import logger
 from assay.records import UsageEntry
@@ -21,28 +27,42 @@ FLUSH_S = 1.0
 QUEUE_MAX = 10_000
 
 
-def price(model: str | None, prompt_tokens: int, completion_tokens: int) -> tuple[Decimal, bool]:
-    """USD for the tokens by LiteLLM's bundled price list, and whether the model was in it."""
-    if not model or not (prompt_tokens or completion_tokens):
-        return Decimal(0), model is not None
-    from assay.config import prepare_litellm
-
-    prepare_litellm()
-    import litellm
-
+@functools.cache
+def _price_list() -> dict[str, Any]:
+    """LiteLLM's bundled price list, read as data: importing LiteLLM would cost the gateway
+    seconds of CPU and a hundred MB, and it fetches a newer list over the network."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(spec.submodule_search_locations[0]) / "model_prices_and_context_window_backup.json"
     try:
-        prompt_usd, completion_usd = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
+@functools.cache
+def _rates(model: str) -> tuple[Decimal, Decimal] | None:
+    entry = _price_list().get(model) or _price_list().get(model.split("/", 1)[-1])
+    if not isinstance(entry, dict) or "input_cost_per_token" not in entry:
+        return None
+    return (Decimal(str(entry["input_cost_per_token"])),
+            Decimal(str(entry.get("output_cost_per_token", 0))))  # fmt: skip
+
+
+def price(model: str | None, prompt_tokens: int, completion_tokens: int) -> tuple[Decimal, bool]:
+    """USD for the tokens by the price list, and whether the model was in it."""
+    rates = _rates(model) if model else None
+    if rates is None:
         return Decimal(0), False
-    return Decimal(str(prompt_usd)) + Decimal(str(completion_usd)), True
+    return rates[0] * prompt_tokens + rates[1] * completion_tokens, True
 
 
 class UsageWriter:
     def __init__(self, records: RecordStore) -> None:
         self._records = records
-        self._queue: queue.Queue[UsageEntry] = queue.Queue(maxsize=QUEUE_MAX)
+        self._queue: queue.Queue[UsageEntry | None] = queue.Queue(maxsize=QUEUE_MAX)
         self.dropped = 0
         self.written = 0
         self._stop = threading.Event()
@@ -58,9 +78,12 @@ class UsageWriter:
     def _drain(self) -> list[UsageEntry]:
         batch: list[UsageEntry] = []
         try:
-            batch.append(self._queue.get(timeout=FLUSH_S))
             while len(batch) < BATCH:
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get(timeout=FLUSH_S) if not batch else self._queue.get_nowait()
+                if item is None:  # close() woke us
+                    self._queue.task_done()
+                    break
+                batch.append(item)
         except queue.Empty:
             pass
         return batch
@@ -85,4 +108,6 @@ class UsageWriter:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
         self._thread.join(timeout=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from assay.limits import windows
 from assay.limits.models import Reservation
@@ -13,6 +14,8 @@ from assay.limits.windows import Window
 
 
 class MemoryLimiter(Limiter):
+    blocking: ClassVar[bool] = False
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
         self._values: dict[str, tuple[int, float | None]] = {}  # key -> (value, expires_at)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import ClassVar
 
 from assay.limits import windows
 from assay.limits.models import Algorithm, Decision, Reservation
@@ -27,6 +28,9 @@ from assay.limits.windows import Window
 
 class Limiter(ABC):
     """Contract (tests/contract/test_limits_contract.py runs it against every adapter)."""
+
+    # Whether a call may wait on the network (async callers then move it off the event loop).
+    blocking: ClassVar[bool] = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -1,0 +1,111 @@
+"""The gateway's OpenAI-compatible endpoints: `POST /v1/chat/completions`, `POST /v1/embeddings`,
+`GET /v1/models`, for keys with the `gateway:invoke` scope.
+
+They follow OpenAI's API reference (request and response shapes, errors), not this API's
+OpenAPI document, and they are served by this ASGI middleware ahead of FastAPI's routing and
+dependency machinery: on the gateway's hot path every microsecond is overhead the caller pays
+on each call (see bench/gateway_overhead.py). Authentication is the same function the rest
+of the API uses.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assay.api.auth import Forbidden, Principal, principal
+from assay.errors import AssayError
+from assay.gateway import Gateway, GatewayError
+from assay.gateway import errors as openai_errors
+from assay.gateway.service import Caller
+from assay.observability import logger
+from assay.records import Scope as KeyScope
+from assay.wiring import Ports
+
+MAX_BODY = 4 * 1024 * 1024  # long prompts and images as data URLs
+ROUTES = {
+    ("POST", "/v1/chat/completions"): "chat",
+    ("POST", "/v1/embeddings"): "embeddings",
+    ("GET", "/v1/models"): "models",
+}
+PATHS = frozenset(path for _, path in ROUTES)
+
+
+def error_response(exc: AssayError) -> JSONResponse:
+    detail = exc.message if not exc.fix else f"{exc.message} ({exc.fix})"
+    return JSONResponse(
+        openai_errors.body(exc.status, detail, exc.code, getattr(exc, "param", None)),
+        status_code=exc.status,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise GatewayError(f"the request body exceeds {MAX_BODY} bytes", status=413,
+                           code="request_too_large")  # fmt: skip
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise GatewayError("We could not parse the JSON body of your request.", status=400,
+                           code="invalid_json")  # fmt: skip
+    return payload
+
+
+class OpenAIEndpoints:
+    def __init__(self, app: ASGIApp, *, ports: Ports, gateway: Gateway) -> None:
+        self.app = app
+        self.ports = ports
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in PATHS:
+            await self.app(scope, receive, send)
+            return
+        route = ROUTES.get((scope["method"], scope["path"]))
+        if route is None:
+            allowed = ", ".join(m for m, p in ROUTES if p == scope["path"])
+            response: Response = JSONResponse(
+                openai_errors.body(405, "Method not allowed", "method_not_allowed"),
+                status_code=405, headers={"Allow": allowed},
+            )  # fmt: skip
+        else:
+            request = Request(scope, receive)
+            try:
+                response = await self._handle(route, request)
+            except AssayError as exc:
+                response = error_response(exc)
+            except Exception:
+                logger.exception("gateway: unexpected error", extra={"path": scope["path"]})
+                unexpected = openai_errors.body(500, "an unexpected error occurred", "internal")
+                response = JSONResponse(unexpected, status_code=500)
+        await response(scope, receive, send)
+
+    async def _handle(self, route: str, request: Request) -> Response:
+        caller: Principal = await principal(request, self.ports)
+        if not caller.allows(KeyScope.GATEWAY_INVOKE):
+            raise Forbidden("the caller lacks the 'gateway:invoke' scope")
+        who = Caller(tenant_id=caller.tenant_id, actor=caller.actor)
+        if route == "models":
+            resources = await run_in_threadpool(self.gateway.catalog.resources, caller.tenant_id)
+            return JSONResponse({"object": "list", "data": [
+                {"id": r.name, "object": "model", "created": int(r.created_at.timestamp()),
+                 "owned_by": "assay"} for r in resources]})  # fmt: skip
+        payload = await _payload(request)
+        if route == "chat":
+            if not isinstance(payload.get("messages"), list) or not payload["messages"]:
+                raise GatewayError("'messages' must be a non-empty array", status=400,
+                                   code="invalid_messages", param="messages")  # fmt: skip
+            return await self.gateway.forward(who, "/chat/completions", payload)
+        if "input" not in payload:
+            raise GatewayError("'input' is required", status=400, code="missing_input",
+                               param="input")  # fmt: skip
+        return await self.gateway.forward(who, "/embeddings", payload)
