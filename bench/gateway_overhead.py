@@ -35,6 +35,7 @@ QUICK = "--quick" in sys.argv
 SEQUENTIAL = 500 if QUICK else 3000
 SWEEP = [4, 16, 64] if QUICK else [4, 8, 16, 32, 64, 128]
 SWEEP_S = 3.0 if QUICK else 6.0
+MASTER_KEY = "sk-" + "5" * 64  # LiteLLM's proxy refuses to start without one
 BODY = {"model": "fast", "messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 5}
 
 
@@ -181,7 +182,12 @@ def start_litellm(
         "model_list:\n  - model_name: fast\n    litellm_params:\n      model: openai/gpt-bench\n"
         f"      api_base: {upstream}\n      api_key: sk-bench\n"
     )
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+    }
     server = subprocess.Popen(
         [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"],
         env=env,
@@ -234,7 +240,7 @@ def main() -> None:
             if litellm:
                 proxy, proxy_base = start_litellm(litellm, upstream_url, Path(scratch))
                 processes.append(proxy)
-                proxy_headers = {"Authorization": "Bearer sk-anything"}
+                proxy_headers = {"Authorization": f"Bearer {MASTER_KEY}"}
                 proxy_url = proxy_base + "/v1/chat/completions"
                 results["litellm_c1"] = sequential(proxy_url, proxy_headers, BODY)
                 results["litellm_c1_added_ms"] = {
