@@ -10,11 +10,14 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from assay.gateway.cache import ResponseCache, cache_key
 from assay.gateway.catalog import Catalog, Target
 from assay.gateway.errors import GatewayError, body
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
@@ -27,6 +30,7 @@ RETRIES = 2  # per target, after the first attempt
 BACKOFF_S = 0.1
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 OVERHEAD = "x-assay-overhead-ms"
+CACHE = "x-assay-cache"
 
 
 class Caller(BaseModel):
@@ -47,6 +51,9 @@ class Outcome(BaseModel):
     latency_ms: float = 0.0
     first_token_ms: float | None = None
     overhead_ms: float = 0.0
+    cached: bool = False
+    cache_key: str | None = None
+    cache_ttl_s: int = 0
 
 
 def _ms(seconds: float) -> str:
@@ -71,9 +78,10 @@ class Gateway:
     def __init__(
         self, catalog: Catalog, quotas: Quotas, breaker: Breaker, *,
         limits: Limits | None = None, upstream: Upstream | None = None,
-        usage: UsageWriter | None = None,
+        usage: UsageWriter | None = None, cache: ResponseCache | None = None,
     ) -> None:  # fmt: skip
         self.usage = usage
+        self.cache = cache
         self.catalog = catalog
         self.quotas = quotas
         self.breaker = breaker
@@ -106,6 +114,22 @@ class Gateway:
             self._record(caller, outcome)
             raise
 
+    def _cached(self, content: bytes, outcome: Outcome, started: float, caller: Caller) -> Response:
+        outcome.cached, outcome.model = True, "cache"
+        with contextlib.suppress(ValueError, AttributeError):
+            outcome.prompt_tokens, outcome.completion_tokens = usage_of(json.loads(content))
+        outcome.latency_ms = outcome.overhead_ms = (time.perf_counter() - started) * 1000
+        self._record(caller, outcome)
+        return Response(
+            content,
+            media_type="application/json",
+            headers={
+                CACHE: "hit",
+                OVERHEAD: _ms(outcome.overhead_ms / 1000),
+                "x-assay-attempts": "0",
+            },
+        )
+
     def _record(self, caller: Caller, outcome: Outcome) -> None:
         if self.usage is None:
             return
@@ -116,6 +140,7 @@ class Gateway:
             latency_ms=int(outcome.latency_ms), overhead_ms=round(max(outcome.overhead_ms, 0), 3),
             first_token_ms=None if outcome.first_token_ms is None else int(outcome.first_token_ms),
             status="ok" if outcome.status < 400 else f"error:{outcome.status}",
+            cached=outcome.cached,
         ))  # fmt: skip
 
     async def _forward(
@@ -124,6 +149,14 @@ class Gateway:
         name = outcome.resource
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
+        key = None
+        if self.cache is not None and resolved.resource.cache_ttl_s and not stream:
+            key = cache_key(caller.tenant_id, name + path, payload)
+            get = partial(self.cache.get, key)
+            cached = await run_in_threadpool(get) if self.cache.blocking else get()
+            if cached is not None:
+                return self._cached(cached, outcome, started, caller)
+            outcome.cache_key, outcome.cache_ttl_s = key, resolved.resource.cache_ttl_s
         admission = Admission()
         estimate = estimate_tokens(payload, len(json.dumps(payload)))
         admitted = time.perf_counter()
@@ -220,6 +253,11 @@ class Gateway:
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.overhead_ms = outcome.latency_ms - waited * 1000
             headers[OVERHEAD] = _ms(outcome.overhead_ms / 1000)
+            if outcome.cache_key and response.status_code == 200 and self.cache is not None:
+                headers[CACHE] = "miss"
+                ttl = outcome.cache_ttl_s
+                put = partial(self.cache.put, outcome.cache_key, content, ttl)
+                await run_in_threadpool(put) if self.cache.blocking else put()
             self._record(caller, outcome)
             kind = response.headers.get("content-type", "application/json")
             return Response(content, status_code=response.status_code, media_type=kind,

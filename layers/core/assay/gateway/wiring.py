@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assay.gateway.cache import MemoryCache, RedisCache
 from assay.gateway.catalog import Catalog
 from assay.gateway.quotas import Breaker, Quotas
 from assay.gateway.service import Gateway, Limits
@@ -22,4 +23,5 @@ def build_gateway(ports: Ports) -> Gateway:
             tenant_tpd=settings.gateway_tenant_tpd,
         ),
         usage=UsageWriter(ports.records),
+        cache=RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(),
     )

@@ -1,0 +1,81 @@
+"""The exact-match response cache: opt-in per resource, per tenant, hits marked in a header and
+in usage; the Redis adapter shares hits between instances and treats an outage as a miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from assay.gateway.cache import MemoryCache, RedisCache, cache_key
+from tests.support.gateway_server import Served
+
+HELLO: list[Any] = [{"role": "user", "content": "hello"}]
+
+
+def _cache(served: Served, ttl: int) -> None:
+    auth = {"Authorization": f"Bearer {served.admin}"}
+    current = httpx.get(f"{served.base}/v1/gateway/resources", headers=auth).json()["items"][0]
+    assert (
+        httpx.put(
+            f"{served.base}/v1/gateway/resources/fast",
+            headers=auth,
+            json={"targets": current["targets"], "cache_ttl_s": ttl},
+        ).status_code
+        == 200
+    )
+
+
+def test_a_resource_that_opts_in_answers_repeats_from_the_cache(served: Served) -> None:
+    sdk = served.sdk()
+    sdk.chat.completions.create(model="fast", messages=HELLO)
+    sdk.chat.completions.create(model="fast", messages=HELLO)
+    assert len(served.primary.requests) == 2  # off by default
+    _cache(served, 60)
+    first = sdk.chat.completions.with_raw_response.create(model="fast", messages=HELLO, user="a")
+    second = sdk.chat.completions.with_raw_response.create(model="fast", messages=HELLO, user="b")
+    other = sdk.chat.completions.with_raw_response.create(
+        model="fast", messages=HELLO, temperature=0.5
+    )
+    assert (first.headers["x-assay-cache"], second.headers["x-assay-cache"]) == ("miss", "hit")
+    assert other.headers["x-assay-cache"] == "miss"  # another request, another answer
+    assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
+    assert len(served.primary.requests) == 4
+    served.app.state.gateway.usage.flush()
+    trail = httpx.get(
+        f"{served.base}/v1/gateway/requests", headers={"Authorization": f"Bearer {served.admin}"}
+    ).json()["items"]
+    assert [e["cached"] for e in trail[:3]] == [False, True, False]
+
+
+def test_streams_are_never_cached(served: Served) -> None:
+    _cache(served, 60)
+    for _ in range(2):
+        list(served.sdk().chat.completions.create(model="fast", messages=HELLO, stream=True))
+    assert len(served.primary.requests) == 2
+
+
+def test_keys_separate_tenants_and_ignore_what_does_not_change_the_answer() -> None:
+    base = {"model": "fast", "messages": HELLO}
+    assert cache_key("t1", "fast", base) == cache_key("t1", "fast", {**base, "user": "x"})
+    assert cache_key("t1", "fast", base) != cache_key("t2", "fast", base)
+    assert cache_key("t1", "fast", base) != cache_key("t1", "fast", {**base, "seed": 1})
+
+
+def test_memory_cache_expires_and_stays_bounded() -> None:
+    cache = MemoryCache(max_entries=2)
+    cache.put("a", b"1", ttl_s=60)
+    cache.put("b", b"2", ttl_s=60)
+    cache.put("c", b"3", ttl_s=60)
+    assert (cache.get("a"), cache.get("c")) == (None, b"3")
+    cache.put("gone", b"x", ttl_s=0)
+    assert cache.get("gone") is None
+
+
+def test_redis_cache_is_shared_and_an_outage_is_a_miss(redis_url: str) -> None:
+    one, two = RedisCache(redis_url, prefix="t-cache"), RedisCache(redis_url, prefix="t-cache")
+    one.put("k", b"answer", ttl_s=60)
+    assert two.get("k") == b"answer"
+    down = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.2)
+    assert down.get("k") is None
+    down.put("k", b"x", ttl_s=5)  # no error
