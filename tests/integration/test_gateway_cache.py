@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from assay.gateway.cache import MemoryCache, RedisCache, cache_key
 from tests.support.gateway_server import Served
@@ -79,3 +80,33 @@ def test_redis_cache_is_shared_and_an_outage_is_a_miss(redis_url: str) -> None:
     down = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.2)
     assert down.get("k") is None
     down.put("k", b"x", ttl_s=5)  # no error
+
+
+def test_guardrails_redact_what_reaches_the_model_and_block_what_must_not(
+    served: Served,
+) -> None:
+    import openai
+
+    auth = {"Authorization": f"Bearer {served.admin}"}
+    current = httpx.get(f"{served.base}/v1/gateway/resources", headers=auth).json()["items"][0]
+    rules = [{"name": "pii", "action": "redact", "pii": ["email"]},
+             {"name": "no-keys", "action": "block", "pii": ["aws_access_key"]}]  # fmt: skip
+    made = httpx.put(f"{served.base}/v1/gateway/resources/fast", headers=auth,
+                     json={"targets": current["targets"], "guardrails": rules})  # fmt: skip
+    assert made.status_code == 200, made.text
+    sdk = served.sdk()
+    answer = sdk.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "write to bob@example.com"}]
+    )
+    assert served.primary.requests[-1]["messages"][0]["content"] == "write to [REDACTED:pii]"
+    assert "bob@example.com" not in (answer.choices[0].message.content or "")
+    sent = len(served.primary.requests)
+    secret: Any = [{"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"}]
+    with pytest.raises(openai.BadRequestError, match="no-keys") as blocked:
+        sdk.chat.completions.create(model="fast", messages=secret)
+    assert blocked.value.code == "guardrail_blocked"
+    assert len(served.primary.requests) == sent  # never sent upstream
+    served.app.state.gateway.usage.flush()
+    trail = httpx.get(f"{served.base}/v1/gateway/requests", headers=auth).json()["items"]
+    assert trail[0]["guardrails"] == ["input:no-keys:block"]
+    assert trail[1]["guardrails"] == ["input:pii:redact"]

@@ -23,7 +23,7 @@ from assay.api.routes import (
     health,
     workspaces,
 )
-from assay.gateway import Gateway
+from assay.gateway.service import Gateway
 from assay.gateway.wiring import build_gateway
 from assay.wiring import Ports
 

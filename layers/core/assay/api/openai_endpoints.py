@@ -20,9 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.api.auth import Forbidden, Principal, principal
 from assay.errors import AssayError
-from assay.gateway import Gateway, GatewayError
 from assay.gateway import errors as openai_errors
-from assay.gateway.service import Caller
+from assay.gateway.errors import GatewayError
+from assay.gateway.service import Caller, Gateway
 from assay.observability import logger
 from assay.records import Scope as KeyScope
 from assay.wiring import Ports

@@ -1,7 +1,5 @@
 """The LLM gateway: OpenAI-compatible endpoints in front of every provider, with routing,
-failover, limits and usage. `service.Gateway` is the entry; routes live in `assay.api`."""
+failover, limits, cache, guardrails and usage. `service.Gateway` is the entry, built by
+`wiring.build_gateway`; its HTTP endpoints are `assay.api.openai_endpoints`.
 
-from assay.gateway.errors import GatewayError
-from assay.gateway.service import Gateway
-
-__all__ = ["Gateway", "GatewayError"]
+Nothing is imported here, so records can use `guardrails` without importing the service."""

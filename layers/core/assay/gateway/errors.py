@@ -36,6 +36,7 @@ class GatewayError(AssayError):
         super().__init__(message)
         self.status, self.code, self.param = status, code, param
         self.headers: dict[str, str] = {}
+        self.hits: list[str] = []  # guardrails that matched before the error
         if retry_after_s is not None:
             self.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
 

@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from assay.gateway.cache import ResponseCache, cache_key
 from assay.gateway.catalog import Catalog, Target
 from assay.gateway.errors import GatewayError, body
+from assay.gateway.guardrails import GuardrailRule, guard_input, guard_output
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
 from assay.gateway.upstream import Upstream, UpstreamResponse, UpstreamUnavailable
 from assay.gateway.usage import UsageWriter
@@ -52,6 +53,8 @@ class Outcome(BaseModel):
     first_token_ms: float | None = None
     overhead_ms: float = 0.0
     cached: bool = False
+    guardrails: list[str] = []
+    output_rules: list[GuardrailRule] = []
     cache_key: str | None = None
     cache_ttl_s: int = 0
 
@@ -110,6 +113,7 @@ class Gateway:
             return await self._forward(caller, path, payload, outcome, started)
         except GatewayError as failed:
             outcome.status = failed.status
+            outcome.guardrails += failed.hits
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             self._record(caller, outcome)
             raise
@@ -140,7 +144,7 @@ class Gateway:
             latency_ms=int(outcome.latency_ms), overhead_ms=round(max(outcome.overhead_ms, 0), 3),
             first_token_ms=None if outcome.first_token_ms is None else int(outcome.first_token_ms),
             status="ok" if outcome.status < 400 else f"error:{outcome.status}",
-            cached=outcome.cached,
+            cached=outcome.cached, guardrails=outcome.guardrails,
         ))  # fmt: skip
 
     async def _forward(
@@ -149,6 +153,11 @@ class Gateway:
         name = outcome.resource
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
+        rules = resolved.resource.guardrails
+        if rules:
+            outcome.guardrails += guard_input(rules, payload)  # redacts in place, or raises
+            if path == "/chat/completions" and not stream:
+                outcome.output_rules = rules
         key = None
         if self.cache is not None and resolved.resource.cache_ttl_s and not stream:
             key = cache_key(caller.tenant_id, name + path, payload)
@@ -248,7 +257,13 @@ class Gateway:
                 raise GatewayError(f"{outcome.model}: the answer broke off ({exc})") from exc
             if response.status_code < 400:
                 with contextlib.suppress(ValueError, AttributeError):
-                    outcome.prompt_tokens, outcome.completion_tokens = usage_of(json.loads(content))
+                    answer = json.loads(content)
+                    outcome.prompt_tokens, outcome.completion_tokens = usage_of(answer)
+                    if outcome.output_rules:
+                        found = guard_output(outcome.output_rules, answer)  # or raises
+                        if found:
+                            outcome.guardrails += found
+                            content = json.dumps(answer).encode()
             self.quotas.settle(admission, outcome.prompt_tokens + outcome.completion_tokens)
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.overhead_ms = outcome.latency_ms - waited * 1000

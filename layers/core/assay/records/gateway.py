@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, Field
 
 from assay.errors import NotFound
+from assay.gateway.guardrails import GuardrailRule
 from assay.store.record import TenantRecord
 
 if TYPE_CHECKING:
@@ -59,4 +60,5 @@ class GatewayResource(TenantRecord):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=0, ge=0)
+    guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
     enabled: bool = True

@@ -34,6 +34,7 @@ class UsageEntry(TenantRecord):
     first_token_ms: int | None = Field(default=None, ge=0)
     overhead_ms: float = Field(default=0.0, ge=0)
     cached: bool = False
+    guardrails: list[str] = Field(default_factory=list, description="stage:rule:action matched")
     status: str = "ok"
     at: datetime = Field(default_factory=utcnow)
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from assay.api.auth import Principal, ports, require
 from assay.api.models import PageOut
 from assay.errors import NotFound
-from assay.gateway import Gateway
+from assay.gateway.guardrails import GuardrailRule
+from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
 from assay.wiring import Ports
 
@@ -86,6 +87,7 @@ class ResourceIn(BaseModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
 
 
 class ResourceOut(ResourceIn):
