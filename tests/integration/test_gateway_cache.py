@@ -110,3 +110,32 @@ def test_guardrails_redact_what_reaches_the_model_and_block_what_must_not(
     trail = httpx.get(f"{served.base}/v1/gateway/requests", headers=auth).json()["items"]
     assert trail[0]["guardrails"] == ["input:no-keys:block"]
     assert trail[1]["guardrails"] == ["input:pii:redact"]
+
+
+def test_routing_rules_send_to_other_targets_or_block(served: Served) -> None:
+    import openai
+
+    auth = {"Authorization": f"Bearer {served.admin}"}
+    current = httpx.get(f"{served.base}/v1/gateway/resources", headers=auth).json()["items"][0]
+    backup = current["targets"][1]
+    rules = [
+        {"name": "no-sql", "action": "block", "when": {"text_contains": "drop table"}},
+        {"name": "big", "when": {"text_regex": "(?i)summari[sz]e"}, "targets": [backup]},
+    ]
+    made = httpx.put(
+        f"{served.base}/v1/gateway/resources/fast",
+        headers=auth,
+        json={"targets": current["targets"], "rules": rules},
+    )
+    assert made.status_code == 200, made.text
+    sdk = served.sdk()
+    routed = sdk.chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "Summarize this"}]
+    )
+    assert routed.headers["x-assay-model"] == "backup/gpt-b"
+    plain = sdk.chat.completions.with_raw_response.create(model="fast", messages=HELLO)
+    assert plain.headers["x-assay-model"] == "primary/gpt-a"
+    with pytest.raises(openai.PermissionDeniedError, match="not allowed"):
+        sdk.chat.completions.create(
+            model="fast", messages=[{"role": "user", "content": "DROP TABLE users"}]
+        )

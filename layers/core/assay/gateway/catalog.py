@@ -10,7 +10,7 @@ import time
 from pydantic import BaseModel, ConfigDict
 
 from assay.gateway.errors import GatewayError
-from assay.records import GatewayConnection, GatewayResource
+from assay.records import GatewayConnection, GatewayResource, RouteTarget
 from assay.store import RecordStore
 from assay.vault import Vault
 
@@ -31,6 +31,11 @@ class Target(BaseModel):
 class Resolved(BaseModel):
     resource: GatewayResource
     targets: list[Target]
+    connections: dict[str, GatewayConnection]  # every enabled one the resource or its rules name
+
+    def build(self, named: list[RouteTarget]) -> list[Target]:
+        return [Target(connection=self.connections[t.connection_id], model=t.model)
+                for t in named if t.connection_id in self.connections]  # fmt: skip
 
 
 class Catalog:
@@ -53,15 +58,21 @@ class Catalog:
                 f"The model `{name}` does not exist or you do not have access to it.",
                 status=404, code="model_not_found", param="model",
             )  # fmt: skip
-        targets = []
-        for target in resource.targets:
-            connection = self._records.get(GatewayConnection, tenant_id, target.connection_id)
+        named = {t.connection_id for t in resource.targets}
+        for rule in resource.rules:
+            named |= {t.connection_id for t in rule.targets}
+            named |= {s.target.connection_id for s in rule.split}
+        connections = {}
+        for connection_id in named:
+            connection = self._records.get(GatewayConnection, tenant_id, connection_id)
             if connection is not None and connection.enabled:
-                targets.append(Target(connection=connection, model=target.model))
+                connections[connection_id] = connection
+        targets = [Target(connection=connections[t.connection_id], model=t.model)
+                   for t in resource.targets if t.connection_id in connections]  # fmt: skip
         if not targets:
             raise GatewayError(f"The model `{name}` has no enabled connection.", status=503,
                                code="no_upstream", param="model")  # fmt: skip
-        resolved = Resolved(resource=resource, targets=targets)
+        resolved = Resolved(resource=resource, targets=targets, connections=connections)
         with self._lock:
             if len(self._resolved) > 10_000:
                 self._resolved.clear()

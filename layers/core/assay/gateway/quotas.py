@@ -122,6 +122,17 @@ class Breaker:
     def is_open(self, label: str) -> bool:
         return self._limiter.get(f"gw:cb-open:{label}") > 0
 
+    def attempted(self, label: str) -> None:
+        self._limiter.incr(f"gw:req:{label}:{int(time.time() // 60)}", ttl_s=120)
+
+    def error_rate(self, label: str) -> float:
+        """Failures over attempts in the current minute (0 until 5 attempts were made)."""
+        minute = int(time.time() // 60)
+        attempts = self._limiter.get(f"gw:req:{label}:{minute}")
+        if attempts < 5:
+            return 0.0
+        return min(1.0, self._limiter.get(f"gw:cb:{label}:{minute}") / attempts)
+
     def failed(self, label: str) -> None:
         minute = int(time.time() // 60)
         count = self._limiter.incr(f"gw:cb:{label}:{minute}", ttl_s=120)

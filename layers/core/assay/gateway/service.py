@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from assay.gateway.cache import ResponseCache, cache_key
-from assay.gateway.catalog import Catalog, Target
+from assay.gateway.catalog import Catalog, Resolved, Target
 from assay.gateway.errors import GatewayError, body
 from assay.gateway.guardrails import GuardrailRule, guard_input, guard_output
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
+from assay.gateway.routing import decide, features
 from assay.gateway.upstream import Upstream, UpstreamResponse, UpstreamUnavailable
 from assay.gateway.usage import UsageWriter
 from assay.observability import logger
@@ -147,18 +148,34 @@ class Gateway:
             cached=outcome.cached, guardrails=outcome.guardrails,
         ))  # fmt: skip
 
+    def _plan(
+        self, resolved: Resolved, path: str, payload: dict[str, Any], outcome: Outcome, *,
+        stream: bool,
+    ) -> list[Target]:  # fmt: skip
+        """Input guardrails (which may redact the payload or block), then routing rules: the
+        targets to try, in order."""
+        resource = resolved.resource
+        if resource.guardrails:
+            outcome.guardrails += guard_input(resource.guardrails, payload)
+            if path == "/chat/completions" and not stream:
+                outcome.output_rules = resource.guardrails
+        if not resource.rules:
+            return resolved.targets
+        seen = features(payload, estimate_tokens(payload, 0))
+        decision = decide(resource.rules, seen, self.breaker.error_rate)
+        if decision.rule:
+            outcome.path.append(f"rule:{decision.rule}")
+        if decision.blocked:
+            raise GatewayError(decision.blocked, status=403, code="blocked_by_rule")
+        return (resolved.build(decision.targets) if decision.targets else []) or resolved.targets
+
     async def _forward(
         self, caller: Caller, path: str, payload: dict[str, Any], outcome: Outcome, started: float
     ) -> Response:
         name = outcome.resource
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
-        rules = resolved.resource.guardrails
-        if rules:
-            outcome.guardrails += guard_input(rules, payload)  # redacts in place, or raises
-            if path == "/chat/completions" and not stream:
-                outcome.output_rules = rules
-        key = None
+        targets = self._plan(resolved, path, payload, outcome, stream=stream)
         if self.cache is not None and resolved.resource.cache_ttl_s and not stream:
             key = cache_key(caller.tenant_id, name + path, payload)
             get = partial(self.cache.get, key)
@@ -175,7 +192,7 @@ class Gateway:
         waited = time.perf_counter() - admitted  # waiting for capacity is not overhead
         last_error: GatewayError | None = None
         try:
-            for target in resolved.targets:
+            for target in targets:
                 if self.breaker.is_open(target.label):
                     outcome.path.append(f"{target.label} (circuit open)")
                     continue
@@ -219,6 +236,7 @@ class Gateway:
         for attempt in range(RETRIES + 1):
             outcome.path.append(target.label)
             outcome.attempts += 1
+            self.breaker.attempted(target.label)
             sent = time.perf_counter()
             try:
                 response = await self.upstream.send(target, path, body, credentials, stream=stream)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
+from assay.gateway.routing import RouteTarget, RoutingRule
 from assay.store.record import TenantRecord
+
+__all__ = ["GatewayConnection", "GatewayResource", "RouteTarget"]
 
 if TYPE_CHECKING:
     from assay.vault import Vault
@@ -40,14 +43,6 @@ class GatewayConnection(TenantRecord):
         return vault.open(self.tenant_id, self.sealed_credentials).decode()
 
 
-class RouteTarget(BaseModel):
-    """One upstream a route may send to; targets are tried in order (fallback)."""
-
-    connection_id: str
-    model: str = Field(min_length=1, max_length=200)
-    weight: int = Field(default=1, ge=0, le=1000)
-
-
 class GatewayResource(TenantRecord):
     """A model name clients call (`model="fast"`) mapped onto upstream targets, with limits.
     Its id is that name, so a request finds it with one read."""
@@ -61,4 +56,5 @@ class GatewayResource(TenantRecord):
     tokens_per_minute: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=0, ge=0)
     guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
+    rules: list[RoutingRule] = Field(default_factory=list, max_length=50)
     enabled: bool = True

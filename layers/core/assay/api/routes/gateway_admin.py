@@ -16,6 +16,7 @@ from assay.api.auth import Principal, ports, require
 from assay.api.models import PageOut
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
+from assay.gateway.routing import RoutingRule
 from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
 from assay.wiring import Ports
@@ -88,6 +89,9 @@ class ResourceIn(BaseModel):
     tokens_per_minute: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
     guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
+    rules: list[RoutingRule] = Field(
+        default_factory=list, max_length=50, description="In order; the first match wins."
+    )
 
 
 class ResourceOut(ResourceIn):
@@ -146,7 +150,9 @@ def put_resource(
     name: str, body: ResourceIn, caller: Admin, store: Store, request: Request
 ) -> ResourceOut:
     """Create or replace the resource clients call as `model=name`."""
-    for target in body.targets:
+    named = [*body.targets, *(t for r in body.rules for t in r.targets),
+             *(s.target for r in body.rules for s in r.split)]  # fmt: skip
+    for target in named:
         if store.records.get(GatewayConnection, caller.tenant_id, target.connection_id) is None:
             raise NotFound(f"no connection {target.connection_id} in this tenant")
     fields = {**body.model_dump(), "name": name}
