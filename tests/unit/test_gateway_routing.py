@@ -88,8 +88,21 @@ def test_a_model_with_a_high_error_rate_routes_elsewhere() -> None:
     assert decide([rule], _seen(), lambda m: 0.1).rule is None
 
 
-def test_rules_are_validated() -> None:
-    with pytest.raises(ValidationError, match="add up to 100"):
-        RoutingRule(name="bad", action="split", split=[Split(target=BIG, percent=50)])
-    with pytest.raises(ValidationError, match="needs targets"):
-        RoutingRule(name="bad", action="route")
+def test_rules_without_targets_keep_the_resources_own_and_regexes_are_checked() -> None:
+    assert decide([RoutingRule(name="empty")], _seen(), _never).targets is None
+    shares = RoutingRule(
+        name="ab",
+        action="split",
+        split=[Split(target=BIG, percent=30), Split(target=SMALL, percent=30)],
+    )
+    assert (
+        0.4
+        < sum(
+            decide([shares], _seen(), _never).targets[0] == BIG  # type: ignore[index]
+            for _ in range(1000)
+        )
+        / 1000
+        < 0.6
+    )
+    with pytest.raises(ValidationError, match="regular expression"):
+        RoutingRule(name="bad", when=Condition(text_regex="("))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from assay.gateway.errors import GatewayError
 
@@ -37,10 +37,12 @@ def _luhn(text: str) -> bool:
 
 
 class GuardrailRule(BaseModel):
+    """Matches by `regex`, `keywords` and/or `pii` kinds (a rule with none never matches)."""
+
     name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
     applies_to: Literal["input", "output", "both"] = "input"
     action: Literal["block", "redact", "flag"] = "flag"
-    regex: str | None = Field(default=None, max_length=1000)
+    regex: str | None = Field(default=None, max_length=1000, json_schema_extra={"format": "regex"})
     keywords: list[str] = Field(default_factory=list, max_length=500)
     pii: list[Literal["email", "card", "aws_access_key", "aws_secret_key"]] = Field(
         default_factory=list
@@ -55,12 +57,6 @@ class GuardrailRule(BaseModel):
             except re.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
-
-    @model_validator(mode="after")
-    def _matches_something(self) -> GuardrailRule:
-        if not (self.regex or self.keywords or self.pii):
-            raise ValueError("a rule needs a regex, keywords or pii kinds")
-        return self
 
     def patterns(self) -> list[tuple[re.Pattern[str], bool]]:
         """(pattern, needs a Luhn check)."""

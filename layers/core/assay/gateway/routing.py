@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 
 class RouteTarget(BaseModel):
@@ -33,7 +33,8 @@ class Condition(BaseModel):
     min_tools: int | None = Field(default=None, ge=0)
     max_tools: int | None = Field(default=None, ge=0)
     text_contains: str | None = Field(default=None, max_length=500)
-    text_regex: str | None = Field(default=None, max_length=500)
+    text_regex: str | None = Field(default=None, max_length=500,
+                                   json_schema_extra={"format": "regex"})  # fmt: skip
     metadata: dict[str, str] = Field(default_factory=dict)
     error_rate: ErrorRate | None = None
 
@@ -50,24 +51,20 @@ class Condition(BaseModel):
 
 class Split(BaseModel):
     target: RouteTarget
-    percent: float = Field(gt=0, le=100)
+    percent: float = Field(gt=0, le=100, description="A share; shares are normalized to 100.")
 
 
 class RoutingRule(BaseModel):
+    """`route` sends to `targets` (in fallback order), `split` picks one of `split` by share
+    (the others follow as fallbacks), `block` refuses with `message`. A route or split rule
+    without targets leaves the resource's own targets in place."""
+
     name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
     when: Condition = Field(default_factory=Condition)
     action: Literal["route", "split", "block"] = "route"
     targets: list[RouteTarget] = Field(default_factory=list, max_length=16)
     split: list[Split] = Field(default_factory=list, max_length=16)
     message: str = Field(default="This request is not allowed.", max_length=500)
-
-    @model_validator(mode="after")
-    def _complete(self) -> RoutingRule:
-        if self.action == "route" and not self.targets:
-            raise ValueError("a 'route' rule needs targets")
-        if self.action == "split" and abs(sum(s.percent for s in self.split) - 100) > 0.01:
-            raise ValueError("a 'split' rule's percentages must add up to 100")
-        return self
 
 
 class Features(BaseModel):
@@ -129,8 +126,10 @@ def decide(
         if rule.action == "block":
             return Decision(rule=rule.name, blocked=rule.message)
         if rule.action == "route":
-            return Decision(rule=rule.name, targets=rule.targets)
-        roll = (rng or random).uniform(0, 100)  # a traffic split, not a secret
+            return Decision(rule=rule.name, targets=rule.targets or None)
+        if not rule.split:
+            return Decision(rule=rule.name)
+        roll = (rng or random).uniform(0, sum(s.percent for s in rule.split))  # not a secret
         chosen = rule.split[-1]
         for part in rule.split:
             roll -= part.percent
