@@ -247,3 +247,59 @@ def test_analyze_can_submit_to_a_server(tmp_path: Path) -> None:
     assert "report" in result.stderr  # progress streamed from the server
     assert keyless.returncode == 2
     assert "ASSAY_API_KEY" in keyless.stderr
+
+
+def test_a_litellm_proxy_config_works_unchanged(tmp_path: Path) -> None:
+    """`model_list` from a LiteLLM proxy config: the official SDK calls its model_name,
+    the first deployment failing hands over to the second."""
+    import openai
+
+    from tests.support.fake_upstream import FakeUpstream
+
+    key = mint_key()
+    first, second = FakeUpstream("first"), FakeUpstream("second")
+    config = tmp_path / "litellm.yaml"
+    config.write_text(f"""
+model_list:
+  - model_name: team-model
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {first.base_url}
+      api_key: os.environ/FIRST_KEY
+      rpm: 100
+  - model_name: team-model
+    litellm_params:
+      model: gpt-4o
+      api_base: {second.base_url}
+      api_key: sk-second
+litellm_settings:
+  drop_params: true
+settings:
+  ASSAY_BOOTSTRAP_API_KEY: {key}
+""")
+    try:
+        with serving(tmp_path, "--config", str(config), FIRST_KEY="sk-first-secret") as (base, _):
+            sdk = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+            answer = sdk.chat.completions.create(
+                model="team-model", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert answer.choices[0].message.content == "first heard: hi"
+            assert first.requests[-1]["model"] == "gpt-4o-mini"
+            assert first.authorizations[-1] == "Bearer sk-first-secret"
+            first.fail_next = [503] * 3
+            answer = sdk.chat.completions.create(
+                model="team-model", messages=[{"role": "user", "content": "again"}]
+            )
+            assert answer.choices[0].message.content == "second heard: again"
+            assert second.requests[-1]["model"] == "gpt-4o"
+            assert [m.id for m in sdk.models.list()] == ["team-model"]
+        # Applying the same file again updates, never duplicates.
+        with serving(tmp_path, "--config", str(config), FIRST_KEY="sk-first-secret") as (base, _):
+            listed = httpx.get(
+                f"{base}/v1/gateway/connections", headers={"Authorization": f"Bearer {key}"}
+            ).json()["items"]
+            assert len(listed) == 2
+            assert "sk-first-secret" not in json.dumps(listed)
+    finally:
+        first.close()
+        second.close()

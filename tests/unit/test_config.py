@@ -79,3 +79,19 @@ def test_readme_lists_every_setting() -> None:
     for name, field in Settings.model_fields.items():
         assert f"`ASSAY_{name.upper()}`" in readme, f"README's settings table lacks {name}"
         assert field.description, f"{name} has no description"
+
+
+def test_yaml_config_files_carry_settings_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "assay.yaml"
+    config.write_text("settings:\n  ASSAY_RERUNS: 5\n  ASSAY_REPAIR_TURNS: 4\nmodel_list: []\n")
+    monkeypatch.setenv("ASSAY_REPAIR_TURNS", "1")
+    loaded = load_settings(config_file=config)
+    assert (loaded.reruns, loaded.repair_turns) == (5, 1)
+    config.write_text("settings:\n  ASSAY_RERUN: 5\n")
+    with pytest.raises(ConfigError, match="unknown settings ASSAY_RERUN"):
+        load_settings(config_file=config)
+    config.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(config_file=config)

@@ -12,7 +12,7 @@ import warnings
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
@@ -249,10 +249,56 @@ class Settings(BaseSettings):
         return self.home / "keys" / "evidence-ed25519.pem"
 
 
+def is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in {".yaml", ".yml"}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML configuration file: `settings:` (ASSAY_NAME: value) and, for the gateway, a
+    LiteLLM-proxy-style `model_list:`; LiteLLM's other sections are ignored."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path} is not readable YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping (settings:, model_list:)")
+    return loaded
+
+
+def secret_value(value: str) -> str:
+    """LiteLLM's `os.environ/NAME` references, resolved here (the one reader of the
+    environment); other values are literal."""
+    if value.startswith("os.environ/"):
+        name = value.removeprefix("os.environ/")
+        if name not in os.environ:
+            raise ConfigError(f"the configuration names {name}, which is not set")
+        return os.environ[name]
+    return value
+
+
+def _yaml_settings(config_file: Path) -> dict[str, object]:
+    section = read_yaml(config_file).get("settings") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{config_file}: `settings` must be a mapping of ASSAY_NAME: value")
+    known = {f"ASSAY_{name.upper()}": name for name in Settings.model_fields}
+    unknown = [str(k) for k in section if str(k).upper() not in known]
+    if unknown:
+        raise ConfigError(f"{config_file}: unknown settings {', '.join(unknown)}",
+                          fix="see README, 'Settings', for the names")  # fmt: skip
+    # The environment wins over the file, as for .env files.
+    return {known[str(k).upper()]: v for k, v in section.items()
+            if str(k).upper() not in os.environ}  # fmt: skip
+
+
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
-    """Read settings from the environment, then from `config_file` (lines of `ASSAY_NAME=value`,
-    as in a .env file; the environment wins), validation errors becoming one `ConfigError`."""
-    if config_file is not None:
+    """Read settings from the environment, then from `config_file` (lines of `ASSAY_NAME=value`
+    as in a .env file, or YAML with a `settings:` mapping; the environment wins), validation
+    errors becoming one `ConfigError`."""
+    if config_file is not None and config_file.is_file() and is_yaml(config_file):
+        overrides = {**_yaml_settings(config_file), **overrides}
+    elif config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"no configuration file at {config_file}")
         unknown = _unknown_names(config_file)

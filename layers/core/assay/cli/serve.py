@@ -10,6 +10,8 @@ from assay.api import create_app
 from assay.api.bootstrap import bootstrap
 from assay.api.worker import AnalysisWorker
 from assay.cli.context import CliContext
+from assay.config import is_yaml, read_yaml, secret_value
+from assay.gateway import litellm_config
 
 
 @click.command()
@@ -19,7 +21,8 @@ from assay.cli.context import CliContext
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A file of ASSAY_NAME=value lines (the environment wins over it).",
+    help="ASSAY_NAME=value lines, or YAML with `settings:` and a LiteLLM-style `model_list:` "
+    "(the environment wins over the file).",
 )
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> None:
@@ -33,6 +36,16 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
     if started.new_key:
         click.echo(f"admin key for tenant '{started.tenant.slug}' (shown once, store it now):")
         click.echo(started.new_key)
+    if config_file is not None and is_yaml(config_file):
+        model_list = read_yaml(config_file).get("model_list")
+        if model_list is not None:
+            applied = litellm_config.apply(
+                obj.ports.records, obj.ports.vault, started.tenant.id,
+                litellm_config.parse(model_list), secret_value,
+            )  # fmt: skip
+            click.echo(f"gateway: {applied['connections']} deployments, models "
+                       f"{', '.join(applied['resources'])} (tenant '{started.tenant.slug}')",
+                       err=True)  # fmt: skip
     worker = AnalysisWorker(settings, obj.ports)
     worker.start()  # first fails what a previous server left running, then runs the queue
     click.echo(f"serving on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
