@@ -1,7 +1,8 @@
 """A LiteLLM-proxy `model_list:` brought unchanged: each entry (a deployment) becomes a
 connection, and each `model_name` a resource whose targets are its deployments in file order
 (the first is the primary, the rest its fallbacks). `rpm`/`tpm` become the connection's
-limits; `api_key: os.environ/NAME` is read from the environment, sealed, never stored plain.
+limits; keys given as LiteLLM environment references are resolved by `assay.config`, sealed,
+never stored plain.
 Applying the same file again updates what it made, so `assay serve --config` is repeatable."""
 
 from __future__ import annotations
