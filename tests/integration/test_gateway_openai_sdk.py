@@ -168,3 +168,39 @@ def test_every_request_is_accounted_off_the_request_path(served: Served) -> None
     assert totals["fast"]["requests"] == 2 and totals["nope"]["errors"] == 1
     assert totals["fast"]["prompt_tokens"] == 22
     assert SECRET not in trail.text and SECRET not in str(usage)
+
+
+def test_keepalives_while_the_first_chunk_is_due_then_a_timeout_frame(served: Served) -> None:
+    limits = served.app.state.gateway.limits
+    limits.keepalive_s, limits.first_chunk_timeout_s = 0.2, 5.0
+    served.primary.first_chunk_delay_s = 1.0
+    body = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "x y"}]}
+    with httpx.stream(
+        "POST",
+        f"{served.base}/v1/chat/completions",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {served.key}"},
+    ) as raw:
+        lines = [line for line in raw.iter_lines() if line]
+    comments = [line for line in lines if line.startswith(":")]
+    data = [line for line in lines if line.startswith("data:")]
+    assert len(comments) >= 3 and lines.index(comments[0]) < lines.index(data[0])
+    assert data[-1] == "data: [DONE]"
+    # The SDK ignores the comments.
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in served.sdk().chat.completions.create(
+            model="fast", messages=[{"role": "user", "content": "x y"}], stream=True
+        )
+        if c.choices
+    )
+    assert text == "primary heard: x y"
+    limits.first_chunk_timeout_s = 0.5
+    served.primary.first_chunk_delay_s = 2.0
+    with pytest.raises(openai.APIError, match="no first chunk in time"):
+        list(
+            served.sdk().chat.completions.create(
+                model="fast", messages=[{"role": "user", "content": "slow"}], stream=True
+            )
+        )

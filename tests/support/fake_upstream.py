@@ -18,6 +18,7 @@ class FakeUpstream:
         self.authorizations: list[str] = []
         self.fail_next: list[int] = []  # statuses to answer, one per coming request
         self.chunk_delay_s = 0.0
+        self.first_chunk_delay_s = 0.0  # after the headers, before the first chunk
         self.break_stream_after: int | None = None  # chunks before the connection drops
         self._lock = threading.Lock()
         upstream = self
@@ -86,6 +87,7 @@ class FakeUpstream:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 words = upstream.reply(body).split(" ")
+                time.sleep(upstream.first_chunk_delay_s)
                 for index, word in enumerate(words):
                     if (
                         upstream.break_stream_after is not None

@@ -163,6 +163,14 @@ class Settings(BaseSettings):
     gateway_tenant_tpd: int | None = Field(
         default=None, ge=1, description="Gateway: tokens per day per tenant (unset: none)."
     )
+    gateway_first_chunk_timeout_s: float = Field(
+        default=60.0, gt=0, le=600,
+        description="Gateway: a stream whose first chunk takes longer ends with an error frame.",
+    )  # fmt: skip
+    gateway_keepalive_s: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Gateway: SSE keep-alive comments this often while the first chunk is due.",
+    )  # fmt: skip
     gateway_max_wait_s: float = Field(
         default=2.0,
         ge=0,

@@ -76,6 +76,8 @@ class Limits(BaseModel):
     key_tpm: int | None = None
     tenant_tpm: int | None = None
     tenant_tpd: int | None = None
+    first_chunk_timeout_s: float = 60.0
+    keepalive_s: float = 10.0
 
 
 class Gateway:
@@ -306,15 +308,36 @@ class Gateway:
         self, response: UpstreamResponse, outcome: Outcome, started: float, admission: Admission,
         caller: Caller,
     ) -> AsyncIterator[bytes]:  # fmt: skip
-        """Chunks as they arrive; the usage chunk (stream_options.include_usage) is read on
-        the way through. An upstream failing mid-stream ends with an error frame."""
+        """Chunks as they arrive, never buffered; SSE comments keep the connection alive while
+        the first one is awaited, for at most `first_chunk_timeout_s`. The usage chunk
+        (stream_options.include_usage) is read on the way through. An upstream failing
+        mid-stream, or too slow to start, ends the stream with an error frame."""
         tail = b""
+        chunks = response.chunks()
         try:
-            async for chunk in response.chunks():
-                if outcome.first_token_ms is None:
-                    outcome.first_token_ms = (time.perf_counter() - started) * 1000
+            first = asyncio.ensure_future(anext(chunks))
+            deadline = time.monotonic() + self.limits.first_chunk_timeout_s
+            while not first.done():
+                left = deadline - time.monotonic()
+                done, _ = await asyncio.wait({first}, timeout=min(self.limits.keepalive_s, left))
+                if done:
+                    break
+                if time.monotonic() >= deadline:
+                    first.cancel()
+                    raise UpstreamUnavailable("no first chunk in time", timeout=True)
+                yield b": keep-alive\n\n"
+            try:
+                chunk = first.result()
+            except StopAsyncIteration:
+                return
+            outcome.first_token_ms = (time.perf_counter() - started) * 1000
+            while True:
                 tail = (tail + chunk)[-16384:]
                 yield chunk
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
         except UpstreamUnavailable as exc:
             message = f"the upstream failed mid-stream: {exc}"
             yield f"data: {json.dumps(body(502, message, 'stream_error'))}\n\n".encode()

@@ -21,6 +21,8 @@ def build_gateway(ports: Ports) -> Gateway:
             key_tpm=settings.gateway_key_tpm,
             tenant_tpm=settings.gateway_tenant_tpm,
             tenant_tpd=settings.gateway_tenant_tpd,
+            first_chunk_timeout_s=settings.gateway_first_chunk_timeout_s,
+            keepalive_s=settings.gateway_keepalive_s,
         ),
         usage=UsageWriter(ports.records),
         cache=RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(),
