@@ -26,9 +26,12 @@ def serving(home: Path, *args: str, **env: str) -> Iterator[tuple[str, subproces
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     environment.update({"ASSAY_HOME": str(home), **env})
     process = subprocess.Popen(
-        [ASSAY, "serve", "--port", str(port), *args], env=environment, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [ASSAY, "serve", "--port", str(port), *args],
+        env=environment,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -81,9 +84,14 @@ def test_settings_can_come_from_a_config_file(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     environment["ASSAY_HOME"] = str(tmp_path)
     for args in (["--config", str(config)], ["--config", str(tmp_path / "missing.env")]):
-        done = subprocess.run([ASSAY, "serve", "--port", str(_free_port()), *args],
-                              env=environment, capture_output=True, text=True, timeout=60,
-                              check=False)  # fmt: skip
+        done = subprocess.run(
+            [ASSAY, "serve", "--port", str(_free_port()), *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
     assert "no configuration file" in done.stderr
@@ -92,8 +100,14 @@ def test_settings_can_come_from_a_config_file(tmp_path: Path) -> None:
 def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     environment.update({"ASSAY_HOME": str(tmp_path), "ASSAY_BOOTSTRAP_API_KEY": "hunter2"})
-    done = subprocess.run([ASSAY, "serve", "--port", str(_free_port())], env=environment,
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [ASSAY, "serve", "--port", str(_free_port())],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1
     assert "ASSAY_BOOTSTRAP_API_KEY is not an Assay key" in done.stderr
     assert "Traceback" not in done.stderr
@@ -106,13 +120,22 @@ def _example_archive() -> bytes:
     return buffer.getvalue()
 
 
-def _follow(base: str, analysis_id: str, headers: dict[str, str], *, after: int = 0,
-            until: Callable[[str, int], bool] | None = None) -> list[tuple[int, str]]:  # fmt: skip
+def _follow(
+    base: str,
+    analysis_id: str,
+    headers: dict[str, str],
+    *,
+    after: int = 0,
+    until: Callable[[str, int], bool] | None = None,
+) -> list[tuple[int, str]]:
     """(id, type) of each SSE event, to the end or until `until(type, id)` says stop."""
     seen: list[tuple[int, str]] = []
-    with httpx.stream("GET", f"{base}/v1/analyses/{analysis_id}/events",
-                      headers={**headers, "Last-Event-ID": str(after)},
-                      timeout=httpx.Timeout(600, connect=5)) as stream:  # fmt: skip
+    with httpx.stream(
+        "GET",
+        f"{base}/v1/analyses/{analysis_id}/events",
+        headers={**headers, "Last-Event-ID": str(after)},
+        timeout=httpx.Timeout(600, connect=5),
+    ) as stream:
         event_id = after
         for line in stream.iter_lines():
             if line.startswith("id: "):
@@ -170,16 +193,25 @@ def test_a_server_killed_mid_analysis_resumes_it_on_restart(tmp_path: Path) -> N
 
     key = mint_key()
     headers = {"Authorization": f"Bearer {key}"}
-    llm = ScriptedLLM([("Module `shop/pricing.py`", PRICING_TESTS),
-                       ("Module `shop/cart.py`", CART_REPAIRED)])  # fmt: skip
+    llm = ScriptedLLM(
+        [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)]
+    )
     llm.delay_s = 30.0
     with llm.serve() as model_base:
-        env = {"ASSAY_BOOTSTRAP_API_KEY": key, "ASSAY_MODEL": "openai/gpt-4o-mini",
-               "ASSAY_OPENAI_API_BASE": model_base, "ASSAY_OPENAI_API_KEY": "sk-scripted",
-               "ASSAY_REPAIR_TURNS": "0", "ASSAY_RERUNS": "2"}  # fmt: skip
+        env = {
+            "ASSAY_BOOTSTRAP_API_KEY": key,
+            "ASSAY_MODEL": "openai/gpt-4o-mini",
+            "ASSAY_OPENAI_API_BASE": model_base,
+            "ASSAY_OPENAI_API_KEY": "sk-scripted",
+            "ASSAY_REPAIR_TURNS": "0",
+            "ASSAY_RERUNS": "2",
+        }
         with serving(tmp_path, **env) as (base, process):
-            made = httpx.post(f"{base}/v1/analyses/archive?engine=llm", content=_example_archive(),
-                              headers={**headers, "Content-Type": "application/gzip"})  # fmt: skip
+            made = httpx.post(
+                f"{base}/v1/analyses/archive?engine=llm",
+                content=_example_archive(),
+                headers={**headers, "Content-Type": "application/gzip"},
+            )
             assert made.status_code == 202, made.text
             analysis_id = made.json()["id"]
             before = _follow(base, analysis_id, headers, until=lambda kind, _: kind == "plan")
@@ -238,9 +270,18 @@ def test_analyze_can_submit_to_a_server(tmp_path: Path) -> None:
     key = mint_key()
     with serving(tmp_path / "server", ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
         out = tmp_path / "out"
-        result = run(tmp_path / "client", "analyze", "https://assay-test.invalid/repo.git",
-                     "--engine", "offline", "--server", base, "--out", str(out),
-                     ASSAY_API_KEY=key)  # fmt: skip
+        result = run(
+            tmp_path / "client",
+            "analyze",
+            "https://assay-test.invalid/repo.git",
+            "--engine",
+            "offline",
+            "--server",
+            base,
+            "--out",
+            str(out),
+            ASSAY_API_KEY=key,
+        )
         keyless = run(tmp_path / "client", "analyze", ".", "--server", base)
     assert result.returncode == 1, result.stderr
     assert json.loads((out / "report.json").read_text())["status"] == "failed"
@@ -303,3 +344,58 @@ settings:
     finally:
         first.close()
         second.close()
+
+
+@REGISTRY
+def test_analyses_call_models_through_the_servers_own_gateway(tmp_path: Path) -> None:
+    """An analysis whose model is a gateway resource of its tenant: every model call goes
+    through the gateway, so it shows in the gateway's usage and audit."""
+    from tests.integration.test_pipeline import CART_REPAIRED, PRICING_TESTS
+    from tests.support.fake_llm import ScriptedLLM
+
+    key = mint_key()
+    auth = {"Authorization": f"Bearer {key}"}
+    llm = ScriptedLLM(
+        [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)]
+    )
+    with (
+        llm.serve() as model_base,
+        serving(
+            tmp_path, ASSAY_BOOTSTRAP_API_KEY=key, ASSAY_REPAIR_TURNS="0", ASSAY_RERUNS="2"
+        ) as (base, _),
+    ):
+        made = httpx.post(
+            f"{base}/v1/gateway/connections",
+            headers=auth,
+            json={"name": "scripted", "base_url": model_base, "api_key": "sk-s"},
+        )
+        assert made.status_code == 201, made.text
+        httpx.put(
+            f"{base}/v1/gateway/resources/analysis-model",
+            headers=auth,
+            json={"targets": [{"connection_id": made.json()["id"], "model": "gpt-4o-mini"}]},
+        ).raise_for_status()
+        submitted = httpx.post(
+            f"{base}/v1/analyses/archive?engine=llm&model=analysis-model",
+            content=_example_archive(),
+            headers={**auth, "Content-Type": "application/gzip"},
+        )
+        assert submitted.status_code == 202, submitted.text
+        analysis_id = submitted.json()["id"]
+        _follow(base, analysis_id, auth)
+        final = httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=auth).json()
+        report = httpx.get(f"{base}/v1/analyses/{analysis_id}/report", headers=auth).json()
+        deadline = time.monotonic() + 10
+        while True:  # usage is written off the request path
+            trail = httpx.get(
+                f"{base}/v1/gateway/requests", headers=auth, params={"resource": "analysis-model"}
+            ).json()["items"]
+            if len(trail) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert final["status"] == "succeeded", final
+    assert report["funnel"]["kept"] == 2
+    assert len(trail) == len(llm.requests) == 2
+    assert {e["model"] for e in trail} == {"scripted/gpt-4o-mini"}
+    assert all(e["status"] == "ok" and e["prompt_tokens"] == 900 for e in trail)
+    assert {r["model"] for r in llm.requests} == {"gpt-4o-mini"}

@@ -9,19 +9,23 @@ forever and none loops forever.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
+from assay import tenancy
 from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import choose_engine, run_analysis
 from assay.blobs import tenant_key
 from assay.config import Settings
+from assay.engines import Engine
 from assay.errors import AssayError, StaleWrite
 from assay.observability import logger
-from assay.records import Analysis, AnalysisStatus, Tenant
+from assay.records import Analysis, AnalysisStatus, GatewayResource, Scope, Tenant
 from assay.sandbox.process import ProcessSandbox
 from assay.store import SYSTEM_TENANT
+from assay.tenancy.service import IssuedKey
 from assay.wiring import Ports, make_signer
 
 ARTIFACT_PREFIX = "artifact:"
@@ -35,10 +39,17 @@ def source_key(tenant_id: str, analysis_id: str) -> str:
 
 
 class AnalysisWorker:
-    def __init__(self, settings: Settings, ports: Ports, *, poll_s: float = 0.5) -> None:
+    def __init__(
+        self, settings: Settings, ports: Ports, *, poll_s: float = 0.5,
+        gateway_url: str | None = None,
+    ) -> None:  # fmt: skip
         self._settings = settings
         self._ports = ports
         self._poll_s = poll_s
+        # This server's own gateway: analyses whose model is one of their tenant's gateway
+        # resources call it there, so its routing, limits, cache and usage apply to them.
+        self._gateway_url = gateway_url
+        self._gateway_keys: dict[str, IssuedKey] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="assay-worker", daemon=True)
 
@@ -48,6 +59,33 @@ class AnalysisWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        for tenant_id, issued in self._gateway_keys.items():
+            tenant = self._ports.records.get(Tenant, SYSTEM_TENANT, tenant_id)
+            if tenant is not None:
+                with contextlib.suppress(AssayError):
+                    tenancy.revoke_key(self._ports.records, tenant, issued.record.id)
+
+    def engine_for(self, analysis: Analysis) -> Engine:
+        """Through this server's gateway when the model names a gateway resource of the
+        analysis's tenant; otherwise as configured (ASSAY_MODEL, ASSAY_OPENAI_API_BASE)."""
+        model = analysis.model
+        routed = self._gateway_url and model and analysis.engine in {"auto", "llm"}
+        if routed and self._ports.records.get(GatewayResource, analysis.tenant_id, model or ""):
+            from assay.engines.llm import LlmEngine
+
+            return LlmEngine(f"openai/{model}", api_base=f"{self._gateway_url}/v1",
+                             api_key=self._gateway_key(analysis.tenant_id))  # fmt: skip
+        return choose_engine(analysis.engine, analysis.model, self._settings)
+
+    def _gateway_key(self, tenant_id: str) -> str:
+        """One key per tenant and server run, scoped to gateway:invoke, revoked on stop."""
+        issued = self._gateway_keys.get(tenant_id)
+        if issued is None:
+            tenant = tenancy.resolve_tenant(self._ports.records, tenant_id)
+            issued = tenancy.issue_key(self._ports.records, tenant, "analysis-worker",
+                                       [Scope.GATEWAY_INVOKE], actor="system")  # fmt: skip
+            self._gateway_keys[tenant_id] = issued
+        return issued.key
 
     def _tenants(self) -> list[Tenant]:
         tenants, cursor = [], None
@@ -113,7 +151,7 @@ class AnalysisWorker:
             archive = work / "source.tar.gz"
             self._ports.blobs.download(target[len(ARTIFACT_PREFIX) :], archive)
             target = str(archive)
-        engine = choose_engine(analysis.engine, analysis.model, settings)
+        engine = self.engine_for(analysis)
         options = AnalysisOptions(
             analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
             model=getattr(engine, "model", None), budget_s=analysis.budget_s,

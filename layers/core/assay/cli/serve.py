@@ -46,7 +46,7 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
             click.echo(f"gateway: {applied['connections']} deployments, models "
                        f"{', '.join(applied['resources'])} (tenant '{started.tenant.slug}')",
                        err=True)  # fmt: skip
-    worker = AnalysisWorker(settings, obj.ports)
+    worker = AnalysisWorker(settings, obj.ports, gateway_url=f"http://{_loopback(host)}:{port}")
     worker.start()  # first fails what a previous server left running, then runs the queue
     click.echo(f"serving on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
     try:
@@ -54,3 +54,8 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
                     access_log=False)  # fmt: skip
     finally:
         worker.stop()
+
+
+def _loopback(host: str) -> str:
+    """Where the worker reaches this server's own gateway."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - a comparison
