@@ -117,9 +117,9 @@ def test_listing_pages_filters_and_rejects_bad_input(world: tuple[TestClient, Wo
 
 
 def test_revoked_keys_stop_working(world: tuple[TestClient, World], monkeypatch) -> None:
-    from assay.api import auth
+    from assay.api import identity
 
-    monkeypatch.setattr(auth, "CACHE_TTL_S", 0.0)  # no cached grace period in this test
+    monkeypatch.setattr(identity, "CACHE_TTL_S", 0.0)  # no cached grace period in this test
     client, data = world
     issued = tenancy.issue_key(data.ports.records, data.acme, "temp", [Scope.ANALYSES_READ])
     assert client.get("/v1/analyses", headers=data.auth(issued.key)).status_code == 200

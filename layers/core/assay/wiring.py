@@ -5,12 +5,12 @@ Profiles differ only here. Everything else receives ports and never asks which p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from assay.blobs import BlobStore
 from assay.config import Profile, Settings
-from assay.evidence.signing import Signer
 from assay.limits import Limiter
 from assay.store import RecordStore
 from assay.vault import Vault
@@ -18,15 +18,19 @@ from assay.vault import Vault
 if TYPE_CHECKING:
     import boto3
 
+    from assay.evidence.signing import Signer
 
-def _session(settings: Settings) -> boto3.session.Session:
+
+@functools.cache
+def _session(region: str | None) -> boto3.session.Session:
+    """One session for all clients: it loads botocore's endpoint data once, not per client."""
     import boto3
 
-    return boto3.session.Session(region_name=settings.aws_region)
+    return boto3.session.Session(region_name=region)
 
 
 def _client(settings: Settings, service: str) -> Any:
-    return _session(settings).client(service, endpoint_url=settings.aws_endpoint_url)  # type: ignore[call-overload]
+    return _session(settings.aws_region).client(service, endpoint_url=settings.aws_endpoint_url)  # type: ignore[call-overload]
 
 
 def make_records(settings: Settings) -> RecordStore:
@@ -84,24 +88,59 @@ def make_signer(settings: Settings) -> Signer:
     return LocalSigner(settings.signing_key_file)
 
 
-@dataclass(frozen=True)
 class Ports:
-    settings: Settings
-    records: RecordStore
-    blobs: BlobStore
-    vault: Vault
-    limits: Limiter
+    """The adapters for `settings`, each built on first use: a process that never touches one
+    (the gateway never reads blobs) never pays for its client at cold start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
+
+    def _get(self, name: str, make: Any) -> Any:
+        found = self._built.get(name)
+        if found is None:
+            with self._lock:
+                found = self._built.get(name)
+                if found is None:
+                    found = self._built[name] = make(self.settings)
+        return found
+
+    @property
+    def records(self) -> RecordStore:
+        found: RecordStore = self._get("records", make_records)
+        return found
+
+    @property
+    def blobs(self) -> BlobStore:
+        found: BlobStore = self._get("blobs", make_blobs)
+        return found
+
+    @property
+    def vault(self) -> Vault:
+        found: Vault = self._get("vault", make_vault)
+        return found
+
+    @property
+    def limits(self) -> Limiter:
+        found: Limiter = self._get("limits", make_limiter)
+        return found
+
+    def build_all(self) -> None:
+        for name, make in (("records", make_records), ("blobs", make_blobs),
+                           ("vault", make_vault), ("limits", make_limiter)):  # fmt: skip
+            self._get(name, make)
 
     def close(self) -> None:
-        self.records.close()
-        self.limits.close()
+        if "records" in self._built:
+            self.records.close()
+        if "limits" in self._built:
+            self.limits.close()
 
 
-def build_ports(settings: Settings) -> Ports:
-    return Ports(
-        settings=settings,
-        records=make_records(settings),
-        blobs=make_blobs(settings),
-        vault=make_vault(settings),
-        limits=make_limiter(settings),
-    )
+def build_ports(settings: Settings, *, lazy: bool = False) -> Ports:
+    """Every adapter built now (configuration errors surface at start), or on first use."""
+    ports = Ports(settings)
+    if not lazy:
+        ports.build_all()
+    return ports

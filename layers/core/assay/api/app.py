@@ -10,9 +10,9 @@ from fastapi.routing import APIRoute
 
 from assay import __version__
 from assay.api import problems
-from assay.api.auth import KeyCache, oidc_verifier
+from assay.api.identity import Authenticator
 from assay.api.middleware import RequestContext
-from assay.api.openai_endpoints import OpenAIEndpoints
+from assay.api.openai_endpoints import PATHS, OpenAIEndpoints
 from assay.api.routes import (
     admin,
     analyses,
@@ -55,14 +55,16 @@ def create_app(ports: Ports) -> FastAPI:
         responses=problems.ERROR_RESPONSES,
     )
     app.state.ports = ports
-    app.state.key_cache = KeyCache()
-    app.state.oidc = oidc_verifier(ports.settings)
+    app.state.authenticator = Authenticator(ports)
     app.state.gateway = build_gateway(ports)
     problems.install(app)
 
     # Starlette runs the last added outermost: the request id, then the gateway's fast path.
-    app.add_middleware(OpenAIEndpoints, ports=ports, gateway=app.state.gateway)
-    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY)
+    app.add_middleware(
+        OpenAIEndpoints, authenticator=app.state.authenticator, gateway=app.state.gateway
+    )
+    # Archive uploads and model calls have caps of their own.
+    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", *PATHS))
 
     app.include_router(health.router)
     app.include_router(analyses.router)

@@ -1,88 +1,23 @@
-"""Who is calling: API keys or OIDC JWTs as Bearer tokens.
-
-Keys are looked up by their SHA-256 hash and the stored hash is compared in constant time. A
-successful lookup is cached for `CACHE_TTL_S` seconds, so a revoked key stops working within
-that time on every server. Anything else is treated as a JWT when an OIDC issuer is configured
-(`oidc.py`). Either way the caller gets a per-principal request rate limit.
-"""
+"""The API's FastAPI dependencies for who is calling; the work is in `identity.py`."""
 
 from __future__ import annotations
 
-import hmac
-import math
-import threading
-import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
-from assay import tenancy
-from assay.api.oidc import OidcConfig, OidcVerifier
-from assay.config import Settings
-from assay.errors import AssayError, ConfigError
-from assay.limits import Algorithm
-from assay.records import ApiKey, Scope, Tenant, TenantStatus
-from assay.records.api_keys import PREFIX, hash_key
-from assay.store import SYSTEM_TENANT
+from assay.api.identity import (
+    Authenticator,
+    Forbidden,
+    Principal,
+    TooManyRequests,
+    Unauthorized,
+)
+from assay.records import Scope
 from assay.wiring import Ports
 
-CACHE_TTL_S = 30.0
-CACHE_MAX = 10_000
-
-
-class Unauthorized(AssayError):
-    status = 401
-    code = "unauthorized"
-    headers = {"WWW-Authenticate": 'Bearer realm="assay"'}
-
-
-class TooManyRequests(AssayError):
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after_s: float, limit: int) -> None:
-        super().__init__(message)
-        self.headers = {
-            "Retry-After": str(max(1, math.ceil(retry_after_s))),
-            "RateLimit-Limit": str(limit),
-            "RateLimit-Remaining": "0",
-        }
-
-
-class Forbidden(AssayError):
-    status = 403
-    code = "forbidden"
-
-
-class Principal(BaseModel):
-    tenant_id: str
-    actor: str  # an API key id, or `oidc:<sub>` for a JWT's subject
-    scopes: list[Scope]
-
-    def allows(self, scope: Scope) -> bool:
-        return Scope.ADMIN in self.scopes or scope in self.scopes
-
-
-class KeyCache:
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, ApiKey]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> ApiKey | None:
-        with self._lock:
-            hit = self._entries.get(digest)
-            if hit is None or hit[0] < time.monotonic():
-                return None
-            return hit[1]
-
-    def put(self, digest: str, record: ApiKey) -> None:
-        with self._lock:
-            if len(self._entries) >= CACHE_MAX:
-                self._entries.clear()
-            self._entries[digest] = (time.monotonic() + CACHE_TTL_S, record)
+__all__ = ["Forbidden", "Principal", "TooManyRequests", "Unauthorized", "ports", "principal",
+           "require"]  # fmt: skip
 
 
 async def ports(request: Request) -> Ports:
@@ -90,79 +25,9 @@ async def ports(request: Request) -> Ports:
     return found
 
 
-def oidc_verifier(settings: Settings) -> OidcVerifier | None:
-    if not settings.oidc_issuer or not settings.oidc_audience:
-        return None
-    algorithms = tuple(a.strip() for a in settings.oidc_algorithms.split(",") if a.strip())
-    try:
-        return OidcVerifier(
-            OidcConfig(
-                issuer=settings.oidc_issuer,
-                audience=settings.oidc_audience,
-                algorithms=algorithms,
-                jwks_url=settings.oidc_jwks_url,
-                tenant_claim=settings.oidc_tenant_claim,
-                scopes_claim=settings.oidc_scopes_claim,
-            )
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc), fix="set ASSAY_OIDC_ALGORITHMS to e.g. RS256") from exc
-
-
-def _lookup_key(cache: KeyCache, store: Ports, digest: str, token: str) -> ApiKey:
-    record = tenancy.authenticate(store.records, token)
-    if record is None:
-        raise Unauthorized("the API key is not valid, has expired or was revoked")
-    cache.put(digest, record)
-    return record
-
-
-async def _from_key(request: Request, store: Ports, token: str) -> Principal:
-    """A cached key costs no store read and no thread hop; a miss reads the store off the
-    event loop."""
-    digest = hash_key(token)
-    cache: KeyCache = request.app.state.key_cache
-    record = cache.get(digest)
-    if record is None:
-        record = await run_in_threadpool(_lookup_key, cache, store, digest, token)
-    if not hmac.compare_digest(record.key_hash, digest) or not record.is_active():
-        raise Unauthorized("the API key is not valid, has expired or was revoked")
-    return Principal(tenant_id=record.tenant_id, actor=record.id, scopes=record.scopes)
-
-
-def _from_jwt(store: Ports, verifier: OidcVerifier, token: str) -> Principal:
-    identity = verifier.verify(token)
-    tenant = store.records.get(Tenant, SYSTEM_TENANT, identity.tenant) or store.records.lookup(
-        Tenant, identity.tenant
-    )
-    if tenant is None or tenant.status is not TenantStatus.ACTIVE:
-        raise Unauthorized(f"the token's tenant {identity.tenant!r} is unknown or suspended")
-    return Principal(tenant_id=tenant.id, actor=f"oidc:{identity.subject}", scopes=identity.scopes)
-
-
-async def principal(request: Request, store: Ports = Depends(ports)) -> Principal:  # noqa: B008
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send an API key or an OIDC token as 'Authorization: Bearer ...'")
-    verifier: OidcVerifier | None = request.app.state.oidc
-    if token.startswith(PREFIX) or verifier is None:
-        caller = await _from_key(request, store, token)
-    else:  # may fetch the issuer's keys
-        caller = await run_in_threadpool(_from_jwt, store, verifier, token)
-    request.state.tenant_id = caller.tenant_id
-    limit = store.settings.api_rate_limit
-    hit = partial(store.limits.hit, f"api:{caller.actor}", limit=limit, window_s=60,
-                  algorithm=Algorithm.SLIDING)  # fmt: skip
-    decision = await run_in_threadpool(hit) if store.limits.blocking else hit()
-    if not decision.allowed:
-        raise TooManyRequests(
-            f"each caller may make {limit} requests a minute",
-            retry_after_s=decision.retry_after_s,
-            limit=limit,
-        )
-    return caller
+async def principal(request: Request) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(request.headers.get("authorization", ""))
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:

@@ -10,14 +10,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assay.api import problems
-
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body: int, exempt_suffix: str = "/archive") -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int | None, exempt: tuple[str, ...] = ()) -> None:
+        """`max_body` None: no cap here; paths ending in one of `exempt` keep their own."""
         self.app = app
         self.max_body = max_body
-        self.exempt_suffix = exempt_suffix
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,8 +31,10 @@ class RequestContext:
         rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         echo = (b"x-request-id", rid.encode("latin-1"))
-        if (length.isdigit() and int(length) > self.max_body
-                and not scope["path"].endswith(self.exempt_suffix)):  # fmt: skip
+        if (self.max_body is not None and length.isdigit() and int(length) > self.max_body
+                and not scope["path"].endswith(self.exempt)):  # fmt: skip
+            from assay.api import problems  # FastAPI: not on the gateway Lambda's cold start
+
             refusal = problems.problem(Request(scope), 413, "payload_too_large",
                                        f"bodies are limited to {self.max_body} bytes")  # fmt: skip
             refusal.raw_headers.append(echo)

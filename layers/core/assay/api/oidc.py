@@ -15,14 +15,16 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import jwt
 from pydantic import BaseModel
 
 from assay.errors import AssayError
 from assay.records import Scope
+
+if TYPE_CHECKING:
+    import jwt
 
 # Asymmetric algorithms only: HS* would let a published RSA/EC public key sign tokens.
 ALLOWED_ALGORITHMS = frozenset(
@@ -100,6 +102,8 @@ class OidcVerifier:
         self._lock = threading.Lock()
 
     def _jwks_client(self) -> jwt.PyJWKClient:
+        import jwt
+
         with self._lock:
             if self._jwks is None:
                 url = self.config.jwks_url or self._discover_jwks_url()
@@ -130,6 +134,8 @@ class OidcVerifier:
         return jwks_uri
 
     def verify(self, token: str) -> Identity:
+        import jwt  # on first use: PyJWT and cryptography cost ~40 ms of a cold start
+
         try:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError as exc:

@@ -18,14 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assay.api.auth import Forbidden, Principal, principal
+from assay.api.identity import Authenticator, Forbidden
 from assay.errors import AssayError
 from assay.gateway import errors as openai_errors
 from assay.gateway.errors import GatewayError
 from assay.gateway.service import Caller, Gateway
 from assay.observability import logger
 from assay.records import Scope as KeyScope
-from assay.wiring import Ports
 
 MAX_BODY = 4 * 1024 * 1024  # long prompts and images as data URLs
 ROUTES = {
@@ -46,10 +45,19 @@ def error_response(exc: AssayError) -> JSONResponse:
 
 
 async def _payload(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise GatewayError(f"the request body exceeds {MAX_BODY} bytes", status=413,
+    """The JSON body, refused as soon as it outgrows MAX_BODY (declared or sent)."""
+    declared = request.headers.get("content-length", "")
+    too_big = GatewayError(f"the request body exceeds {MAX_BODY} bytes", status=413,
                            code="request_too_large")  # fmt: skip
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_big
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > MAX_BODY:
+            raise too_big
+        parts.append(part)
+    raw = b"".join(parts)
     try:
         payload = json.loads(raw)
     except ValueError:
@@ -61,9 +69,9 @@ async def _payload(request: Request) -> dict[str, Any]:
 
 
 class OpenAIEndpoints:
-    def __init__(self, app: ASGIApp, *, ports: Ports, gateway: Gateway) -> None:
+    def __init__(self, app: ASGIApp, *, authenticator: Authenticator, gateway: Gateway) -> None:
         self.app = app
-        self.ports = ports
+        self.authenticator = authenticator
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,7 +98,7 @@ class OpenAIEndpoints:
         await response(scope, receive, send)
 
     async def _handle(self, route: str, request: Request) -> Response:
-        caller: Principal = await principal(request, self.ports)
+        caller = await self.authenticator.authenticate(request.headers.get("authorization", ""))
         if not caller.allows(KeyScope.GATEWAY_INVOKE):
             raise Forbidden("the caller lacks the 'gateway:invoke' scope")
         who = Caller(tenant_id=caller.tenant_id, actor=caller.actor)

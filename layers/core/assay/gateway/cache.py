@@ -70,12 +70,23 @@ class MemoryCache(ResponseCache):
 
 
 class RedisCache(ResponseCache):
-    def __init__(self, url: str, *, prefix: str = "assay", timeout_s: float = 0.5) -> None:
-        import redis
+    """The client is made on first use, so a cold start that serves no cached resource never
+    imports redis-py for it."""
 
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=timeout_s,
-                                           socket_timeout=timeout_s)  # fmt: skip
+    def __init__(self, url: str, *, prefix: str = "assay", timeout_s: float = 0.5) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._client: Any = None
         self._prefix = prefix
+
+    @property
+    def _redis(self) -> Any:
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(self._url, socket_connect_timeout=self._timeout_s,
+                                                socket_timeout=self._timeout_s)  # fmt: skip
+        return self._client
 
     def get(self, key: str) -> bytes | None:
         import redis

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
 from assay.gateway.errors import GatewayError
+from assay.gateway.provided import getter
 from assay.records import GatewayConnection, GatewayResource, RouteTarget
 from assay.store import RecordStore
 from assay.vault import Vault
@@ -39,9 +41,12 @@ class Resolved(BaseModel):
 
 
 class Catalog:
-    def __init__(self, records: RecordStore, vault: Vault, *, ttl_s: float = TTL_S) -> None:
-        self._records = records
-        self._vault = vault
+    def __init__(
+        self, records: RecordStore | Callable[[], RecordStore], vault: Vault | Callable[[], Vault],
+        *, ttl_s: float = TTL_S,
+    ) -> None:  # fmt: skip
+        self._records_of = getter(records)
+        self._vault_of = getter(vault)
         self._ttl_s = ttl_s
         self._resolved: dict[tuple[str, str], tuple[float, Resolved]] = {}
         self._secrets: dict[tuple[str, int], tuple[float, str]] = {}
@@ -52,7 +57,8 @@ class Catalog:
         hit = self._resolved.get((tenant_id, name))
         if hit is not None and hit[0] > now:
             return hit[1]
-        resource = self._records.get(GatewayResource, tenant_id, name)
+        records = self._records_of()
+        resource = records.get(GatewayResource, tenant_id, name)
         if resource is None or not resource.enabled:
             raise GatewayError(
                 f"The model `{name}` does not exist or you do not have access to it.",
@@ -64,7 +70,7 @@ class Catalog:
             named |= {s.target.connection_id for s in rule.split}
         connections = {}
         for connection_id in named:
-            connection = self._records.get(GatewayConnection, tenant_id, connection_id)
+            connection = records.get(GatewayConnection, tenant_id, connection_id)
             if connection is not None and connection.enabled:
                 connections[connection_id] = connection
         targets = [Target(connection=connections[t.connection_id], model=t.model)
@@ -82,7 +88,7 @@ class Catalog:
     def resources(self, tenant_id: str) -> list[GatewayResource]:
         found, cursor = [], None
         while True:
-            page = self._records.list(GatewayResource, tenant_id, cursor=cursor, limit=200)
+            page = self._records_of().list(GatewayResource, tenant_id, cursor=cursor, limit=200)
             found += [r for r in page.items if r.enabled]
             if (cursor := page.next_cursor) is None:
                 return found
@@ -95,7 +101,7 @@ class Catalog:
         hit = self._secrets.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        plain = connection.credentials(self._vault)
+        plain = connection.credentials(self._vault_of())
         with self._lock:
             self._secrets[key] = (now + 60.0, plain)
         return plain

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from assay.gateway.errors import GatewayError
+from assay.gateway.provided import getter
 from assay.limits import Algorithm, Limiter, Reservation
 
 MINUTE, DAY = 60, 86_400
@@ -62,9 +64,15 @@ class Admission(BaseModel):
 
 
 class Quotas:
-    def __init__(self, limiter: Limiter, *, max_wait_s: float = 2.0) -> None:
-        self._limiter = limiter
+    def __init__(
+        self, limiter: Limiter | Callable[[], Limiter], *, max_wait_s: float = 2.0
+    ) -> None:
+        self._limiter_of = getter(limiter)
         self.max_wait_s = max_wait_s
+
+    @property
+    def _limiter(self) -> Limiter:
+        return self._limiter_of()
 
     def _take(self, found: list[Budget], estimate: int, admission: Admission) -> float:
         """Reserve every budget or none; 0 when admitted, else seconds until it could be."""
@@ -116,8 +124,12 @@ class Breaker:
     THRESHOLD = 5
     COOLDOWN_S = 30
 
-    def __init__(self, limiter: Limiter) -> None:
-        self._limiter = limiter
+    def __init__(self, limiter: Limiter | Callable[[], Limiter]) -> None:
+        self._limiter_of = getter(limiter)
+
+    @property
+    def _limiter(self) -> Limiter:
+        return self._limiter_of()
 
     def is_open(self, label: str) -> bool:
         return self._limiter.get(f"gw:cb-open:{label}") > 0

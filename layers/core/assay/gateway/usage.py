@@ -14,10 +14,12 @@ import importlib.util
 import json
 import queue
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from assay.gateway.provided import getter
 from assay.observability import logger
 from assay.records import UsageEntry
 from assay.store import RecordStore
@@ -60,8 +62,8 @@ def price(model: str | None, prompt_tokens: int, completion_tokens: int) -> tupl
 
 
 class UsageWriter:
-    def __init__(self, records: RecordStore) -> None:
-        self._records = records
+    def __init__(self, records: RecordStore | Callable[[], RecordStore]) -> None:
+        self._records_of = getter(records)
         self._queue: queue.Queue[UsageEntry | None] = queue.Queue(maxsize=QUEUE_MAX)
         self.dropped = 0
         self.written = 0
@@ -94,7 +96,8 @@ class UsageWriter:
                 usd, known = price(entry.model.split("/", 1)[-1], entry.prompt_tokens,
                                    entry.completion_tokens)  # fmt: skip
                 try:
-                    self._records.create(entry.model_copy(update={"usd": usd, "usd_known": known}))
+                    priced = entry.model_copy(update={"usd": usd, "usd_known": known})
+                    self._records_of().create(priced)
                     self.written += 1
                 except Exception:
                     self.dropped += 1

@@ -7,15 +7,30 @@ from assay.gateway.catalog import Catalog
 from assay.gateway.quotas import Breaker, Quotas
 from assay.gateway.service import Gateway, Limits
 from assay.gateway.usage import UsageWriter
+from assay.limits import Limiter
+from assay.store import RecordStore
+from assay.vault import Vault
 from assay.wiring import Ports
 
 
 def build_gateway(ports: Ports) -> Gateway:
+    """Adapters are reached through `ports` on use, so lazily built ports stay unbuilt until
+    the first request needs them."""
     settings = ports.settings
+
+    def records() -> RecordStore:
+        return ports.records
+
+    def limits() -> Limiter:
+        return ports.limits
+
+    def vault() -> Vault:
+        return ports.vault
+
     return Gateway(
-        Catalog(ports.records, ports.vault),
-        Quotas(ports.limits, max_wait_s=settings.gateway_max_wait_s),
-        Breaker(ports.limits),
+        Catalog(records, vault),
+        Quotas(limits, max_wait_s=settings.gateway_max_wait_s),
+        Breaker(limits),
         limits=Limits(
             key_rpm=settings.gateway_key_rpm,
             key_tpm=settings.gateway_key_tpm,
@@ -24,6 +39,6 @@ def build_gateway(ports: Ports) -> Gateway:
             first_chunk_timeout_s=settings.gateway_first_chunk_timeout_s,
             keepalive_s=settings.gateway_keepalive_s,
         ),
-        usage=UsageWriter(ports.records),
+        usage=UsageWriter(records),
         cache=RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(),
     )
