@@ -7,6 +7,7 @@ Applying the same file again updates what it made, so `assay serve --config` is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.errors import ConfigError
 from assay.records import GatewayConnection, GatewayResource, RouteTarget
+from assay.records.gateway import ProviderOptions
 from assay.store import RecordStore
 from assay.vault import Vault
 
 PREFIX = "litellm:"
+# litellm_params that are secrets beside api_key: sealed together as one JSON object.
+SECRET_PARAMS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                 "vertex_credentials")  # fmt: skip
 
 
 class LitellmParams(BaseModel):
@@ -64,13 +69,22 @@ def apply(
         params = deployment.litellm_params
         provider, model = _provider_and_model(params.model)
         name = f"{PREFIX}{deployment.model_name}#{index}"
-        fields = {"provider": provider, "base_url": params.api_base,
+        extra = params.model_extra or {}
+        options = ProviderOptions.model_validate(
+            {k: secret(str(v)) for k, v in extra.items() if k in ProviderOptions.model_fields}
+        )
+        fields = {"provider": provider, "base_url": params.api_base, "options": options,
                   "requests_per_minute": params.rpm, "tokens_per_minute": params.tpm,
                   "enabled": True}  # fmt: skip
         current = existing.get(name)
         connection = (current.evolve(**fields) if current is not None
                       else GatewayConnection(tenant_id=tenant_id, name=name, **fields))  # fmt: skip
-        if params.api_key:
+        secrets = {k: secret(str(extra[k])) for k in SECRET_PARAMS if extra.get(k)}
+        if secrets:
+            if params.api_key:
+                secrets["api_key"] = secret(params.api_key)
+            connection = connection.with_credentials(vault, json.dumps(secrets))
+        elif params.api_key:
             connection = connection.with_credentials(vault, secret(params.api_key))
         saved = records.update(connection) if current is not None else records.create(connection)
         targets.setdefault(deployment.model_name, []).append(

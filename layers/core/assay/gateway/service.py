@@ -17,13 +17,14 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from assay.gateway import translated
 from assay.gateway.cache import ResponseCache, cache_key
 from assay.gateway.catalog import Catalog, Resolved, Target
 from assay.gateway.errors import GatewayError, body
 from assay.gateway.guardrails import GuardrailRule, guard_input, guard_output
 from assay.gateway.quotas import Admission, Breaker, Budget, Quotas, budgets, estimate_tokens
 from assay.gateway.routing import decide, features
-from assay.gateway.upstream import Upstream, UpstreamResponse, UpstreamUnavailable
+from assay.gateway.upstream import Upstream, UpstreamReply, UpstreamUnavailable
 from assay.gateway.usage import UsageWriter
 from assay.observability import logger
 from assay.records import GatewayResource, UsageEntry
@@ -229,9 +230,9 @@ class Gateway:
 
     async def _try(
         self, target: Target, path: str, payload: dict[str, Any], stream: bool, outcome: Outcome
-    ) -> tuple[UpstreamResponse | None, float, GatewayError | None]:
+    ) -> tuple[UpstreamReply | None, float, GatewayError | None]:
         """One target with retries: (the answer to relay, or None; time spent waiting; error)."""
-        body = json.dumps({**payload, "model": target.model}).encode()
+        send = self.upstream.send if translated.passes_through(target) else translated.send
         credentials = self.catalog.credentials(target.connection)
         waited = 0.0
         error: GatewayError | None = None
@@ -241,7 +242,9 @@ class Gateway:
             self.breaker.attempted(target.label)
             sent = time.perf_counter()
             try:
-                response = await self.upstream.send(target, path, body, credentials, stream=stream)
+                response: UpstreamReply = await send(
+                    target, path, payload, credentials, stream=stream
+                )
             except UpstreamUnavailable as exc:
                 waited += time.perf_counter() - sent
                 error = GatewayError(f"{target.label}: {exc}", status=504 if exc.timeout else 502)
@@ -265,7 +268,7 @@ class Gateway:
         return None, waited, error
 
     async def _answer(
-        self, response: UpstreamResponse, outcome: Outcome, started: float, waited: float, *,
+        self, response: UpstreamReply, outcome: Outcome, started: float, waited: float, *,
         stream: bool, admission: Admission, caller: Caller,
     ) -> Response:  # fmt: skip
         outcome.status = response.status_code
@@ -305,7 +308,7 @@ class Gateway:
         return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
     async def _relay(
-        self, response: UpstreamResponse, outcome: Outcome, started: float, admission: Admission,
+        self, response: UpstreamReply, outcome: Outcome, started: float, admission: Admission,
         caller: Caller,
     ) -> AsyncIterator[bytes]:  # fmt: skip
         """Chunks as they arrive, never buffered; SSE comments keep the connection alive while

@@ -8,7 +8,9 @@ that do not speak OpenAI's protocol go through LiteLLM instead, imported only wh
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -24,6 +26,19 @@ class UpstreamUnavailable(Exception):
     def __init__(self, reason: str, *, timeout: bool) -> None:
         super().__init__(reason)
         self.timeout = timeout
+
+
+class UpstreamReply(Protocol):
+    """An upstream's answer: passed through (`UpstreamResponse`) or translated by LiteLLM."""
+
+    status_code: int
+    headers: Mapping[str, str]
+
+    async def read(self) -> bytes: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
 
 
 class UpstreamResponse:
@@ -67,8 +82,10 @@ class Upstream:
         return session
 
     async def send(
-        self, target: Target, path: str, body: bytes, credentials: str | None, *, stream: bool
-    ) -> UpstreamResponse:
+        self, target: Target, path: str, payload: dict[str, Any], credentials: str | None, *,
+        stream: bool,
+    ) -> UpstreamResponse:  # fmt: skip
+        body = json.dumps({**payload, "model": target.model}).encode()
         base = (target.connection.base_url or DEFAULT_BASE).rstrip("/")
         headers = {"Content-Type": "application/json"}
         if credentials:

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
 from assay.gateway.routing import RouteTarget, RoutingRule
 from assay.store.record import TenantRecord
 
-__all__ = ["GatewayConnection", "GatewayResource", "RouteTarget"]
+__all__ = ["GatewayConnection", "GatewayResource", "ProviderOptions", "RouteTarget"]
+
+
+class ProviderOptions(BaseModel):
+    """What some providers need besides a key, none of it secret (LiteLLM's parameter names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_version: str | None = Field(default=None, max_length=64, description="Azure OpenAI")
+    aws_region_name: str | None = Field(default=None, max_length=32, description="Bedrock")
+    vertex_project: str | None = Field(default=None, max_length=128, description="Vertex AI")
+    vertex_location: str | None = Field(default=None, max_length=64, description="Vertex AI")
+    organization: str | None = Field(default=None, max_length=128, description="OpenAI")
+
 
 if TYPE_CHECKING:
     from assay.vault import Vault
@@ -29,6 +42,7 @@ class GatewayConnection(TenantRecord):
     provider: str = Field(min_length=1, max_length=64, description="openai, anthropic, bedrock...")
     base_url: str | None = Field(default=None, max_length=2048)
     sealed_credentials: str | None = None
+    options: ProviderOptions = Field(default_factory=ProviderOptions)
     models: list[str] = Field(default_factory=list)
     enabled: bool = True
 

@@ -19,6 +19,7 @@ from assay.gateway.guardrails import GuardrailRule
 from assay.gateway.routing import RoutingRule
 from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
+from assay.records.gateway import ProviderOptions
 from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/gateway", tags=["gateway"])
@@ -55,7 +56,13 @@ class ConnectionIn(BaseModel):
         max_length=2048,
         pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
     )
-    api_key: SecretStr | None = Field(default=None, description="Write-only.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Write-only. A key, or for providers with several secrets a JSON object "
+        "of LiteLLM's names for them (e.g. Bedrock's `aws_access_key_id` and "
+        "`aws_secret_access_key`; without one, the role's credentials are used).",
+    )
+    options: ProviderOptions = Field(default_factory=ProviderOptions)
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
 
@@ -67,6 +74,7 @@ class ConnectionOut(BaseModel):
     name: str
     provider: str
     base_url: str | None
+    options: ProviderOptions
     has_credentials: bool
     requests_per_minute: int | None
     tokens_per_minute: int | None
@@ -114,7 +122,8 @@ def create_connection(
 ) -> ConnectionOut:
     record = GatewayConnection(
         tenant_id=caller.tenant_id, name=body.name, provider=body.provider,
-        base_url=body.base_url, requests_per_minute=body.requests_per_minute,
+        base_url=body.base_url, options=body.options,
+        requests_per_minute=body.requests_per_minute,
         tokens_per_minute=body.tokens_per_minute,
     )  # fmt: skip
     if body.api_key is not None:
