@@ -193,34 +193,57 @@ class Gateway:
             self._caller_budgets(caller, resolved.resource), estimate, admission
         )
         waited = time.perf_counter() - admitted  # waiting for capacity is not overhead
-        last_error: GatewayError | None = None
         try:
-            for target in targets:
-                if self.breaker.is_open(target.label):
-                    outcome.path.append(f"{target.label} (circuit open)")
-                    continue
-                connection = target.connection
-                try:
-                    await self.quotas.admit(
-                        budgets(f"connection:{connection.id}", rpm=connection.requests_per_minute,
-                                tpm=connection.tokens_per_minute),
-                        estimate, admission, wait=False,
-                    )  # fmt: skip
-                except GatewayError as full:
-                    outcome.path.append(f"{target.label} (at capacity)")
-                    last_error = full
-                    continue
-                answer, spent, error = await self._try(target, path, payload, stream, outcome)
-                waited += spent
-                if answer is not None:
-                    return await self._answer(
-                        answer, outcome, started, waited, stream=stream, admission=admission,
-                        caller=caller,
-                    )  # fmt: skip
-                last_error = error
+            return await self._through_targets(
+                targets, path, payload, outcome=outcome, started=started, waited=waited,
+                admission=admission, caller=caller, stream=stream,
+            )  # fmt: skip
         except BaseException:
             self.quotas.settle(admission, 0)
             raise
+
+    async def _through_targets(
+        self, targets: list[Target], path: str, payload: dict[str, Any], *, outcome: Outcome,
+        started: float, waited: float, admission: Admission, caller: Caller, stream: bool,
+    ) -> Response:  # fmt: skip
+        """Each target in order until one answers; targets without capacity are skipped, and
+        if none answered, the first of them is waited for (briefly, by rank) and tried."""
+        name = outcome.resource
+        last_error: GatewayError | None = None
+        full: list[Target] = []
+        for planned, wait in [*((t, False) for t in targets), (None, True)]:
+            if planned is None:
+                if not full:
+                    break
+                target = full[0]
+            elif self.breaker.is_open(planned.label):
+                outcome.path.append(f"{planned.label} (circuit open)")
+                continue
+            else:
+                target = planned
+            found, priority = self.quotas.connection_budgets(target.connection, name)
+            held = len(admission.reservations)
+            pause = time.perf_counter()
+            try:
+                await self.quotas.admit(found, admission.estimate, admission, wait=wait,
+                                        priority=priority)  # fmt: skip
+            except GatewayError as refused:
+                outcome.path.append(f"{target.label} (at capacity)")
+                full.append(target)
+                last_error = refused
+                continue
+            finally:
+                if wait:  # waiting for capacity is not overhead
+                    waited += time.perf_counter() - pause
+            answer, spent, error = await self._try(target, path, payload, stream, outcome)
+            waited += spent
+            if answer is not None:
+                return await self._answer(
+                    answer, outcome, started, waited, stream=stream, admission=admission,
+                    caller=caller,
+                )  # fmt: skip
+            self.quotas.release(admission, since=held)  # this target served nothing
+            last_error = error
         self.quotas.settle(admission, 0)
         if last_error is None:
             last_error = GatewayError(f"every upstream of `{name}` is failing; try again later",

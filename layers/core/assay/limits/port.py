@@ -93,6 +93,14 @@ class Limiter(ABC):
         )
         return decision
 
+    def usage(self, key: str, *, window_s: int, algorithm: Algorithm = Algorithm.FIXED) -> int:
+        """What is counted against `key` now (a reservation of nothing, which cannot fail)."""
+        unbounded = 2**40
+        decision, _ = self.reserve(
+            key, amount=0, limit=unbounded, window_s=window_s, algorithm=algorithm
+        )
+        return unbounded - decision.remaining
+
     @abstractmethod
     def incr(self, key: str, amount: int = 1, *, ttl_s: int | None = None) -> int:
         """Add to a shared counter and return its new value."""

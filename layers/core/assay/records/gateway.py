@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
+from assay.gateway.pools import CapacityPool
 from assay.gateway.routing import RouteTarget, RoutingRule
 from assay.store.record import TenantRecord
 
@@ -43,6 +44,7 @@ class GatewayConnection(TenantRecord):
     base_url: str | None = Field(default=None, max_length=2048)
     sealed_credentials: str | None = None
     options: ProviderOptions = Field(default_factory=ProviderOptions)
+    pools: list[CapacityPool] = Field(default_factory=list, max_length=20)
     models: list[str] = Field(default_factory=list)
     enabled: bool = True
 

@@ -16,6 +16,7 @@ from assay.api.auth import Principal, ports, require
 from assay.api.models import PageOut
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
+from assay.gateway.pools import CapacityPool
 from assay.gateway.routing import RoutingRule
 from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
@@ -65,6 +66,33 @@ class ConnectionIn(BaseModel):
     options: ProviderOptions = Field(default_factory=ProviderOptions)
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
+    pools: list[CapacityPool] = Field(
+        default_factory=list, max_length=20,
+        description="How resources share tokens_per_minute: rank, guaranteed and maximum "
+        "shares. Resources in no pool share a `default` pool ranked last.",
+    )  # fmt: skip
+
+    _url = field_validator("base_url")(_check_base_url)
+
+
+class ConnectionPatch(BaseModel):
+    """Only the fields sent change; `null` clears an optional one (`api_key: null` removes
+    the credentials)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    base_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
+    )
+    api_key: SecretStr | None = Field(default=None, description="Write-only.")
+    options: ProviderOptions | None = None
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    pools: list[CapacityPool] | None = Field(default=None, max_length=20)
+    enabled: bool | None = None
 
     _url = field_validator("base_url")(_check_base_url)
 
@@ -78,6 +106,7 @@ class ConnectionOut(BaseModel):
     has_credentials: bool
     requests_per_minute: int | None
     tokens_per_minute: int | None
+    pools: list[CapacityPool]
     enabled: bool
     created_at: datetime
 
@@ -124,7 +153,7 @@ def create_connection(
         tenant_id=caller.tenant_id, name=body.name, provider=body.provider,
         base_url=body.base_url, options=body.options,
         requests_per_minute=body.requests_per_minute,
-        tokens_per_minute=body.tokens_per_minute,
+        tokens_per_minute=body.tokens_per_minute, pools=body.pools,
     )  # fmt: skip
     if body.api_key is not None:
         record = record.with_credentials(store.vault, body.api_key.get_secret_value())
@@ -140,6 +169,43 @@ def list_connections(
     page = store.records.list(GatewayConnection, caller.tenant_id, limit=200, cursor=cursor or None)
     return PageOut[ConnectionOut](items=[ConnectionOut.of(c) for c in page.items],
                                   next_cursor=page.next_cursor)  # fmt: skip
+
+
+def _connection(store: Ports, tenant_id: str, connection_id: str) -> GatewayConnection:
+    found = store.records.get(GatewayConnection, tenant_id, connection_id)
+    if found is None:
+        raise NotFound(f"no connection {connection_id}")
+    return found
+
+
+@router.get("/connections/{connection_id}", name="get_connection", response_model=ConnectionOut)
+def get_connection(connection_id: str, caller: Admin, store: Store) -> ConnectionOut:
+    return ConnectionOut.of(_connection(store, caller.tenant_id, connection_id))
+
+
+@router.patch("/connections/{connection_id}", name="update_connection",
+              response_model=ConnectionOut)  # fmt: skip
+def update_connection(
+    connection_id: str, body: ConnectionPatch, caller: Admin, store: Store, request: Request
+) -> ConnectionOut:
+    """Change a connection: rotate its key, move its capacity, set its pools, re-enable it."""
+    found = _connection(store, caller.tenant_id, connection_id)
+    sent = {k: getattr(body, k) for k in body.model_fields_set - {"api_key"}}
+    unset = {
+        "options": ProviderOptions(),
+        "pools": [],
+        "name": found.name,
+        "enabled": found.enabled,
+    }  # null means "none" or, where that makes no sense, no change
+    updated = found.evolve(**{k: unset[k] if v is None and k in unset else v
+                              for k, v in sent.items()})  # fmt: skip
+    if "api_key" in body.model_fields_set:
+        key = body.api_key
+        updated = (updated.evolve(sealed_credentials=None) if key is None
+                   else updated.with_credentials(store.vault, key.get_secret_value()))  # fmt: skip
+    saved = store.records.update(updated)
+    _forget(request)
+    return ConnectionOut.of(saved)
 
 
 @router.delete("/connections/{connection_id}", name="disable_connection", status_code=204)
