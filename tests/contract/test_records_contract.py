@@ -244,3 +244,17 @@ def test_id_ranges_select_by_creation_and_page_within_the_range(store: RecordSto
     cursor = store.list(Analysis, TENANT, limit=1, id_range=(ids[0], ids[-1])).next_cursor
     with pytest.raises(InvalidCursor):
         store.list(Analysis, TENANT, limit=1, cursor=cursor)
+
+
+def test_bulk_creates_store_every_record_in_one_go(store: RecordStore) -> None:
+    entries = [
+        UsageEntry(tenant_id=TENANT, api_key_id="k", model="m", prompt_tokens=i,
+                   completion_tokens=1, latency_ms=1, status="ok", usd=Decimal("0.000001"))
+        for i in range(60)  # more than one DynamoDB batch (25)
+    ]  # fmt: skip
+    store.create_many(entries)
+    stored = store.list(UsageEntry, TENANT, limit=100).items
+    assert sorted(e.prompt_tokens for e in stored) == list(range(60))
+    assert all(e.version == 1 for e in stored)
+    assert stored[0].usd == Decimal("0.000001")
+    store.create_many([])  # nothing to do is fine

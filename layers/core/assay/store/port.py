@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -39,6 +40,13 @@ class RecordStore(ABC):
 
     @abstractmethod
     def create(self, record: R, *, idempotency_key: str | None = None) -> R: ...
+
+    def create_many(self, records: Sequence[Record]) -> None:
+        """Store new records (fresh ids) in bulk, for append-only trails such as usage: one
+        transaction or batch call where the adapter has one. Adapters without a bulk path
+        create them one by one."""
+        for record in records:
+            self.create(record)
 
     @abstractmethod
     def get(

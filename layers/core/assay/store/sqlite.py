@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from assay.store.port import (
     plan_listing,
     to_page,
 )
-from assay.store.record import partition_key
+from assay.store.record import Record, partition_key
 
 
 class SqliteStore(RecordStore):
@@ -165,6 +165,24 @@ class SqliteStore(RecordStore):
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"{record.kind} {record.id} already exists") from None
         return stored
+
+    def create_many(self, records: Sequence[Record]) -> None:
+        """One transaction for the lot; an id already stored is left as it is."""
+        rows = []
+        for record in records:
+            lookup = record.lookup_value()
+            rows.append((
+                partition_key(record.partition_tenant(), record.kind, record.parent_id()),
+                record.id, record.kind, record.evolve(version=1).to_json(),
+                json.dumps(record.filter_values()),
+                None if lookup is None else f"{record.kind}#{lookup}",
+            ))  # fmt: skip
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO records (pk, sk, kind, version, body, f, lk) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?)",
+                rows,
+            )
 
     def get(
         self, cls: type[R], tenant_id: str, record_id: str, *, parent: str | None = None
