@@ -1,6 +1,7 @@
 """Gateway speed against a fast mock upstream on loopback (bench/mock_upstream.py):
 
-- added latency at concurrency 1: gateway p50/p99 minus direct p50/p99 (pass-through chat);
+- added latency at concurrency 1: gateway p50/p99 minus direct p50/p99 (pass-through chat),
+  the two measured alternately request by request so both see the same machine;
 - added time to first chunk when streaming;
 - the highest request rate with p99 under 1 s (a concurrency sweep), for Assay's gateway and,
   when `LITELLM_PROXY` names a `litellm` executable (litellm[proxy] in its own venv), for
@@ -71,6 +72,27 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         "p50_ms": round(statistics.median(ordered) * 1000, 3),
         "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 3),
     }
+
+
+def paired(
+    direct: tuple[str, dict[str, Any]], gateway: tuple[str, dict[str, str], dict[str, Any]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Concurrency 1, direct and through the gateway alternately, so both see the same
+    machine (2 shared cores drift by tenths of a millisecond over a run)."""
+    direct_url, direct_body = direct
+    gateway_url, headers, gateway_body = gateway
+    plain, through = [], []
+    with httpx.Client(timeout=30) as one, httpx.Client(headers=headers, timeout=30) as other:
+        for index in range(SEQUENTIAL + 50):
+            started = time.perf_counter()
+            one.post(direct_url, json=direct_body).raise_for_status()
+            middle = time.perf_counter()
+            other.post(gateway_url, json=gateway_body).raise_for_status()
+            ended = time.perf_counter()
+            if index >= 50:  # warm connections and caches first
+                plain.append(middle - started)
+                through.append(ended - middle)
+    return percentiles(plain), percentiles(through)
 
 
 def sequential(url: str, headers: dict[str, str], body: dict[str, Any]) -> dict[str, float]:
@@ -216,8 +238,9 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {key}"}
             gateway_url = base + "/v1/chat/completions"
             results["gateway_rss_idle_mb"] = rss_mb(server.pid)
-            direct = sequential(direct_url, {}, {**BODY, "model": "gpt-bench"})
-            through = sequential(gateway_url, headers, BODY)
+            direct, through = paired(
+                (direct_url, {**BODY, "model": "gpt-bench"}), (gateway_url, headers, BODY)
+            )
             results["c1_direct"] = direct
             results["c1_gateway"] = through
             results["c1_added_ms"] = {k: round(through[k] - direct[k], 3) for k in direct}

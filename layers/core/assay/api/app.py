@@ -53,6 +53,9 @@ def create_app(ports: Ports) -> FastAPI:
         summary="Verify code with generated tests: analyses, evidence and the LLM gateway.",
         generate_unique_id_function=_operation_id,
         responses=problems.ERROR_RESPONSES,
+        # FastAPI's own OpenTelemetry hooks cost every request CPU even with no provider;
+        # traces and metrics go through Powertools (X-Ray, CloudWatch EMF) instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.ports = ports
     app.state.authenticator = Authenticator(ports)

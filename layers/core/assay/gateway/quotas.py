@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,7 +31,8 @@ WAITING_TTL_S = 30  # a crashed waiter's mark expires
 DEFAULT_COMPLETION_TOKENS = 256
 
 
-class Budget(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Budget:  # made per request: a dataclass costs no validation
     key: str
     limit: int
     window_s: int
@@ -65,8 +67,9 @@ def budgets(
     return found
 
 
-class Admission(BaseModel):
-    reservations: list[Reservation] = []
+@dataclass(slots=True)
+class Admission:
+    reservations: list[Reservation] = field(default_factory=list)
     estimate: int = 0
 
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -46,7 +46,7 @@ class Outcome(BaseModel):
 
     resource: str
     model: str | None = None  # the target finally used, `connection/model`
-    path: list[str] = []  # every target tried or skipped, in order
+    path: list[str] = Field(default_factory=list)  # every target tried or skipped, in order
     attempts: int = 0  # upstream calls made
     status: int = 200
     prompt_tokens: int = 0
@@ -55,8 +55,8 @@ class Outcome(BaseModel):
     first_token_ms: float | None = None
     overhead_ms: float = 0.0
     cached: bool = False
-    guardrails: list[str] = []
-    output_rules: list[GuardrailRule] = []
+    guardrails: list[str] = Field(default_factory=list)
+    output_rules: list[GuardrailRule] = Field(default_factory=list)
     cache_key: str | None = None
     cache_ttl_s: int = 0
 
