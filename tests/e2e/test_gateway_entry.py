@@ -28,9 +28,15 @@ from tests.support.fake_upstream import FakeUpstream
 FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "gateway"
 
 
+SECRET = "sk-entry-secret-DO-NOT-LEAK"
+
+
 class World:
-    def __init__(self, home: Path, ports: Ports, tenant_id: str, key: str) -> None:
+    def __init__(
+        self, home: Path, ports: Ports, tenant_id: str, key: str, upstream: FakeUpstream
+    ) -> None:
         self.home, self.ports, self.tenant_id, self.key = home, ports, tenant_id, key
+        self.upstream = upstream
 
 
 @pytest.fixture
@@ -41,14 +47,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     key = tenancy.issue_key(ports.records, tenant, "app", [Scope.GATEWAY_INVOKE]).key
     connection = GatewayConnection(
         tenant_id=tenant.id, name="primary", provider="openai", base_url=upstream.base_url
-    ).with_credentials(ports.vault, "sk-entry-secret")
+    ).with_credentials(ports.vault, SECRET)
     ports.records.create(connection)
     ports.records.create(GatewayResource(
         id="fast", tenant_id=tenant.id, name="fast",
         targets=[RouteTarget(connection_id=connection.id, model="gpt-a")],
     ))  # fmt: skip
     try:
-        yield World(tmp_path, ports, tenant.id, key)
+        yield World(tmp_path, ports, tenant.id, key, upstream)
     finally:
         upstream.close()
         ports.close()
@@ -125,6 +131,13 @@ def test_the_sdk_works_through_the_gateway_entry_point(
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     assert missing.value.code == "model_not_found"
 
+    world.upstream.fail_next = [500, 500, 500]  # every attempt fails: logged, answered 502
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}])
+    assert failed.value.status_code == 502
+    assert world.upstream.authorizations[-1] == f"Bearer {SECRET}"
+    assert SECRET not in str(failed.value.body)
+
     elsewhere = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {world.key}"})
     assert elsewhere.status_code == 404
     assert elsewhere.json()["error"]["code"] == "not_found"  # the API is not served here
@@ -132,9 +145,12 @@ def test_the_sdk_works_through_the_gateway_entry_point(
     # Shutdown (what Lambda's SIGTERM does) stores the usage still queued.
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)  # uvicorn re-raises the signal once it has shut down
-    assert "Application shutdown complete" in process.stderr.read()  # type: ignore[union-attr]
+    logged = process.stderr.read()  # type: ignore[union-attr]
+    assert "Application shutdown complete" in logged
+    assert "every target failed" in logged and SECRET not in logged
     stored = world.ports.records.list(UsageEntry, world.tenant_id, limit=50).items
-    assert sorted(e.status for e in stored) == ["error:404", "ok", "ok"]
+    assert sorted(e.status for e in stored) == ["error:404", "error:502", "ok", "ok"]
+    assert all(SECRET not in e.model_dump_json() for e in stored)
     assert {e.model for e in stored if e.status == "ok"} == {"primary/gpt-a"}
 
 
