@@ -66,7 +66,7 @@ pytest:  ## The test suite (starts its own Redis on a free port)
 openapi: setup  ## Regenerate the committed openapi.json from the app
 	$(BIN)/python scripts/openapi.py
 
-synth: setup  ## Synthesize the CDK app into cdk.out (no AWS account or Docker needed)
+synth: layer  ## Build the layer, then synthesize the CDK app into cdk.out (no AWS account or Docker)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "synth: templates written to cdk.out/"
 
@@ -80,7 +80,8 @@ layer: setup  ## Build the Lambda layer into build/layer (python/ + assay and it
 	  --target build/layer/python --implementation cp --python-version 3.12 \
 	  --platform manylinux2014_$(LAMBDA_ARCH) --only-binary=:all: build/wheels/assay-*.whl
 	find build/layer -name __pycache__ -type d -prune -exec rm -rf {} +
-	@echo "layer: $$(du -sm build/layer | cut -f1) MB unzipped in build/layer (Lambda allows 250 MB)"
+	@echo "layer: $$(du -sm build/layer | cut -f1) MB unzipped in build/layer"
+	$(BIN)/python scripts/check-lambda-size build/layer functions/*/
 
 clean:  ## Remove build outputs (keeps .venv)
 	rm -rf cdk.out build dist .mypy_cache .ruff_cache .pytest_cache

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+
+def artifacts_bucket_name() -> str:
+    """Named after account and region, so other stacks can fence access by an ARN they
+    build themselves (`tenants/*`) instead of importing this one."""
+    return f"assay-artifacts-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
+def artifacts_bucket_arn() -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{artifacts_bucket_name()}"
 
 
 class ArtifactBuckets(Construct):
@@ -32,6 +42,7 @@ class ArtifactBuckets(Construct):
         self.artifacts = s3.Bucket(
             self,
             "Artifacts",
+            bucket_name=artifacts_bucket_name(),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,  # one KMS call per object batch, not per object

@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from stacks import nag
+from stacks.api_stack import ApiStack
 from stacks.data_stack import DataStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -28,11 +29,15 @@ class AssayStacks:
             "AssayData",
             description="Assay: records table, artifacts, keys, network and cache",
         )
+        self.api = ApiStack(
+            app, "AssayApi", data=self.data,
+            description="Assay: the HTTPS API and the LLM gateway (API Gateway, Lambda)",
+        )  # fmt: skip
         cdk.Tags.of(app).add("app", "assay")
         # Every AwsSolutions finding must be fixed or acknowledged with a reason; synthesis fails
         # otherwise (tests/infra checks both).
         nag.check(app)
 
 
-def new_app(**kwargs: Any) -> cdk.App:
-    return cdk.App(context=cdk_context(), **kwargs)
+def new_app(*, context: dict[str, Any] | None = None, **kwargs: Any) -> cdk.App:
+    return cdk.App(context={**cdk_context(), **(context or {})}, **kwargs)

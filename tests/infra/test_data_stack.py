@@ -154,27 +154,29 @@ def test_outputs_name_what_the_aws_profile_needs(synthesized: Synthesized) -> No
     )
 
 
-def test_cdk_nag_is_wired_and_fails_synthesis_on_a_finding(tmp_path: Path) -> None:
+def test_cdk_nag_is_wired_and_fails_synthesis_on_a_finding(tmp_path: Path, layer: Path) -> None:
     from aws_cdk import aws_s3 as s3
 
     from stacks.assay_app import AssayStacks, new_app
+    from stacks.lambdas import LAYER_CONTEXT
 
-    app = new_app(outdir=str(tmp_path))
+    app = new_app(outdir=str(tmp_path), context={LAYER_CONTEXT: str(layer)})
     stacks = AssayStacks(app)
     s3.Bucket(stacks.data, "Careless")  # no access logs, no TLS-only policy
     with pytest.raises(RuntimeError, match=r"ValidationFailed(.|\n)*AwsSolutions-S1"):
         app.synth()
 
 
-def test_an_acknowledged_finding_is_reported_with_its_reason(tmp_path: Path) -> None:
+def test_an_acknowledged_finding_is_reported_with_its_reason(tmp_path: Path, layer: Path) -> None:
     import json
 
     from aws_cdk import aws_s3 as s3
 
     from stacks import nag
     from stacks.assay_app import AssayStacks, new_app
+    from stacks.lambdas import LAYER_CONTEXT
 
-    app = new_app(outdir=str(tmp_path))
+    app = new_app(outdir=str(tmp_path), context={LAYER_CONTEXT: str(layer)})
     stacks = AssayStacks(app)
     bucket = s3.Bucket(stacks.data, "Scratch", enforce_ssl=True)
     nag.suppress(bucket, "AwsSolutions-S1", "Scratch bucket for a test; nothing to audit.")
