@@ -40,7 +40,13 @@ BURST_LIMIT = 400
 
 class ApiStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, data: DataStack, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: DataStack,
+        oidc: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         arm = self.node.try_get_context("assay:architecture") == "arm64"
@@ -59,6 +65,7 @@ class ApiStack(Stack):
                 "ASSAY_REDIS_URL": data.cache.url,
                 "POWERTOOLS_SERVICE_NAME": "assay",
                 "POWERTOOLS_METRICS_NAMESPACE": "Assay",
+                **(oidc or {}),
             },
         )
         adapter = web_adapter(self, "WebAdapter", architecture)

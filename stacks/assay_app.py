@@ -10,6 +10,7 @@ import aws_cdk as cdk
 
 from stacks import nag
 from stacks.api_stack import ApiStack
+from stacks.auth_stack import AuthStack
 from stacks.data_stack import DataStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -29,8 +30,11 @@ class AssayStacks:
             "AssayData",
             description="Assay: records table, artifacts, keys, network and cache",
         )
+        self.auth = AuthStack(
+            app, "AssayAuth", description="Assay: Cognito users, groups and optional SAML"
+        )
         self.api = ApiStack(
-            app, "AssayApi", data=self.data,
+            app, "AssayApi", data=self.data, oidc=self.auth.oidc_settings(),
             description="Assay: the HTTPS API and the LLM gateway (API Gateway, Lambda)",
         )  # fmt: skip
         cdk.Tags.of(app).add("app", "assay")
