@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from stacks import nag
 from stacks.api_stack import ApiStack
 from stacks.auth_stack import AuthStack
+from stacks.console_stack import ConsoleStack
 from stacks.data_stack import DataStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -37,6 +38,12 @@ class AssayStacks:
             app, "AssayApi", data=self.data, oidc=self.auth.oidc_settings(),
             description="Assay: the HTTPS API and the LLM gateway (API Gateway, Lambda)",
         )  # fmt: skip
+        self.console = ConsoleStack(
+            app,
+            "AssayConsole",
+            data=self.data,
+            description="Assay: the console's files behind CloudFront",
+        )
         cdk.Tags.of(app).add("app", "assay")
         # Every AwsSolutions finding must be fixed or acknowledged with a reason; synthesis fails
         # otherwise (tests/infra checks both).

@@ -27,6 +27,7 @@ class Synthesized:
         self.api_json: dict[str, Any] = assembly.get_stack_by_name("AssayApi").template
         self.api = Template.from_json(self.api_json)
         self.auth_json: dict[str, Any] = assembly.get_stack_by_name("AssayAuth").template
+        self.console_json: dict[str, Any] = assembly.get_stack_by_name("AssayConsole").template
         self.report: dict[str, Any] = json.loads((outdir / "validation-report.json").read_text())
 
 
