@@ -13,6 +13,7 @@ from stacks.api_stack import ApiStack
 from stacks.auth_stack import AuthStack
 from stacks.console_stack import ConsoleStack
 from stacks.data_stack import DataStack
+from stacks.observability_stack import ObservabilityStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -43,6 +44,17 @@ class AssayStacks:
             "AssayConsole",
             data=self.data,
             description="Assay: the console's files behind CloudFront",
+        )
+        self.observability = ObservabilityStack(
+            app,
+            "AssayObservability",
+            api=self.api.api,
+            functions={
+                "Api": self.api.api_function,
+                "ApiStream": self.api.stream_function,
+                "Gateway": self.api.gateway_function,
+            },
+            description="Assay: dashboard and alarms",
         )
         cdk.Tags.of(app).add("app", "assay")
         # Every AwsSolutions finding must be fixed or acknowledged with a reason; synthesis fails

@@ -28,6 +28,9 @@ class Synthesized:
         self.api = Template.from_json(self.api_json)
         self.auth_json: dict[str, Any] = assembly.get_stack_by_name("AssayAuth").template
         self.console_json: dict[str, Any] = assembly.get_stack_by_name("AssayConsole").template
+        self.observability_json: dict[str, Any] = assembly.get_stack_by_name(
+            "AssayObservability"
+        ).template
         self.report: dict[str, Any] = json.loads((outdir / "validation-report.json").read_text())
 
 
