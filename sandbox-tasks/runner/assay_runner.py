@@ -18,10 +18,19 @@ connection to the Unix socket: the sandbox's only way to the registry proxy outs
 Each step runs in turn, in the current directory, with its own timeout; the runner writes one
 record per step (exit code, duration, the tail of its output) to `results` and exits 0 if every
 step exited 0, else 1. A step that times out is killed with its whole process group.
+
+    python assay_runner.py --remote
+
+is how a Fargate sandbox runs it: ASSAY_JOB_URL (a presigned GET) is a .tar.gz holding
+job.json and the workspace, unpacked into ASSAY_SCRATCH (default /scratch, the task's only
+writable place); after the job, results.json and the files job.json lists under "collect"
+go back as a .tar.gz to ASSAY_RESULTS_URL (a presigned PUT). The task needs no AWS
+credentials and holds no task token: the URLs are all it can reach.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
@@ -29,8 +38,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
+import urllib.request
 from typing import Any
 
 TAIL = 20000  # bytes of output kept per step
@@ -103,12 +114,50 @@ def start_bridge(port: int, path: str) -> None:
     threading.Thread(target=accept, daemon=True).start()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.stderr.write("usage: assay_runner.py JOB.json\n")
-        return 2
-    with open(argv[1]) as handle:
+def _unpack(archive: bytes, into: str) -> None:
+    """Refuse members that would land outside `into` (absolute, `..`, links)."""
+    root = os.path.realpath(into)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            target = os.path.realpath(os.path.join(root, member.name))
+            if not (member.isfile() or member.isdir()) or not (
+                target == root or target.startswith(root + os.sep)
+            ):
+                raise ValueError("unsafe member in the job archive: " + member.name)
+        tar.extractall(root)  # noqa: S202 - every member checked above
+
+
+def _pack(root: str, names: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in names:
+            path = os.path.join(root, name)
+            if os.path.exists(path):
+                tar.add(path, arcname=name)
+    return buffer.getvalue()
+
+
+def remote(job_url: str, results_url: str, scratch: str) -> int:
+    with urllib.request.urlopen(job_url, timeout=300) as answer:  # noqa: S310 - presigned
+        archive = answer.read()
+    work = os.path.join(scratch, "work")
+    os.makedirs(work, exist_ok=True)
+    _unpack(archive, work)
+    os.chdir(work)
+    with open("job.json") as handle:
         job = json.load(handle)
+    job["results"] = os.path.join(work, "results.json")
+    code = run_job(job)
+    body = _pack(work, ["results.json", *job.get("collect", [])])
+    request = urllib.request.Request(  # noqa: S310 - presigned
+        results_url, data=body, method="PUT", headers={"Content-Type": "application/gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=300):  # noqa: S310 - presigned
+        pass
+    return code
+
+
+def run_job(job: dict[str, Any]) -> int:
     bridge = job.get("bridge")
     if bridge:
         start_bridge(int(bridge["port"]), bridge["socket"])
@@ -121,6 +170,21 @@ def main(argv: list[str]) -> int:
     with open(job["results"], "w") as handle:
         json.dump({"steps": records}, handle)
     return 0 if all(r["exit_code"] == 0 for r in records) else 1
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["--remote"]:
+        return remote(
+            os.environ["ASSAY_JOB_URL"],
+            os.environ["ASSAY_RESULTS_URL"],
+            os.environ.get("ASSAY_SCRATCH", "/scratch"),
+        )
+    if len(argv) != 2:
+        sys.stderr.write("usage: assay_runner.py JOB.json | --remote\n")
+        return 2
+    with open(argv[1]) as handle:
+        job = json.load(handle)
+    return run_job(job)
 
 
 if __name__ == "__main__":
