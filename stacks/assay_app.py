@@ -14,6 +14,7 @@ from stacks.auth_stack import AuthStack
 from stacks.console_stack import ConsoleStack
 from stacks.data_stack import DataStack
 from stacks.observability_stack import ObservabilityStack
+from stacks.sandbox_stack import SandboxStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -44,6 +45,12 @@ class AssayStacks:
             "AssayConsole",
             data=self.data,
             description="Assay: the console's files behind CloudFront",
+        )
+        self.sandbox = SandboxStack(
+            app,
+            "AssaySandbox",
+            data=self.data,
+            description="Assay: Fargate sandboxes for generated tests",
         )
         self.observability = ObservabilityStack(
             app,

@@ -40,6 +40,38 @@ class Network(Construct):
             },
             restrict_default_security_group=True,
         )
+        # What a task in an isolated subnet needs to start: its image (ECR; layers come from
+        # S3 through the gateway endpoint) and its log stream.
+        self.endpoint_clients = ec2.SecurityGroup(
+            self,
+            "EndpointClients",
+            vpc=self.vpc,
+            allow_all_outbound=False,
+            description="Assay: members may use the interface endpoints",
+        )
+        self.endpoints_security_group = ec2.SecurityGroup(
+            self,
+            "Endpoints",
+            vpc=self.vpc,
+            allow_all_outbound=False,
+            description="Assay: interface endpoints accept HTTPS from their clients only",
+        )
+        self.endpoints_security_group.add_ingress_rule(
+            self.endpoint_clients, ec2.Port.tcp(443), "HTTPS from endpoint clients"
+        )
+        for name, service in (
+            ("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
+            ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+            ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+        ):
+            self.vpc.add_interface_endpoint(
+                name,
+                service=service,
+                private_dns_enabled=True,
+                open=False,  # only endpoint clients, not the whole VPC
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                security_groups=[self.endpoints_security_group],
+            )
         flow_logs = logs.LogGroup(
             self,
             "FlowLogs",

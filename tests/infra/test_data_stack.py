@@ -142,7 +142,8 @@ def test_the_cache_is_serverless_redis_in_isolated_subnets(synthesized: Synthesi
     assert props["Engine"] == "redis"
     assert len(props["SubnetIds"]) == 2
     assert props["KmsKeyId"]
-    (ingress,) = _resources(synthesized.data_json, "AWS::EC2::SecurityGroupIngress")
+    (ingress,) = [i for i in _resources(synthesized.data_json, "AWS::EC2::SecurityGroupIngress")
+                  if i["Properties"]["FromPort"] == 6379]  # fmt: skip
     assert ingress["Properties"]["FromPort"] == ingress["Properties"]["ToPort"] == 6379
     assert "SourceSecurityGroupId" in ingress["Properties"]  # from the clients group only
     assert "CidrIp" not in ingress["Properties"]

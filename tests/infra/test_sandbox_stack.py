@@ -1,0 +1,65 @@
+"""The sandbox stack: Fargate task definitions with no task role, a non-root user, a read-only
+root filesystem with scratch volumes, logs with retention, and a network that reaches only
+S3 and the endpoints a task needs to start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _all(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_one_task_definition_per_runtime_image(synthesized: Synthesized) -> None:
+    definitions = _all(synthesized.sandbox_json, "AWS::ECS::TaskDefinition")
+    images = sorted(p.parent.name for p in (ROOT / "sandbox-tasks" / "images").glob("*/Dockerfile"))
+    assert sorted(d["Family"].removeprefix("assay-sandbox-") for d in definitions) == images
+
+
+def test_a_sandbox_has_no_role_no_root_and_no_writable_root(synthesized: Synthesized) -> None:
+    for definition in _all(synthesized.sandbox_json, "AWS::ECS::TaskDefinition"):
+        assert "TaskRoleArn" not in definition  # no AWS credentials inside
+        assert definition["RequiresCompatibilities"] == ["FARGATE"]
+        assert definition["NetworkMode"] == "awsvpc"
+        (container,) = definition["ContainerDefinitions"]
+        assert container["User"] == "10001"
+        assert container["ReadonlyRootFilesystem"] is True
+        assert container["Privileged"] is False
+        assert container["LinuxParameters"]["Capabilities"]["Drop"] == ["ALL"]
+        assert sorted(m["ContainerPath"] for m in container["MountPoints"]) == ["/scratch", "/tmp"]
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        assert "Environment" not in container  # job URLs arrive per run, as overrides
+    (group,) = _all(synthesized.sandbox_json, "AWS::Logs::LogGroup")
+    assert group["RetentionInDays"] > 0 and "KmsKeyId" in group
+
+
+def test_the_image_runs_the_runner_unprivileged() -> None:
+    dockerfile = (ROOT / "sandbox-tasks" / "images" / "python" / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile
+    assert 'ENTRYPOINT ["python", "/opt/assay/assay_runner.py", "--remote"]' in dockerfile
+
+
+def test_sandboxes_reach_https_only_and_endpoints_only_their_clients(
+    synthesized: Synthesized,
+) -> None:
+    (tasks,) = [g for g in _all(synthesized.sandbox_json, "AWS::EC2::SecurityGroup")]
+    assert "SecurityGroupIngress" not in tasks
+    assert [
+        (e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in tasks["SecurityGroupEgress"]
+    ] == [("tcp", 443, 443)]
+    endpoints = [r for r in _all(synthesized.data_json, "AWS::EC2::VPCEndpoint")
+                 if r.get("VpcEndpointType") == "Interface"]  # fmt: skip
+    services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"]}') for e in endpoints)
+    assert services == ["api", "dkr", "logs"]
+    for endpoint in endpoints:
+        assert endpoint["PrivateDnsEnabled"] is True
+    ingress = _all(synthesized.data_json, "AWS::EC2::SecurityGroupIngress")
+    to_endpoints = [i for i in ingress if i.get("FromPort") == 443]
+    assert to_endpoints and all("SourceSecurityGroupId" in i for i in to_endpoints)
