@@ -66,16 +66,22 @@ def clone(source: GitUrl, destination: Path, ref: str | None, policy: IntakePoli
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + policy.clone_timeout_s
-        while process.poll() is None:
+        too_big = ValidationFailed(
+            f"refusing {source.url}: the clone exceeds the size cap "
+            f"({policy.max_bytes} bytes, {policy.max_files} files)"
+        )
+        while True:
+            running = process.poll() is None
+            # Checked once more after git exits: a fast clone may finish between two looks.
             size, files = _dir_size(destination) if destination.exists() else (0, 0)
             if size > policy.max_bytes or files > policy.max_files:
-                process.kill()
-                process.wait()
+                if running:
+                    process.kill()
+                    process.wait()
                 shutil.rmtree(destination, ignore_errors=True)
-                raise ValidationFailed(
-                    f"refusing {source.url}: the clone exceeds the size cap "
-                    f"({policy.max_bytes} bytes, {policy.max_files} files)"
-                )
+                raise too_big
+            if not running:
+                break
             if time.monotonic() > deadline:
                 process.kill()
                 process.wait()
