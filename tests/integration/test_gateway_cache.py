@@ -47,6 +47,10 @@ def test_a_resource_that_opts_in_answers_repeats_from_the_cache(served: Served) 
         f"{served.base}/v1/gateway/requests", headers={"Authorization": f"Bearer {served.admin}"}
     ).json()["items"]
     assert [e["cached"] for e in trail[:3]] == [False, True, False]
+    usage = httpx.get(f"{served.base}/v1/gateway/usage", params={"bucket": "day"},
+                      headers={"Authorization": f"Bearer {served.admin}"}).json()  # fmt: skip
+    (fast,) = [b for b in usage["buckets"] if b["group"] == "fast"]
+    assert (fast["requests"], fast["cached"]) == (5, 1)
 
 
 def test_streams_are_never_cached(served: Served) -> None:

@@ -167,6 +167,10 @@ def test_every_request_is_accounted_off_the_request_path(served: Served) -> None
     totals = {b["group"]: b for b in usage["buckets"]}
     assert totals["fast"]["requests"] == 2 and totals["nope"]["errors"] == 1
     assert totals["fast"]["prompt_tokens"] == 22
+    assert totals["fast"]["cached"] == 0
+    fast_latencies = sorted(e["latency_ms"] for e in entries if e["resource"] == "fast")
+    assert totals["fast"]["latency_ms_p50"] == fast_latencies[0]  # nearest rank of two
+    assert totals["fast"]["latency_ms_p99"] == fast_latencies[-1]
     assert SECRET not in trail.text and SECRET not in str(usage)
 
 

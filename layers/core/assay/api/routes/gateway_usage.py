@@ -4,6 +4,7 @@ through fallbacks, tokens, cost, latency, outcome), filtered and paged."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,7 +33,10 @@ class UsageBucket(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     usd: Decimal = Decimal(0)
+    cached: int = 0  # answered from the cache
     latency_ms_avg: float = 0.0
+    latency_ms_p50: float = 0.0
+    latency_ms_p99: float = 0.0
 
 
 class UsageOut(BaseModel):
@@ -40,6 +44,11 @@ class UsageOut(BaseModel):
     group_by: str
     buckets: list[UsageBucket]
     truncated: bool = False
+
+
+def _nearest_rank(ordered: list[int], share: float) -> int:
+    """The nearest-rank percentile of an ordered, non-empty list."""
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _start(at: datetime, bucket: str) -> datetime:
@@ -58,7 +67,7 @@ def gateway_usage(
 ) -> UsageOut:  # fmt: skip
     """Totals per time bucket and group, over [since, until)."""
     totals: dict[tuple[datetime, str], UsageBucket] = {}
-    latency: dict[tuple[datetime, str], int] = defaultdict(int)
+    latency: dict[tuple[datetime, str], list[int]] = defaultdict(list)
     cursor, scanned, truncated = None, 0, False
     while True:
         page = store.records.list(UsageEntry, caller.tenant_id, cursor=cursor, limit=1000,
@@ -73,7 +82,8 @@ def gateway_usage(
             total.prompt_tokens += entry.prompt_tokens
             total.completion_tokens += entry.completion_tokens
             total.usd += entry.usd
-            latency[slot] += entry.latency_ms
+            total.cached += entry.cached
+            latency[slot].append(entry.latency_ms)
         scanned += len(page.items)
         if (cursor := page.next_cursor) is None:
             break
@@ -81,7 +91,10 @@ def gateway_usage(
             truncated = True
             break
     for slot, total in totals.items():
-        total.latency_ms_avg = round(latency[slot] / total.requests, 1)
+        times = sorted(latency[slot])
+        total.latency_ms_avg = round(sum(times) / len(times), 1)
+        total.latency_ms_p50 = float(_nearest_rank(times, 0.50))
+        total.latency_ms_p99 = float(_nearest_rank(times, 0.99))
     ordered = sorted(totals.values(), key=lambda b: (b.start, b.group))
     return UsageOut(bucket=bucket, group_by=group_by, buckets=ordered, truncated=truncated)
 
