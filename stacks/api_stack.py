@@ -26,14 +26,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from assay.store.dynamodb import LOOKUP_INDEX
 from stacks import nag
-from stacks.artifacts import artifacts_bucket_arn
 from stacks.data_stack import DataStack
+from stacks.grants import acknowledge_function, grant_data, profile_environment
 from stacks.lambdas import Placement, assay_function, assay_layer, web_adapter
+from stacks.workflow_stack import WorkflowStack
 
 STREAMED_PATHS = ("chat/completions", "embeddings", "models")
-TENANTS_PREFIX = "tenants/*"  # every tenant's objects live under tenants/<id>/
 RATE_LIMIT_RPS = 200
 BURST_LIMIT = 400
 
@@ -45,6 +44,7 @@ class ApiStack(Stack):
         construct_id: str,
         *,
         data: DataStack,
+        workflow: WorkflowStack,
         oidc: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -58,13 +58,8 @@ class ApiStack(Stack):
             log_key=data.keys.data,
             architecture=architecture,
             environment={
-                "ASSAY_PROFILE": "aws",
-                "ASSAY_TABLE_NAME": data.records.table.table_name,
-                "ASSAY_ARTIFACTS_BUCKET": data.buckets.artifacts.bucket_name,
-                "ASSAY_KMS_KEY_ID": data.keys.secrets.key_arn,
-                "ASSAY_REDIS_URL": data.cache.url,
-                "POWERTOOLS_SERVICE_NAME": "assay",
-                "POWERTOOLS_METRICS_NAMESPACE": "Assay",
+                **profile_environment(data),
+                "ASSAY_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
                 **(oidc or {}),
             },
         )
@@ -102,59 +97,20 @@ class ApiStack(Stack):
         )
         functions = (self.api_function, self.stream_function, self.gateway_function)
         for function in functions:
-            self._grant_data(function, data)
+            grant_data(function, data)
+        # Submitting an analysis starts its execution (named after it; see assay.launcher).
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[workflow.state_machine.state_machine_arn],
+            )
+        )
 
         self.api = self._rest_api()
         self._routes()
         self._optional_domain_and_waf()
         CfnOutput(self, "ApiUrl", value=self.api.url)
         self._acknowledge(functions)
-
-    def _grant_data(self, function: lambda_.Function, data: DataStack) -> None:
-        """Explicit actions on explicit resources: no wildcard actions, no wildcard resources
-        but tenants' object prefix."""
-        table = data.records.table.table_arn
-        for statement in (
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:Query",
-                    "dynamodb:BatchWriteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:DescribeTable",
-                ],
-                resources=[table, f"{table}/index/{LOOKUP_INDEX}"],
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                ],
-                resources=[f"{artifacts_bucket_arn()}/{TENANTS_PREFIX}"],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[artifacts_bucket_arn()],
-                conditions={"StringLike": {"s3:prefix": [TENANTS_PREFIX]}},
-            ),
-            # The data key encrypts the table and the bucket at rest.
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[data.keys.data.key_arn],
-            ),
-            # Sealing and opening tenants' secrets: only with a `tenant` encryption context.
-            iam.PolicyStatement(
-                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[data.keys.secrets.key_arn],
-                conditions={"Null": {"kms:EncryptionContext:tenant": "false"}},
-            ),
-        ):
-            function.add_to_role_policy(statement)
 
     def _rest_api(self) -> apigw.RestApi:
         access_logs = logs.LogGroup(
@@ -295,32 +251,7 @@ class ApiStack(Stack):
             ],
         )
         for function in functions:
-            nag.suppress(
-                function,
-                "AwsSolutions-IAM4",
-                "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are the "
-                "minimum Lambda needs to write its logs and join the VPC",
-                findings=[
-                    f"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}"
-                    for name in ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")
-                ],
-            )
-            nag.suppress(
-                function,
-                "AwsSolutions-IAM5",
-                "X-Ray's PutTraceSegments takes no resource; tenants' objects are one "
-                "prefix, tenants/<id>/ fenced by the application",
-                findings=[
-                    "Resource::*",
-                    "Resource::arn:<AWS::Partition>:s3:::"
-                    "assay-artifacts-<AWS::AccountId>-<AWS::Region>/tenants/*",
-                ],
-            )
-            nag.suppress(
-                function,
-                "AwsSolutions-L1",
-                "Python 3.12 is the runtime the layer is built for (make layer)",
-            )
+            acknowledge_function(function)
 
 
 def _visibility(name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from stacks.console_stack import ConsoleStack
 from stacks.data_stack import DataStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.sandbox_stack import SandboxStack
+from stacks.workflow_stack import WorkflowStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -36,8 +37,12 @@ class AssayStacks:
         self.auth = AuthStack(
             app, "AssayAuth", description="Assay: Cognito users, groups and optional SAML"
         )
+        self.workflow = WorkflowStack(
+            app, "AssayWorkflow", data=self.data,
+            description="Assay: the analysis state machine and its step functions",
+        )  # fmt: skip
         self.api = ApiStack(
-            app, "AssayApi", data=self.data, oidc=self.auth.oidc_settings(),
+            app, "AssayApi", data=self.data, workflow=self.workflow, oidc=self.auth.oidc_settings(),
             description="Assay: the HTTPS API and the LLM gateway (API Gateway, Lambda)",
         )  # fmt: skip
         self.console = ConsoleStack(
@@ -61,6 +66,8 @@ class AssayStacks:
                 "ApiStream": self.api.stream_function,
                 "Gateway": self.api.gateway_function,
             },
+            steps={f"{step}Step": f for step, f in self.workflow.functions.items()},
+            state_machine=self.workflow.state_machine,
             description="Assay: dashboard and alarms",
         )
         cdk.Tags.of(app).add("app", "assay")

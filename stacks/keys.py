@@ -1,7 +1,10 @@
-"""Customer-managed KMS keys: one for data at rest, one for sealing tenants' secrets.
+"""Customer-managed KMS keys: one for data at rest, one for sealing tenants' secrets, one
+that signs evidence.
 
-Two keys so that the right to read tables and buckets never implies the right to unwrap
-provider credentials; the secrets key is only ever used with a `tenant` encryption context.
+Two symmetric keys so that the right to read tables and buckets never implies the right to
+unwrap provider credentials; the secrets key is only ever used with a `tenant` encryption
+context. The signing key is asymmetric (ECDSA P-256): anyone can verify a bundle with its
+public key, only the workflow's sealing steps can sign.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ class Keys(Construct):
             "alias/assay/secrets",
             "Assay: envelope encryption of tenants' secrets (context: tenant)",
         )
+
+        self.signing = kms.Key(
+            self,
+            "SigningKey",
+            description="Assay: signs the checkpoints of analyses' evidence logs",
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            removal_policy=RemovalPolicy.RETAIN,  # old bundles stay verifiable
+        )
+        self.signing.add_alias("alias/assay/evidence-signing")
 
     def _key(self, key_id: str, alias: str, description: str) -> kms.Key:
         key = kms.Key(

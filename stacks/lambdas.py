@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -82,6 +82,7 @@ def assay_function(
     streaming: bool = False,
     extra_layers: list[lambda_.ILayerVersion] | None = None,
     environment: dict[str, str] | None = None,
+    ephemeral_mb: int = 512,
 ) -> lambda_.Function:
     """One function from `functions/<folder>`. `streaming`: run `handler` (a run.sh) under the
     Lambda Web Adapter with response streaming."""
@@ -112,6 +113,7 @@ def assay_function(
         handler=handler,
         layers=[placement.layer, *(extra_layers or [])],
         memory_size=memory_mb,
+        ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
         timeout=timeout,
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,

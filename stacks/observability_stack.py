@@ -1,7 +1,9 @@
 """Observability: one CloudWatch dashboard and the alarms an operator needs, sent to an
 encrypted SNS topic (`-c assay:alarmEmail=ops@example.com` subscribes an address).
 
-Alarms: any function's errors or throttles, the API's 5xx rate and p99 latency. Traces come
+Alarms: the API functions' errors and throttles, the step functions' throttles, analyses
+whose execution failed (a failure the workflow could not record) or timed out, the API's 5xx
+rate and p99 latency. Traces come
 from X-Ray through Powertools (every function has active tracing), logs are JSON with
 correlation ids, and every log group has a retention.
 """
@@ -19,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
@@ -32,6 +35,8 @@ class ObservabilityStack(Stack):
         *,
         api: apigw.RestApi,
         functions: dict[str, lambda_.IFunction],
+        steps: dict[str, lambda_.IFunction],
+        state_machine: sfn.IStateMachine,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -66,6 +71,24 @@ class ObservabilityStack(Stack):
                 f"{name}: throttled invocations",
                 notify,
             )
+        # A step's own errors are often an analysis's outcome (a repository in no supported
+        # language), reported in its report; throttles and failed executions are not.
+        for name, function in steps.items():
+            self._alarm(
+                f"{name}Throttles",
+                function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"{name}: throttled invocations",
+                notify,
+            )
+        failed = state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum")
+        self._alarm(
+            "AnalysesFailed", failed, 1, "analyses whose failure could not be recorded", notify
+        )
+        timed_out = state_machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum")
+        self._alarm("AnalysesTimedOut", timed_out, 1, "analyses past the 6 h limit", notify)
+        throttled = state_machine.metric_throttled(period=FIVE_MINUTES, statistic="Sum")
+        self._alarm("WorkflowThrottled", throttled, 1, "Step Functions throttled", notify)
         server_errors = api.metric_server_error(period=FIVE_MINUTES, statistic="Sum")
         self._alarm("Api5xx", server_errors, 5, "API: 5xx answers", notify)
         latency = api.metric_latency(period=FIVE_MINUTES, statistic="p99")
@@ -100,7 +123,19 @@ class ObservabilityStack(Stack):
                     ],
                     right=[function.metric_duration(period=FIVE_MINUTES, statistic="p99")],
                 )
-                for name, function in functions.items()
+                for name, function in {**functions, **steps}.items()
+            )
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Analyses: started, succeeded, failed, timed out",
+                left=[
+                    state_machine.metric_started(period=FIVE_MINUTES),
+                    state_machine.metric_succeeded(period=FIVE_MINUTES),
+                    failed,
+                    timed_out,
+                ],
+                right=[state_machine.metric_time(period=FIVE_MINUTES, statistic="p99")],
             )
         )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms))

@@ -28,6 +28,7 @@ class Synthesized:
         self.api = Template.from_json(self.api_json)
         self.auth_json: dict[str, Any] = assembly.get_stack_by_name("AssayAuth").template
         self.console_json: dict[str, Any] = assembly.get_stack_by_name("AssayConsole").template
+        self.workflow_json: dict[str, Any] = assembly.get_stack_by_name("AssayWorkflow").template
         self.sandbox_json: dict[str, Any] = assembly.get_stack_by_name("AssaySandbox").template
         self.observability_json: dict[str, Any] = assembly.get_stack_by_name(
             "AssayObservability"

@@ -61,14 +61,20 @@ def test_the_table_is_protected(synthesized: Synthesized) -> None:
 
 def test_keys_rotate_and_are_kept(synthesized: Synthesized) -> None:
     keys = _resources(synthesized.data_json, "AWS::KMS::Key")
-    assert len(keys) == 2
-    for key in keys:
+    assert len(keys) == 3
+    symmetric = [k for k in keys if "KeySpec" not in k["Properties"]]
+    signing = [k for k in keys if k["Properties"].get("KeySpec") == "ECC_NIST_P256"]
+    assert len(symmetric) == 2 and len(signing) == 1
+    for key in symmetric:
         assert key["Properties"]["EnableKeyRotation"] is True
+    # KMS cannot rotate asymmetric keys; kept forever so old bundles stay verifiable.
+    assert signing[0]["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    for key in keys:
         assert key["DeletionPolicy"] == "Retain"
     aliases = {
         a["Properties"]["AliasName"] for a in _resources(synthesized.data_json, "AWS::KMS::Alias")
     }
-    assert aliases == {"alias/assay/data", "alias/assay/secrets"}
+    assert aliases == {"alias/assay/data", "alias/assay/secrets", "alias/assay/evidence-signing"}
 
 
 def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized: Synthesized) -> None:

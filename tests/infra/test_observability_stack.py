@@ -1,5 +1,6 @@
-"""Observability: alarms on every function's errors and throttles and on the API's 5xx and
-latency, all notifying one encrypted topic; a dashboard over the same metrics."""
+"""Observability: alarms on the API functions' errors, every function's throttles, failed and
+timed-out analyses, the API's 5xx and latency, all notifying one encrypted topic; a dashboard
+over the same metrics."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ def _all(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 def test_every_function_and_the_api_have_alarms_that_notify(synthesized: Synthesized) -> None:
     alarms = _all(synthesized.observability_json, "AWS::CloudWatch::Alarm")
     metrics = sorted((a["Namespace"], a["MetricName"]) for a in alarms)
-    assert metrics.count(("AWS/Lambda", "Errors")) == 3
-    assert metrics.count(("AWS/Lambda", "Throttles")) == 3
+    assert metrics.count(("AWS/Lambda", "Errors")) == 3  # api, api_stream, gateway
+    assert metrics.count(("AWS/Lambda", "Throttles")) == 3 + 13  # and each workflow step
+    for name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"):
+        assert ("AWS/States", name) in metrics
     assert ("AWS/ApiGateway", "5XXError") in metrics and ("AWS/ApiGateway", "Latency") in metrics
     (topic,) = _all(synthesized.observability_json, "AWS::SNS::Topic")
     assert "KmsMasterKeyId" in topic
@@ -29,7 +32,8 @@ def test_every_function_and_the_api_have_alarms_that_notify(synthesized: Synthes
 def test_the_dashboard_shows_the_api_and_each_function(synthesized: Synthesized) -> None:
     (dashboard,) = _all(synthesized.observability_json, "AWS::CloudWatch::Dashboard")
     body = json.dumps(dashboard["DashboardBody"])
-    for title in ("API requests and errors", "API latency", "Api:", "ApiStream:", "Gateway:"):
+    for title in ("API requests and errors", "API latency", "Api:", "ApiStream:", "Gateway:",
+                  "ExecuteStep:", "Analyses: started"):  # fmt: skip
         assert title in body
 
 

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         "Required there.",
     )
 
+    state_machine_arn: str | None = Field(
+        default=None,
+        description="aws profile: the analysis state machine the API starts executions of.",
+    )
     model: str | None = Field(
         default=None,
         description="Default model for the llm engine, in LiteLLM's naming "

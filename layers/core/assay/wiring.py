@@ -18,7 +18,10 @@ from assay.vault import Vault
 if TYPE_CHECKING:
     import boto3
 
+    from assay.analysis.distributed import StepPorts
     from assay.evidence.signing import Signer
+    from assay.launcher import Launcher
+    from assay.sandbox import Sandbox
 
 
 @functools.cache
@@ -88,6 +91,29 @@ def make_signer(settings: Settings) -> Signer:
     return LocalSigner(settings.signing_key_file)
 
 
+def make_sandbox(settings: Settings) -> Sandbox:
+    from assay.sandbox.process import ProcessSandbox
+
+    return ProcessSandbox(hidden=(settings.home,))
+
+
+def make_launcher(settings: Settings) -> Launcher:
+    """Who runs a submitted analysis: Step Functions in AWS, the server's worker locally."""
+    if settings.profile is Profile.AWS and settings.state_machine_arn:
+        from assay.launcher import StepFunctionsLauncher
+
+        return StepFunctionsLauncher(settings.state_machine_arn, _client(settings, "stepfunctions"))
+    from assay.launcher import QueuedLauncher
+
+    return QueuedLauncher()
+
+
+def step_ports(ports: Ports, *, sandbox: Sandbox, signer: Signer) -> StepPorts:
+    from assay.analysis.distributed import StepPorts
+
+    return StepPorts(records=ports.records, blobs=ports.blobs, sandbox=sandbox, signer=signer)
+
+
 class Ports:
     """The adapters for `settings`, each built on first use: a process that never touches one
     (the gateway never reads blobs) never pays for its client at cold start."""
@@ -119,6 +145,11 @@ class Ports:
     @property
     def vault(self) -> Vault:
         found: Vault = self._get("vault", make_vault)
+        return found
+
+    @property
+    def launcher(self) -> Launcher:
+        found: Launcher = self._get("launcher", make_launcher)
         return found
 
     @property

@@ -250,7 +250,8 @@ def run_analysis(
         on_transition=save,
         should_stop=_cancel_reason(records, analysis),
     )
-    state: Any = {"analysis_id": options.analysis_id, "target": options.target}
+    state: Any = {"tenant_id": analysis.tenant_id, "analysis_id": options.analysis_id,
+                  "target": options.target}  # fmt: skip
     start_at = None
     if checkpoint is not None:
         steps.restore_state(checkpoint.steps)

@@ -22,6 +22,7 @@ from assay import __version__
 from assay.analysis import report as reports
 from assay.analysis import selection
 from assay.analysis.funnel import Evaluation, Evaluator, Workspace
+from assay.analysis.items import ItemFiles
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.planning import Target, plan
 from assay.clock import utcnow
@@ -37,6 +38,9 @@ from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Limits, Sandbox
 
 REPORT_BODY = "evidence/report-body.json"
+# The steps run once per Map item, possibly at the same time in separate processes (Lambdas in
+# AWS): they write only under their item's directory; Select merges what they left.
+ITEM_STEPS = frozenset({"Generate", "Execute", "Repair"})
 
 
 class AnalysisFailed(AssayError):
@@ -61,6 +65,7 @@ class StepsState(BaseModel):
 
     elapsed_s: float
     started_at: datetime
+    saved_at: datetime | None = None
     stage_seconds: dict[str, float]
     generated: int
     usage: Usage
@@ -125,6 +130,7 @@ class AnalysisSteps:
             return StepsState(
                 elapsed_s=time.monotonic() - self.started,
                 started_at=self.started_at,
+                saved_at=utcnow(),
                 stage_seconds=dict(self.stage_seconds),
                 generated=self._generated,
                 usage=self._usage,
@@ -139,10 +145,14 @@ class AnalysisSteps:
                 body=self._body,
             )
 
-    def restore_state(self, saved: StepsState) -> None:
-        """Continue where `saved` was taken; time spent while stopped does not count against
-        the budget."""
-        self.started = time.monotonic() - saved.elapsed_s
+    def restore_state(self, saved: StepsState, *, count_gap: bool = False) -> None:
+        """Continue where `saved` was taken. Time spent while a stopped server was down does
+        not count against the budget; with `count_gap` (the next step of a running analysis,
+        in another process) the time since `saved` was taken does."""
+        elapsed = saved.elapsed_s
+        if count_gap and saved.saved_at is not None:
+            elapsed += max(0.0, (utcnow() - saved.saved_at).total_seconds())
+        self.started = time.monotonic() - elapsed
         self._deadline = self.started + self.options.budget_s
         self.started_at = saved.started_at
         self.stage_seconds = dict(saved.stage_seconds)
@@ -187,18 +197,50 @@ class AnalysisSteps:
             try:
                 return fn(state)
             finally:
-                with self._lock:
-                    self.stage_seconds[name] = round(
-                        self.stage_seconds.get(name, 0.0) + time.monotonic() - started, 3
-                    )
+                spent = time.monotonic() - started
+                if name in ITEM_STEPS:
+                    self._item(state).add_seconds(name, spent)
+                else:
+                    with self._lock:
+                        self.stage_seconds[name] = round(
+                            self.stage_seconds.get(name, 0.0) + spent, 3
+                        )
 
         return run
+
+    def _item(self, state: dict[str, Any]) -> ItemFiles:
+        return ItemFiles(self.stores.work / "items" / f"{int(state.get('index', 0)):05d}")
 
     # ------------------------------------------------------------------ helpers
     def _record(self, kind: str, payload: dict[str, Any], artifacts: Sequence[str] = ()) -> None:
         with self._lock:
             self.evidence.append(kind, payload, artifacts)
         self.emit(kind, payload)
+
+    def _record_item(
+        self, item: ItemFiles, kind: str, payload: dict[str, Any], artifacts: Sequence[str] = ()
+    ) -> None:
+        """Kept with the item until Select chains it into the log (in item order)."""
+        item.add_entry(kind, payload, artifacts)
+        self.emit(kind, payload)
+
+    def _merge_items(self, finished: list[Any]) -> None:
+        """Chain the Map items' entries into the evidence log and gather their verdicts."""
+        evaluations, generated, usage = [], 0, Usage()
+        indices = sorted({int(i.get("index", 0)) for i in finished if isinstance(i, dict)})
+        for index in indices:
+            item = self._item({"index": index})
+            for entry in item.entries():
+                with self._lock:
+                    self.evidence.append(entry.kind, entry.payload, entry.artifacts, at=entry.at)
+                generated += entry.kind == "generate" and "candidate" in entry.payload
+            for name, spent in item.seconds().items():
+                self.stage_seconds[name] = round(self.stage_seconds.get(name, 0.0) + spent, 3)
+            evaluation = item.evaluation()
+            if evaluation is not None:
+                evaluations.append(evaluation)
+                usage = usage + evaluation.candidate.usage
+        self._evaluations, self._generated, self._usage = evaluations, generated, usage
 
     @property
     def runtime(self) -> Runtime:
@@ -363,16 +405,17 @@ class AnalysisSteps:
 
     def generate(self, item: dict[str, Any]) -> dict[str, Any]:
         target = self._targets[item["target"]]
+        files = self._item(item)
+        files.reset()  # an item run again (a resumed Map) starts clean
         if time.monotonic() > self._deadline:
             return {"produced": False, "reason": "the time budget was used up"}
         candidate = self.engine.generate(target, self._context(), int(item.get("index", 0)))
         if candidate is None:
-            self._record("generate", {"module": target.module, "produced": False})
+            self._record_item(files, "generate", {"module": target.module, "produced": False})
             return {"produced": False, "reason": "the engine produced no test file"}
-        with self._lock:
-            self._generated += 1
         rel = self._save_candidate(candidate)
-        self._record(
+        self._record_item(
+            files,
             "generate",
             {
                 "module": target.module,
@@ -395,11 +438,9 @@ class AnalysisSteps:
             and candidate.turn < self.options.repair_turns
             and time.monotonic() < self._deadline
         )
-        if not can_repair:
-            with self._lock:
-                self._evaluations.append(evaluation)
-                self._usage = self._usage + candidate.usage
-        else:
+        files = self._item(item)
+        files.save_evaluation(evaluation)  # the latest turn's is the item's verdict
+        if can_repair:
             assert feedback is not None
             (
                 self.stores.work / "candidates" / f"{candidate.candidate_id}.feedback.json"
@@ -413,7 +454,7 @@ class AnalysisSteps:
             "findings": len(evaluation.findings),
             "repair": can_repair,
         }
-        self._record("execute", payload)
+        self._record_item(files, "execute", payload)
         return {"repair": can_repair, "reached": evaluation.reached.value}
 
     def repair(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -428,7 +469,8 @@ class AnalysisSteps:
         if repaired is None:
             return {"produced": False, "reason": "the engine could not repair the candidate"}
         rel = self._save_candidate(repaired)
-        self._record(
+        self._record_item(
+            self._item(item),
             "repair",
             {
                 "candidate": repaired.candidate_id,
@@ -442,6 +484,7 @@ class AnalysisSteps:
 
     def select(self, state: dict[str, Any]) -> dict[str, Any]:
         assert self._baseline is not None
+        self._merge_items(state.get("candidates") or [])
         verdicts = selection.by_gain(self._evaluations, self._baseline)
         gained = [v for v in verdicts if v.status == "kept"]
         files = {v.evaluation.candidate.path: v.evaluation.candidate.code for v in gained}

@@ -109,14 +109,20 @@ class EvidenceLog:
         return self.entries[-1].hash if self.entries else GENESIS
 
     def append(
-        self, type_: str, payload: dict[str, Any] | None = None, artifacts: Sequence[str] = ()
+        self,
+        type_: str,
+        payload: dict[str, Any] | None = None,
+        artifacts: Sequence[str] = (),
+        *,
+        at: datetime | None = None,
     ) -> LogEntry:
+        """`at` is when it happened, for entries chained after the fact (a Map item's)."""
         body = payload or {}
         digests = {name: file_digest(self._root / name) for name in sorted(artifacts)}
         draft = {
             "seq": len(self.entries) + 1,
             "type": type_,
-            "at": utcnow(),
+            "at": at or utcnow(),
             "payload": body,
             "payload_digest": digest(canonical(body)),
             "artifacts": digests,

@@ -3,6 +3,7 @@ and evidence verification."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mimetypes
 import tempfile
@@ -20,6 +21,7 @@ from assay.api.worker import ARTIFACT_PREFIX, source_key
 from assay.clock import id_bounds, new_id
 from assay.errors import AssayError, NotFound, StaleWrite
 from assay.evidence import Verdict, verify_dir
+from assay.launcher import LaunchFailed
 from assay.records import Analysis, AnalysisStatus, Scope
 from assay.wiring import Ports, make_signer
 
@@ -50,6 +52,18 @@ class NotReady(AssayError):
     code = "not_ready"
 
 
+def _launch(store: Ports, record: Analysis) -> Analysis:
+    """Start it (AWS) or leave it queued for the worker (local). One that cannot be started
+    is marked failed with the reason, so no record waits forever."""
+    try:
+        store.launcher.start(record)
+    except LaunchFailed as exc:
+        with contextlib.suppress(StaleWrite):
+            store.records.update(record.evolve(status=AnalysisStatus.FAILED, reason=exc.message))
+        raise
+    return record
+
+
 def _accepted(response: Response, record: Analysis) -> AnalysisOut:
     response.status_code = 202
     response.headers["Location"] = f"/v1/analyses/{record.id}"
@@ -71,6 +85,8 @@ def submit_analysis(
         ),
         idempotency_key=idempotency_key,
     )  # fmt: skip
+    if record.status is AnalysisStatus.QUEUED:
+        _launch(store, record)
     return _accepted(response, record)
 
 
@@ -118,7 +134,7 @@ async def submit_archive(
             engine=engine, model=model, budget_s=budget_s, created_by=caller.actor,
         )
     )  # fmt: skip
-    return _accepted(response, record)
+    return _accepted(response, _launch(store, record))
 
 
 @router.get("", name="list_analyses", response_model=PageOut[AnalysisOut])

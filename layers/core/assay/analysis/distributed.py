@@ -1,0 +1,315 @@
+"""One step of an analysis in a process of its own: how the step Lambdas run the workflow.
+
+Locally one process holds an analysis from intake to seal. On Step Functions every state is a
+separate Lambda invocation, perhaps on another machine, and the Map's items run at the same
+time. So each invocation here:
+
+1. reads the analysis record (options) and, after Intake, the steps' saved state;
+2. mirrors the analysis's files from the artifacts port into a scratch directory: the
+   snapshot and the prepared environments as one archive each, everything else file by file;
+3. runs the same `AnalysisSteps` method the local runner calls;
+4. writes back only what it changed (so concurrent items, which write disjoint files, never
+   overwrite each other) and, for a step that is not a Map item, the new saved state.
+
+Items never save state or append to the evidence log; Select merges what they left
+(`assay.analysis.items`). The evidence log itself travels with the output directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from assay.analysis import outputs
+from assay.analysis.options import AnalysisOptions
+from assay.analysis.pipeline import _settle, choose_engine
+from assay.analysis.steps import ITEM_STEPS, AnalysisSteps, StepsState, Stores
+from assay.blobs import BlobStore, tenant_key
+from assay.config import Settings
+from assay.engines import Engine
+from assay.errors import AlreadyExists, AssayError, NotFound
+from assay.evidence import EvidenceLog
+from assay.evidence.signing import Signer
+from assay.intake import IntakePolicy
+from assay.records import Analysis, AnalysisEvent, AnalysisStatus
+from assay.runtimes.python import PythonRuntime
+from assay.sandbox import Sandbox
+from assay.store import RecordStore
+
+ARTIFACT_PREFIX = "artifact:"
+STATE = "state.json"
+# Mirrored as one archive each: many files, written by one step, read by most.
+ARCHIVED = {"snapshot": "snapshot.tar.gz"}
+ENVIRONMENTS = "environments.tar.gz"
+# Scratch that no later step reads.
+UNSHARED = ("work/runs/", "work/engine/", "work/snapshot/")
+
+
+class SavedSteps(BaseModel):
+    """What the non-item steps leave for the next invocation."""
+
+    steps: StepsState
+    evidence_entries: int
+
+
+class StepPorts(BaseModel):
+    """The adapters one invocation uses (built by the Lambda from settings, by tests freely)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    records: RecordStore
+    blobs: BlobStore
+    sandbox: Sandbox
+    signer: Signer
+    engine_for: Callable[[Analysis], Engine] | None = None
+
+
+def _run_key(analysis: Analysis, name: str) -> str:
+    return tenant_key(analysis.tenant_id, "analyses", analysis.id, "run", name)
+
+
+def _digest_tree(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every regular file under root."""
+    found: dict[str, str] = {}
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                found[path.relative_to(root).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
+    return found
+
+
+def _pack(root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(root, arcname=".")
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes, dest: Path) -> None:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        # The environments hold the venv's interpreter links; the snapshot has none (intake
+        # drops links), so the `tar` filter (no absolute paths, no climbing out) is enough.
+        tar.extractall(dest, filter="tar")
+
+
+class AnalysisMirror:
+    """An analysis's files between the artifacts port and one invocation's scratch."""
+
+    def __init__(self, blobs: BlobStore, analysis: Analysis, scratch: Path, cache: Path) -> None:
+        self.blobs = blobs
+        self.analysis = analysis
+        self.root = scratch / analysis.id
+        self.cache = cache
+        self.stores = Stores(work=self.root / "work", out=self.root / "out")
+        self._before: dict[str, str] = {}
+        self._archived_before: dict[str, dict[str, str]] = {}
+
+    def _files_prefix(self) -> str:
+        return _run_key(self.analysis, "files") + "/"
+
+    def _trees(self) -> dict[str, Path]:
+        return {"snapshot": self.stores.snapshot, "environments": self.cache}
+
+    def pull(self, *, item: int | None = None) -> None:
+        """Everything a step may read. An item skips the other items' files and the output."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.stores.out.mkdir(parents=True)
+        self.stores.work.mkdir(parents=True)
+        prefix = self._files_prefix()
+        mine = f"work/items/{item:05d}/" if item is not None else None
+        for key in self.blobs.list(prefix):
+            rel = key[len(prefix) :]
+            if item is not None and (
+                rel.startswith("out/")
+                or (rel.startswith("work/items/") and not rel.startswith(mine or ""))
+            ):
+                continue
+            self.blobs.download(key, self.root / rel)
+        for name, tree in self._trees().items():
+            key = _run_key(self.analysis, f"{name}.tar.gz")
+            if self.blobs.head(key) is not None:
+                _unpack(self.blobs.get(key), tree)
+            self._archived_before[name] = _digest_tree(tree)
+        self._before = self._shared_files()
+
+    def _shared_files(self) -> dict[str, str]:
+        return {
+            rel: sha for rel, sha in _digest_tree(self.root).items() if not rel.startswith(UNSHARED)
+        }
+
+    def push(self) -> None:
+        """Only what this invocation changed: concurrent items write disjoint files."""
+        prefix = self._files_prefix()
+        after = self._shared_files()
+        for rel, sha in after.items():
+            if self._before.get(rel) != sha:
+                self.blobs.put_file(prefix + rel, self.root / rel)
+        for rel in self._before.keys() - after.keys():
+            self.blobs.delete(prefix + rel)
+        for name, tree in self._trees().items():
+            if _digest_tree(tree) != self._archived_before.get(name, {}):
+                self.blobs.put(_run_key(self.analysis, f"{name}.tar.gz"), _pack(tree))
+
+    def load_state(self) -> SavedSteps | None:
+        key = _run_key(self.analysis, STATE)
+        if self.blobs.head(key) is None:
+            return None
+        return SavedSteps.model_validate_json(self.blobs.get(key))
+
+    def save_state(self, saved: SavedSteps) -> None:
+        self.blobs.put(_run_key(self.analysis, STATE), saved.model_dump_json().encode())
+
+    def clear(self) -> None:
+        """The run's scratch in the port, once the output is published."""
+        for key in list(self.blobs.list(_run_key(self.analysis, ""))):
+            self.blobs.delete(key)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class StoredEvents:
+    """Progress events from concurrent invocations: each takes the next free sequence number
+    (the store refuses a number already taken, so a race costs a retry, never an overwrite)."""
+
+    def __init__(self, records: RecordStore, analysis: Analysis) -> None:
+        self._records = records
+        self._analysis = analysis
+
+    def _last(self) -> int:
+        page = self._records.list(
+            AnalysisEvent, self._analysis.tenant_id, parent=self._analysis.id, limit=1,
+            newest_first=True,
+        )  # fmt: skip
+        return page.items[0].seq if page.items else 0
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        payload = json.loads(json.dumps(data, default=str))
+        for _ in range(50):
+            event = AnalysisEvent(
+                tenant_id=self._analysis.tenant_id, analysis_id=self._analysis.id,
+                seq=self._last() + 1, type=kind, data=payload,
+            )  # fmt: skip
+            try:
+                self._records.create(event)
+                return
+            except AlreadyExists:
+                continue
+        raise AssayError(f"could not record event {kind!r}: too many concurrent writers")
+
+
+def options_for(
+    analysis: Analysis, settings: Settings, engine: Engine, target: str
+) -> AnalysisOptions:
+    return AnalysisOptions(
+        analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
+        model=getattr(engine, "model", None), budget_s=analysis.budget_s,
+        reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
+    )  # fmt: skip
+
+
+class StepHost:
+    """Runs one named step for the analysis its input names."""
+
+    def __init__(self, settings: Settings, ports: StepPorts, scratch: Path) -> None:
+        self.settings = settings
+        self.ports = ports
+        self.scratch = scratch
+
+    def _analysis(self, state: dict[str, Any]) -> Analysis:
+        tenant, analysis_id = state.get("tenant_id"), state.get("analysis_id")
+        if not isinstance(tenant, str) or not isinstance(analysis_id, str):
+            raise AssayError("the step input names no tenant_id and analysis_id")
+        found = self.ports.records.get(Analysis, tenant, analysis_id)
+        if found is None:
+            raise NotFound(f"analysis {analysis_id} not found")
+        return found
+
+    def _target(self, analysis: Analysis) -> str:
+        """An uploaded archive is fetched into scratch; a URL or path is taken as it is."""
+        if not analysis.source.startswith(ARTIFACT_PREFIX):
+            return analysis.source
+        archive = self.scratch / "uploads" / analysis.id / "source.tar.gz"
+        self.ports.blobs.download(analysis.source[len(ARTIFACT_PREFIX) :], archive)
+        return str(archive)
+
+    def run(self, name: str, state: dict[str, Any]) -> Any:
+        analysis = self._analysis(state)
+        if analysis.status.finished:
+            return self._cancelled(name, analysis, state)
+        if name == "Intake" and analysis.status is AnalysisStatus.QUEUED:
+            analysis = self.ports.records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
+        target = self._target(analysis) if name == "Intake" else analysis.source
+        steps, mirror = self._steps(analysis, state, name, target)
+        result = steps.resources()[name](state)
+        mirror.push()
+        if name not in ITEM_STEPS:
+            mirror.save_state(
+                SavedSteps(steps=steps.export_state(), evidence_entries=len(steps.evidence.entries))
+            )
+        if name in {"Seal", "RecordFailure"}:
+            self._finish(analysis, mirror, cancelled=None)
+        return result
+
+    def _steps(
+        self, analysis: Analysis, state: dict[str, Any], name: str, target: str
+    ) -> tuple[AnalysisSteps, AnalysisMirror]:
+        """The steps as the previous invocation left them, over a fresh copy of the files."""
+        engine = (self.ports.engine_for or self._engine)(analysis)
+        mirror = AnalysisMirror(self.ports.blobs, analysis, self.scratch, self.settings.cache_dir)
+        mirror.pull(item=int(state.get("index", 0)) if name in ITEM_STEPS else None)
+        saved = None if name == "Intake" else mirror.load_state()
+        evidence = None
+        if saved is not None:
+            evidence = EvidenceLog.reopen(mirror.stores.out, analysis.id, saved.evidence_entries)
+        steps = AnalysisSteps(
+            options_for(analysis, self.settings, engine, target), mirror.stores,
+            sandbox=self.ports.sandbox, engine=engine, signer=self.ports.signer,
+            cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
+            intake_policy=IntakePolicy(),
+            runtimes=[PythonRuntime(package_hosts=self.settings.package_host_list)],
+            evidence=evidence,
+        )  # fmt: skip
+        if saved is not None:
+            steps.restore_state(saved.steps, count_gap=True)
+        return steps, mirror
+
+    def _cancelled(self, name: str, analysis: Analysis, state: dict[str, Any]) -> Any:
+        """A cancelled analysis (or a step run again after the end) does nothing, but the first
+        step outside the Map to see a cancellation still leaves a sealed report saying so.
+        Items answer so that their iteration ends at once."""
+        if name in ITEM_STEPS:
+            return {"produced": False, "repair": False, "reason": "the analysis was cancelled"}
+        published = outputs.report(self.ports.blobs, analysis.tenant_id, analysis.id)
+        if analysis.status is AnalysisStatus.CANCELLED and published is None:
+            reason = analysis.reason or "cancelled"
+            steps, mirror = self._steps(analysis, state, name, analysis.source)
+            steps.record_cancellation(reason)
+            mirror.push()
+            self._finish(analysis, mirror, cancelled=reason)
+        return {"skipped": True, "reason": f"the analysis is {analysis.status.value}"}
+
+    def _engine(self, analysis: Analysis) -> Engine:
+        return choose_engine(analysis.engine, analysis.model, self.settings)
+
+    def _finish(self, analysis: Analysis, mirror: AnalysisMirror, *, cancelled: str | None) -> None:
+        """Publish the sealed output, then say the analysis finished (in that order, so whoever
+        sees it finished can fetch it)."""
+        out = mirror.stores.out
+        outputs.publish(self.ports.blobs, analysis.tenant_id, analysis.id, out)
+        report: dict[str, Any] = json.loads((out / "report.json").read_text())
+        _settle(
+            self.ports.records, analysis, report=report, cancelled=cancelled,
+            out=Path(outputs.REPORT), last_event=StoredEvents(self.ports.records, analysis)._last(),
+        )  # fmt: skip
+        mirror.clear()

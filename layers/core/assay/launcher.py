@@ -1,0 +1,52 @@
+"""Who runs a submitted analysis.
+
+Locally the server's worker claims queued records, so submitting only queues (`QueuedLauncher`).
+In AWS each analysis is one Step Functions execution of `statemachines/analysis.asl.json`,
+named after the analysis: starting it again with the same input is a no-op, so a retried
+submission (Idempotency-Key) never runs an analysis twice.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from assay.errors import AssayError
+from assay.records import Analysis
+
+
+class LaunchFailed(AssayError):
+    status = 503
+    code = "launch_failed"
+
+
+class Launcher(ABC):
+    @abstractmethod
+    def start(self, analysis: Analysis) -> None: ...
+
+
+class QueuedLauncher(Launcher):
+    def start(self, analysis: Analysis) -> None:
+        """The worker polls for queued analyses: nothing to do."""
+
+
+class StepFunctionsLauncher(Launcher):
+    def __init__(self, state_machine_arn: str, client: Any) -> None:
+        self._arn = state_machine_arn
+        self._client = client
+
+    def start(self, analysis: Analysis) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        payload = {"tenant_id": analysis.tenant_id, "analysis_id": analysis.id}
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._arn, name=analysis.id, input=json.dumps(payload)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return  # the same analysis, already started (a repeated submission)
+            raise LaunchFailed(f"Step Functions refused the analysis: {exc}") from None
+        except BotoCoreError as exc:
+            raise LaunchFailed(f"Step Functions is unreachable: {exc}") from None

@@ -1,0 +1,146 @@
+"""The workflow stack: the analysis state machine and its step functions.
+
+`statemachines/analysis.asl.json` is loaded from the file, as the local runner loads it; every
+`${<Step>FunctionArn}` in it is substituted with the ARN of the Lambda that runs that step
+(`functions/steps/handler.py`, one function per Task state, all calling `assay`'s
+`StepHost`). The state machine's role may invoke exactly those functions; it logs every event
+(ALL, with execution data) to an encrypted log group and traces with X-Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks import nag
+from stacks.data_stack import DataStack
+from stacks.grants import acknowledge_function, grant_data, profile_environment
+from stacks.lambdas import Placement, assay_function, assay_layer
+
+DEFINITION = Path(__file__).resolve().parent.parent / "statemachines" / "analysis.asl.json"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# Task state -> (handler in functions/steps/handler.py, memory MB). Steps that build, install
+# or run tests get more memory (and with it CPU); the rest only move records and files.
+STEPS: dict[str, tuple[str, int]] = {
+    "Intake": ("intake", 1769),
+    "Detect": ("detect", 1024),
+    "Install": ("install", 3008),
+    "Baseline": ("baseline", 3008),
+    "Plan": ("plan", 1024),
+    "Generate": ("generate", 1769),
+    "Execute": ("execute", 3008),
+    "Repair": ("repair", 1769),
+    "Select": ("select", 3008),
+    "Findings": ("findings", 1024),
+    "Report": ("report", 1024),
+    "Seal": ("seal", 1024),
+    "RecordFailure": ("record_failure", 1024),
+}
+MAX_EXECUTION = Duration.hours(6)
+
+
+def substitution(step: str) -> str:
+    return f"{step}FunctionArn"
+
+
+def placeholders(definition: dict[str, Any] | None = None) -> set[str]:
+    """Every `${...}` the definition names."""
+    text = json.dumps(definition) if definition is not None else DEFINITION.read_text()
+    return set(PLACEHOLDER.findall(text))
+
+
+class WorkflowStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: DataStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        arm = self.node.try_get_context("assay:architecture") == "arm64"
+        architecture = lambda_.Architecture.ARM_64 if arm else lambda_.Architecture.X86_64
+        placement = Placement(
+            layer=assay_layer(self, "AssayLayer", architecture),
+            vpc=data.network.vpc,
+            security_groups=[data.cache.clients],
+            log_key=data.keys.data,
+            architecture=architecture,
+            environment={
+                **profile_environment(data),
+                "ASSAY_HOME": "/tmp/assay",  # noqa: S108 - Lambda's only writable place
+            },
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        for step, (handler, memory) in STEPS.items():
+            function = assay_function(
+                self,
+                f"{step}Step",
+                placement=placement,
+                folder="steps",
+                handler=f"handler.{handler}",
+                description=f"Assay: the analysis workflow's {step} step",
+                memory_mb=memory,
+                timeout=Duration.minutes(15),
+                ephemeral_mb=10240,  # the snapshot, its environments and test runs
+            )
+            grant_data(function, data)
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["kms:Sign"], resources=[data.keys.signing.key_arn])
+            )
+            acknowledge_function(function)
+            self.functions[step] = function
+
+        log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=data.keys.data,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Assay: the analysis state machine invokes its step functions",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function_arn for f in self.functions.values()],
+            )
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Analysis",
+            # Inline, as the file says it: the template shows exactly what will run.
+            definition_body=sfn.DefinitionBody.from_string(DEFINITION.read_text()),
+            definition_substitutions={
+                substitution(step): f.function_arn for step, f in self.functions.items()
+            },
+            role=role,
+            timeout=MAX_EXECUTION,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        data.keys.data.grant_encrypt_decrypt(iam.ServicePrincipal("logs.amazonaws.com"))
+        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        nag.suppress(
+            role,
+            "AwsSolutions-IAM5",
+            "Log delivery and X-Ray take no resource (CloudWatch Logs' delivery API and "
+            "PutTraceSegments); invoking is limited to the step functions' own ARNs",
+            findings=["Resource::*"],
+        )

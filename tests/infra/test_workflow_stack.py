@@ -1,0 +1,157 @@
+"""The workflow stack: the state machine from statemachines/analysis.asl.json with every
+placeholder substituted, explicit IAM, logging ALL and tracing, and one function per step;
+and moto's Step Functions takes the definition as deployed."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from stacks.workflow_stack import DEFINITION, STEPS, placeholders, substitution
+from tests.infra.conftest import Synthesized
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _machine(synthesized: Synthesized) -> dict[str, Any]:
+    (machine,) = _resources(synthesized.workflow_json, "AWS::StepFunctions::StateMachine").values()
+    props: dict[str, Any] = machine["Properties"]
+    return props
+
+
+def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(
+    synthesized: Synthesized,
+) -> None:
+    machine = _machine(synthesized)
+    named = placeholders()
+    assert named == {substitution(step) for step in STEPS}
+    assert set(machine["DefinitionSubstitutions"]) == named
+    # The template carries the file's text verbatim; CloudFormation substitutes at deploy.
+    assert json.loads(machine["DefinitionString"]) == json.loads(DEFINITION.read_text())
+
+
+def test_each_substitution_is_its_steps_function(synthesized: Synthesized) -> None:
+    machine = _machine(synthesized)
+    functions = _resources(synthesized.workflow_json, "AWS::Lambda::Function")
+    for step, (handler, _memory) in STEPS.items():
+        ref = machine["DefinitionSubstitutions"][substitution(step)]
+        logical = ref["Fn::GetAtt"][0]
+        props = functions[logical]["Properties"]
+        assert props["Handler"] == f"handler.{handler}"
+        assert props["Timeout"] == 900
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["EphemeralStorage"] == {"Size": 10240}
+        env = props["Environment"]["Variables"]
+        assert env["ASSAY_PROFILE"] == "aws" and env["ASSAY_HOME"] == "/tmp/assay"
+        assert "ASSAY_SIGNING_KEY_ID" in env
+
+
+def test_logging_all_with_execution_data_and_tracing(synthesized: Synthesized) -> None:
+    machine = _machine(synthesized)
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+    groups = _resources(synthesized.workflow_json, "AWS::Logs::LogGroup")
+    assert groups
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] > 0
+        assert "KmsKeyId" in group["Properties"]
+
+
+def _statements(template: dict[str, Any], role_logical: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_the_state_machine_may_invoke_exactly_its_step_functions(
+    synthesized: Synthesized,
+) -> None:
+    machine = _machine(synthesized)
+    role = machine["RoleArn"]["Fn::GetAtt"][0]
+    statements = _statements(synthesized.workflow_json, role)
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    targets = {r["Fn::GetAtt"][0] for r in invoke["Resource"]}
+    assert targets == {
+        machine["DefinitionSubstitutions"][substitution(s)]["Fn::GetAtt"][0] for s in STEPS
+    }
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [
+            statement["Action"]]  # fmt: skip
+        assert all("*" not in a for a in actions), statement
+
+
+def test_step_functions_have_no_wildcard_actions_and_sign_with_the_signing_key_only(
+    synthesized: Synthesized,
+) -> None:
+    template = synthesized.workflow_json
+    functions = _resources(template, "AWS::Lambda::Function")
+    assert len(functions) == len(STEPS)
+    for props in (f["Properties"] for f in functions.values()):
+        role = props["Role"]["Fn::GetAtt"][0]
+        statements = _statements(template, role)
+        signing = [s for s in statements if "kms:Sign" in json.dumps(s["Action"])]
+        assert len(signing) == 1
+        assert "SigningKey" in json.dumps(signing[0]["Resource"])
+        assert "Encrypt" not in json.dumps(signing[0]["Action"])
+        for statement in statements:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [
+                statement["Action"]]  # fmt: skip
+            assert all(not a.endswith("*") for a in actions), statement
+            resources = json.dumps(statement["Resource"])
+            if any(a.startswith("s3:") and a != "s3:ListBucket" for a in actions):
+                assert "/tenants/*" in resources  # tenant-fenced objects only
+
+
+def test_the_api_starts_executions_of_this_state_machine_only(synthesized: Synthesized) -> None:
+    api = synthesized.api_json
+    text = json.dumps(api)
+    assert "ASSAY_STATE_MACHINE_ARN" in text
+    starts = [
+        s
+        for policy in _resources(api, "AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "states:StartExecution"
+    ]
+    assert len(starts) == 1
+    assert "AssayWorkflow:ExportsOutputRefAnalysis" in json.dumps(starts[0]["Resource"])
+
+
+@mock_aws
+def test_moto_step_functions_accepts_the_definition_as_deployed() -> None:
+    """Substituted as CloudFormation would (real-looking function ARNs), then created and
+    started in moto's Step Functions."""
+    text = DEFINITION.read_text()
+    arns = {
+        name: f"arn:aws:lambda:us-east-1:123456789012:function:assay-{name}"
+        for name in placeholders()
+    }
+    deployed = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: arns[m.group(1)], text)
+    assert "${" not in deployed
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    iam_client = boto3.client("iam", region_name="us-east-1")
+    role = iam_client.create_role(
+        RoleName="assay-sfn",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    created = client.create_state_machine(
+        name="assay-analysis", definition=deployed, roleArn=role, type="STANDARD",
+        loggingConfiguration={"level": "ALL", "includeExecutionData": True},
+        tracingConfiguration={"enabled": True},
+    )  # fmt: skip
+    described = client.describe_state_machine(stateMachineArn=created["stateMachineArn"])
+    assert json.loads(described["definition"])["StartAt"] == "Intake"
+    started = client.start_execution(
+        stateMachineArn=created["stateMachineArn"], name="01ANALYSIS",
+        input=json.dumps({"tenant_id": "t1", "analysis_id": "01ANALYSIS"}),
+    )  # fmt: skip
+    execution = client.describe_execution(executionArn=started["executionArn"])
+    assert execution["status"] in {"RUNNING", "SUCCEEDED"}
