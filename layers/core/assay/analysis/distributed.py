@@ -22,6 +22,7 @@ import io
 import json
 import shutil
 import tarfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from assay.evidence import EvidenceLog
 from assay.evidence.signing import Signer
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
+from assay.runtimes import Environment
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
@@ -47,8 +49,8 @@ from assay.store import RecordStore
 ARTIFACT_PREFIX = "artifact:"
 STATE = "state.json"
 # Mirrored as one archive each: many files, written by one step, read by most.
-ARCHIVED = {"snapshot": "snapshot.tar.gz"}
-ENVIRONMENTS = "environments.tar.gz"
+SNAPSHOT = "snapshot.tar.gz"
+ENVIRONMENT = "environment.tar.gz"
 # Scratch that no later step reads.
 UNSHARED = ("work/runs/", "work/engine/", "work/snapshot/")
 
@@ -104,23 +106,24 @@ def _unpack(data: bytes, dest: Path) -> None:
         tar.extractall(dest, filter="tar")
 
 
+def _env_dir(environment: Environment) -> Path:
+    return environment.interpreter.parent.parent  # <env>/bin/python
+
+
 class AnalysisMirror:
     """An analysis's files between the artifacts port and one invocation's scratch."""
 
-    def __init__(self, blobs: BlobStore, analysis: Analysis, scratch: Path, cache: Path) -> None:
+    def __init__(self, blobs: BlobStore, analysis: Analysis, scratch: Path) -> None:
         self.blobs = blobs
         self.analysis = analysis
-        self.root = scratch / analysis.id
-        self.cache = cache
+        # A directory per invocation: a warm Lambda reuses /tmp, a test runs several at once.
+        self.root = scratch / f"{analysis.id}-{uuid.uuid4().hex[:8]}"
         self.stores = Stores(work=self.root / "work", out=self.root / "out")
         self._before: dict[str, str] = {}
-        self._archived_before: dict[str, dict[str, str]] = {}
+        self._snapshot_before: dict[str, str] = {}
 
     def _files_prefix(self) -> str:
         return _run_key(self.analysis, "files") + "/"
-
-    def _trees(self) -> dict[str, Path]:
-        return {"snapshot": self.stores.snapshot, "environments": self.cache}
 
     def pull(self, *, item: int | None = None) -> None:
         """Everything a step may read. An item skips the other items' files and the output."""
@@ -136,12 +139,12 @@ class AnalysisMirror:
                 or (rel.startswith("work/items/") and not rel.startswith(mine or ""))
             ):
                 continue
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             self.blobs.download(key, self.root / rel)
-        for name, tree in self._trees().items():
-            key = _run_key(self.analysis, f"{name}.tar.gz")
-            if self.blobs.head(key) is not None:
-                _unpack(self.blobs.get(key), tree)
-            self._archived_before[name] = _digest_tree(tree)
+        key = _run_key(self.analysis, SNAPSHOT)
+        if self.blobs.head(key) is not None:
+            _unpack(self.blobs.get(key), self.stores.snapshot)
+        self._snapshot_before = _digest_tree(self.stores.snapshot)
         self._before = self._shared_files()
 
     def _shared_files(self) -> dict[str, str]:
@@ -158,9 +161,19 @@ class AnalysisMirror:
                 self.blobs.put_file(prefix + rel, self.root / rel)
         for rel in self._before.keys() - after.keys():
             self.blobs.delete(prefix + rel)
-        for name, tree in self._trees().items():
-            if _digest_tree(tree) != self._archived_before.get(name, {}):
-                self.blobs.put(_run_key(self.analysis, f"{name}.tar.gz"), _pack(tree))
+        if _digest_tree(self.stores.snapshot) != self._snapshot_before:
+            self.blobs.put(_run_key(self.analysis, SNAPSHOT), _pack(self.stores.snapshot))
+
+    def put_environment(self, environment: Environment) -> None:
+        """The prepared environment, for the steps that run tests in other processes."""
+        self.blobs.put(_run_key(self.analysis, ENVIRONMENT), _pack(_env_dir(environment)))
+
+    def get_environment(self, environment: Environment) -> None:
+        """At the path it was built at (a venv is not relocatable); a warm process that
+        already holds it keeps it."""
+        where = _env_dir(environment)
+        if not environment.interpreter.exists():
+            _unpack(self.blobs.get(_run_key(self.analysis, ENVIRONMENT)), where)
 
     def load_state(self) -> SavedSteps | None:
         key = _run_key(self.analysis, STATE)
@@ -172,9 +185,13 @@ class AnalysisMirror:
         self.blobs.put(_run_key(self.analysis, STATE), saved.model_dump_json().encode())
 
     def clear(self) -> None:
-        """The run's scratch in the port, once the output is published."""
-        for key in list(self.blobs.list(_run_key(self.analysis, ""))):
+        """The run's files in the port, once the output is published."""
+        prefix = tenant_key(self.analysis.tenant_id, "analyses", self.analysis.id, "run") + "/"
+        for key in list(self.blobs.list(prefix)):
             self.blobs.delete(key)
+
+    def discard(self) -> None:
+        """This invocation's copy (a warm Lambda's /tmp outlives it)."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -251,26 +268,40 @@ class StepHost:
             analysis = self.ports.records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
         target = self._target(analysis) if name == "Intake" else analysis.source
         steps, mirror = self._steps(analysis, state, name, target)
-        result = steps.resources()[name](state)
-        mirror.push()
-        if name not in ITEM_STEPS:
-            mirror.save_state(
-                SavedSteps(steps=steps.export_state(), evidence_entries=len(steps.evidence.entries))
-            )
-        if name in {"Seal", "RecordFailure"}:
-            self._finish(analysis, mirror, cancelled=None)
-        return result
+        try:
+            result = steps.resources()[name](state)
+            mirror.push()
+            if name == "Install":
+                mirror.put_environment(steps.environment)
+            if name not in ITEM_STEPS:
+                mirror.save_state(
+                    SavedSteps(
+                        steps=steps.export_state(), evidence_entries=len(steps.evidence.entries)
+                    )
+                )
+            if name in {"Seal", "RecordFailure"}:
+                self._finish(analysis, mirror, cancelled=None)
+            return result
+        finally:
+            mirror.discard()
+            shutil.rmtree(self.scratch / "uploads" / analysis.id, ignore_errors=True)
 
     def _steps(
         self, analysis: Analysis, state: dict[str, Any], name: str, target: str
     ) -> tuple[AnalysisSteps, AnalysisMirror]:
         """The steps as the previous invocation left them, over a fresh copy of the files."""
         engine = (self.ports.engine_for or self._engine)(analysis)
-        mirror = AnalysisMirror(self.ports.blobs, analysis, self.scratch, self.settings.cache_dir)
+        mirror = AnalysisMirror(self.ports.blobs, analysis, self.scratch)
         mirror.pull(item=int(state.get("index", 0)) if name in ITEM_STEPS else None)
         saved = None if name == "Intake" else mirror.load_state()
         evidence = None
-        if saved is not None:
+        if saved is not None and saved.steps.environment is not None:
+            mirror.get_environment(saved.steps.environment)
+        if name in ITEM_STEPS:
+            # Items never append (Select chains their entries) and do not pull the output:
+            # a log of their own, never pushed, keeps the real one out of reach.
+            evidence = EvidenceLog(mirror.stores.work / "runs" / "unused", analysis.id)
+        elif saved is not None:
             evidence = EvidenceLog.reopen(mirror.stores.out, analysis.id, saved.evidence_entries)
         steps = AnalysisSteps(
             options_for(analysis, self.settings, engine, target), mirror.stores,
@@ -294,9 +325,12 @@ class StepHost:
         if analysis.status is AnalysisStatus.CANCELLED and published is None:
             reason = analysis.reason or "cancelled"
             steps, mirror = self._steps(analysis, state, name, analysis.source)
-            steps.record_cancellation(reason)
-            mirror.push()
-            self._finish(analysis, mirror, cancelled=reason)
+            try:
+                steps.record_cancellation(reason)
+                mirror.push()
+                self._finish(analysis, mirror, cancelled=reason)
+            finally:
+                mirror.discard()
         return {"skipped": True, "reason": f"the analysis is {analysis.status.value}"}
 
     def _engine(self, analysis: Analysis) -> Engine:
