@@ -3,6 +3,7 @@ DynamoDB, S3 and KMS through moto, limits on a real Redis server."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -76,3 +77,72 @@ def test_missing_aws_resources_are_clear_errors(aws: None, tmp_path: Path) -> No
     kms = boto3.client("kms", region_name=REGION)
     with pytest.raises(StoreUnavailable, match="ASSAY_KMS_KEY_ID"):
         KmsVault("alias/missing", kms).seal("t1", b"x")
+
+
+def _state_machine() -> str:
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="assay-sfn", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    definition = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+    return str(
+        boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="assay-analysis", definition=definition, roleArn=role
+        )["stateMachineArn"]
+    )
+
+
+def test_submitting_in_aws_starts_one_execution_named_after_the_analysis(
+    aws_settings: Settings,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from assay.api import create_app
+
+    arn = _state_machine()
+    settings = aws_settings.model_copy(update={"state_machine_arn": arn})
+    ports = build_ports(settings)
+    tenant = tenancy.create_tenant(ports.records, "Acme")
+    issued = tenancy.issue_key(ports.records, tenant, "ci", [Scope.ANALYSES_WRITE])
+    headers = {"Authorization": f"Bearer {issued.key}", "Idempotency-Key": "one"}
+    body = {"source": "https://git.example.com/acme/shop.git"}
+    with TestClient(create_app(ports)) as client:
+        first = client.post("/v1/analyses", json=body, headers=headers)
+        again = client.post("/v1/analyses", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert execution["name"] == first.json()["id"]
+    started = sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"]) == {"tenant_id": tenant.id,
+                                            "analysis_id": first.json()["id"]}  # fmt: skip
+    ports.close()
+
+
+def test_an_analysis_that_cannot_be_started_is_a_503_and_marked_failed(
+    aws_settings: Settings,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from assay.api import create_app
+
+    missing = f"arn:aws:states:{REGION}:123456789012:stateMachine:gone"
+    settings = aws_settings.model_copy(update={"state_machine_arn": missing})
+    ports = build_ports(settings)
+    tenant = tenancy.create_tenant(ports.records, "Acme")
+    issued = tenancy.issue_key(
+        ports.records, tenant, "ci", [Scope.ANALYSES_WRITE, Scope.ANALYSES_READ]
+    )
+    headers = {"Authorization": f"Bearer {issued.key}"}
+    with TestClient(create_app(ports), raise_server_exceptions=False) as client:
+        answer = client.post(
+            "/v1/analyses", json={"source": "https://git.example.com/a.git"}, headers=headers
+        )
+        assert answer.status_code == 503
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["title"]
+        listed = client.get("/v1/analyses", headers=headers).json()["items"]
+    (record,) = listed
+    assert record["status"] == "failed"
+    assert "Step Functions" in record["reason"]
+    ports.close()
