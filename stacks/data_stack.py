@@ -27,4 +27,5 @@ class DataStack(Stack):
         CfnOutput(self, "TableName", value=self.records.table.table_name)
         CfnOutput(self, "ArtifactsBucket", value=self.buckets.artifacts.bucket_name)
         CfnOutput(self, "SecretsKeyArn", value=self.keys.secrets.key_arn)
+        CfnOutput(self, "SigningKeyArn", value=self.keys.signing.key_arn)
         CfnOutput(self, "RedisUrl", value=self.cache.url)
