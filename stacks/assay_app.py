@@ -37,8 +37,14 @@ class AssayStacks:
         self.auth = AuthStack(
             app, "AssayAuth", description="Assay: Cognito users, groups and optional SAML"
         )
+        self.sandbox = SandboxStack(
+            app,
+            "AssaySandbox",
+            data=self.data,
+            description="Assay: Fargate sandboxes for generated tests",
+        )
         self.workflow = WorkflowStack(
-            app, "AssayWorkflow", data=self.data,
+            app, "AssayWorkflow", data=self.data, sandbox=self.sandbox,
             description="Assay: the analysis state machine and its step functions",
         )  # fmt: skip
         self.api = ApiStack(
@@ -50,12 +56,6 @@ class AssayStacks:
             "AssayConsole",
             data=self.data,
             description="Assay: the console's files behind CloudFront",
-        )
-        self.sandbox = SandboxStack(
-            app,
-            "AssaySandbox",
-            data=self.data,
-            description="Assay: Fargate sandboxes for generated tests",
         )
         self.observability = ObservabilityStack(
             app,

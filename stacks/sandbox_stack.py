@@ -5,9 +5,9 @@ A sandbox task has no task role (no AWS credentials at all: its job and results 
 through presigned S3 URLs in its environment, and no Step Functions task token is passed to
 it), runs as uid 10001 on a read-only root filesystem with `/scratch` and `/tmp` as task
 volumes, and may only reach S3 over HTTPS through the VPC's gateway endpoint (its security
-group allows nothing else, in or out). The workflow starts it with `ecs:runTask.sync`, in a
-isolated subnet (no route out: S3 and the endpoints needed to start are all it can reach)
-without a public IP, with a timeout.
+group allows nothing else, in or out). The workflow's step functions start it
+(`assay.sandbox.fargate`) in an isolated subnet (no route out: S3 and the endpoints needed to
+start are all it can reach) without a public IP, and stop it at the job's wall time.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ RUNTIMES = ("python",)  # one image each under sandbox-tasks/images/
 SANDBOX_UID = "10001"
 
 
+CLUSTER_NAME = "assay-sandbox"
+
+
 class SandboxStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, data: DataStack, **kwargs: Any
@@ -40,6 +43,7 @@ class SandboxStack(Stack):
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
+            cluster_name=CLUSTER_NAME,  # named, so IAM can fence its tasks without an import
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENHANCED,
         )
@@ -82,6 +86,52 @@ class SandboxStack(Stack):
             "on this stack's image repository and log group",
             findings=["Resource::*"],
         )
+
+    def settings(self) -> dict[str, str]:
+        """What the step functions' FargateSandbox reads (assay.config)."""
+        return {
+            "ASSAY_SANDBOX_CLUSTER": self.cluster.cluster_arn,
+            "ASSAY_SANDBOX_TASK_DEFINITION": self.task_definitions["python"].ref,
+            "ASSAY_SANDBOX_SUBNETS": ",".join(
+                s.subnet_id
+                for s in self.cluster.vpc.select_subnets(
+                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+                ).subnets
+            ),
+            "ASSAY_SANDBOX_SECURITY_GROUPS": ",".join(
+                g.security_group_id for g in self.security_groups
+            ),
+        }
+
+    def families(self) -> list[str]:
+        return [str(d.family) for d in self.task_definitions.values()]
+
+    def grant_run(self, function: iam.IGrantable) -> None:
+        """Start sandbox tasks of these definitions in this cluster, watch and stop them, and
+        hand them the execution role (image pull, logs) and nothing else."""
+        principal = function.grant_principal
+        in_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
+        families = [
+            self.format_arn(
+                service="ecs", resource="task-definition", resource_name=f"{d.family}:*"
+            )
+            for d in self.task_definitions.values()
+        ]
+        tasks = self.format_arn(service="ecs", resource="task", resource_name=f"{CLUSTER_NAME}/*")
+        for statement in (
+            iam.PolicyStatement(actions=["ecs:RunTask"], resources=families, conditions=in_cluster),
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                resources=[tasks],
+                conditions=in_cluster,
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            ),
+        ):
+            principal.add_to_principal_policy(statement)
 
     def _task_definition(self, runtime: str) -> ecs.CfnTaskDefinition:
         image = ecr_assets.DockerImageAsset(

@@ -25,6 +25,7 @@ from stacks import nag
 from stacks.data_stack import DataStack
 from stacks.grants import acknowledge_function, grant_data, profile_environment
 from stacks.lambdas import Placement, assay_function, assay_layer
+from stacks.sandbox_stack import CLUSTER_NAME, SandboxStack
 
 DEFINITION = Path(__file__).resolve().parent.parent / "statemachines" / "analysis.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -65,6 +66,7 @@ class WorkflowStack(Stack):
         construct_id: str,
         *,
         data: DataStack,
+        sandbox: SandboxStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -79,6 +81,7 @@ class WorkflowStack(Stack):
             environment={
                 **profile_environment(data),
                 "ASSAY_HOME": "/tmp/assay",  # noqa: S108 - Lambda's only writable place
+                **sandbox.settings(),
             },
         )
         self.functions: dict[str, lambda_.Function] = {}
@@ -98,7 +101,23 @@ class WorkflowStack(Stack):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["kms:Sign"], resources=[data.keys.signing.key_arn])
             )
+            sandbox.grant_run(function)
             acknowledge_function(function)
+            nag.suppress(
+                function,
+                "AwsSolutions-IAM5",
+                "A sandbox task definition's revisions and the tasks of the sandbox cluster: "
+                "each new job is a new task ARN; RunTask is also conditioned on the cluster",
+                findings=[
+                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                    f"task-definition/{family}:*"
+                    for family in sandbox.families()
+                ]
+                + [
+                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                    f"task/{CLUSTER_NAME}/*"
+                ],
+            )
             self.functions[step] = function
 
         log_group = logs.LogGroup(

@@ -26,6 +26,12 @@ job.json and the workspace, unpacked into ASSAY_SCRATCH (default /scratch, the t
 writable place); after the job, results.json and the files job.json lists under "collect"
 go back as a .tar.gz to ASSAY_RESULTS_URL (a presigned PUT). The task needs no AWS
 credentials and holds no task token: the URLs are all it can reach.
+
+A job archive whose job.json says "rooted" carries its files under `root/` at the absolute
+paths they had where the job was made (a venv only works where it was built): they are put
+back at those paths under ASSAY_ROOT (default /), only below the writable roots listed in
+ASSAY_WRITABLE (default /tmp and the scratch directory); the job runs in its "cwd" there, and
+that directory's files go back with the results under `work/`.
 """
 
 from __future__ import annotations
@@ -137,9 +143,70 @@ def _pack(root: str, names: list[str]) -> bytes:
     return buffer.getvalue()
 
 
+def _unpack_rooted(archive: bytes, root: str, writable: list[str]) -> None:
+    """Members `root/<absolute path>` back at that path under `root`; files, directories and
+    links only, and only below a writable prefix (the archive comes from the step that made
+    the job; the fence keeps a mistake from touching the image)."""
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        members = []
+        for member in tar.getmembers():
+            if member.name == "job.json":
+                continue
+            path = os.path.normpath("/" + member.name[len("root/") :])
+            allowed = any(path == w or path.startswith(w.rstrip("/") + "/") for w in writable)
+            kind_ok = member.isfile() or member.isdir() or member.issym()
+            if not member.name.startswith("root/") or not allowed or not kind_ok:
+                raise ValueError("unsafe member in the job archive: " + member.name)
+            member.name = path.lstrip("/")
+            members.append(member)
+        tar.extractall(root, members=members, filter="tar")
+
+
+def _pack_dir(directory: str, results: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(results, arcname="results.json")
+        tar.add(directory, arcname="work")
+    return buffer.getvalue()
+
+
+def _read_job(archive: bytes) -> dict[str, Any]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        handle = tar.extractfile("job.json")
+        if handle is None:
+            raise ValueError("the job archive holds no job.json")
+        loaded: dict[str, Any] = json.load(handle)
+        return loaded
+
+
+def _put(results_url: str, body: bytes) -> None:
+    request = urllib.request.Request(  # noqa: S310 - presigned
+        results_url, data=body, method="PUT", headers={"Content-Type": "application/gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=300):  # noqa: S310 - presigned
+        pass
+
+
+def remote_rooted(job: dict[str, Any], archive: bytes, results_url: str, scratch: str) -> int:
+    root = os.environ.get("ASSAY_ROOT", "/")
+    writable = os.environ.get("ASSAY_WRITABLE", "/tmp:" + scratch).split(":")  # noqa: S108
+    _unpack_rooted(archive, root, [w for w in writable if w])
+    cwd = os.path.join(root, job["cwd"].lstrip("/"))
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    results = os.path.join(scratch, "results.json")
+    job["results"] = results
+    code = run_job(job)
+    _put(results_url, _pack_dir(cwd, results))
+    return code
+
+
 def remote(job_url: str, results_url: str, scratch: str) -> int:
     with urllib.request.urlopen(job_url, timeout=300) as answer:  # noqa: S310 - presigned
         archive = answer.read()
+    job = _read_job(archive)
+    if job.get("rooted"):
+        return remote_rooted(job, archive, results_url, scratch)
     work = os.path.join(scratch, "work")
     os.makedirs(work, exist_ok=True)
     _unpack(archive, work)
@@ -148,12 +215,7 @@ def remote(job_url: str, results_url: str, scratch: str) -> int:
         job = json.load(handle)
     job["results"] = os.path.join(work, "results.json")
     code = run_job(job)
-    body = _pack(work, ["results.json", *job.get("collect", [])])
-    request = urllib.request.Request(  # noqa: S310 - presigned
-        results_url, data=body, method="PUT", headers={"Content-Type": "application/gzip"}
-    )
-    with urllib.request.urlopen(request, timeout=300):  # noqa: S310 - presigned
-        pass
+    _put(results_url, _pack(work, ["results.json", *job.get("collect", [])]))
     return code
 
 

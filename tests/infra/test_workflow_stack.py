@@ -155,3 +155,20 @@ def test_moto_step_functions_accepts_the_definition_as_deployed() -> None:
     )  # fmt: skip
     execution = client.describe_execution(executionArn=started["executionArn"])
     assert execution["status"] in {"RUNNING", "SUCCEEDED"}
+
+
+def test_steps_run_sandbox_tasks_in_the_sandbox_cluster_only(synthesized: Synthesized) -> None:
+    template = synthesized.workflow_json
+    for props in (f["Properties"] for f in _resources(template, "AWS::Lambda::Function").values()):
+        env = props["Environment"]["Variables"]
+        assert {"ASSAY_SANDBOX_CLUSTER", "ASSAY_SANDBOX_TASK_DEFINITION",
+                "ASSAY_SANDBOX_SUBNETS", "ASSAY_SANDBOX_SECURITY_GROUPS"} <= set(env)  # fmt: skip
+        statements = _statements(template, props["Role"]["Fn::GetAtt"][0])
+        ecs = [s for s in statements if "ecs:" in json.dumps(s["Action"])]
+        assert ecs
+        for statement in ecs:
+            assert "ecs:cluster" in json.dumps(statement["Condition"])
+        (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+        assert passing["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        }

@@ -86,6 +86,18 @@ class Settings(BaseSettings):
         "Required there.",
     )
 
+    sandbox_cluster: str | None = Field(
+        default=None, description="aws profile: the ECS cluster sandbox tasks run in."
+    )
+    sandbox_task_definition: str | None = Field(
+        default=None, description="aws profile: the sandbox task definition (Python runtime)."
+    )
+    sandbox_subnets: str = Field(
+        default="", description="aws profile: comma-separated subnets for sandbox tasks."
+    )
+    sandbox_security_groups: str = Field(
+        default="", description="aws profile: comma-separated security groups of sandbox tasks."
+    )
     state_machine_arn: str | None = Field(
         default=None,
         description="aws profile: the analysis state machine the API starts executions of.",
@@ -211,6 +223,15 @@ class Settings(BaseSettings):
     def _oidc_needs(self) -> Settings:
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("ASSAY_OIDC_ISSUER needs ASSAY_OIDC_AUDIENCE")
+        return self
+
+    @model_validator(mode="after")
+    def _sandbox_needs(self) -> Settings:
+        if self.sandbox_cluster and not (self.sandbox_task_definition and self.sandbox_subnets):
+            raise ValueError(
+                "ASSAY_SANDBOX_CLUSTER needs ASSAY_SANDBOX_TASK_DEFINITION and "
+                "ASSAY_SANDBOX_SUBNETS"
+            )
         return self
 
     @model_validator(mode="after")

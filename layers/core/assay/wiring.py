@@ -92,9 +92,31 @@ def make_signer(settings: Settings) -> Signer:
 
 
 def make_sandbox(settings: Settings) -> Sandbox:
+    """Fargate tasks in AWS (Lambda cannot make namespaces); the process sandbox here."""
+    if settings.profile is Profile.AWS and settings.sandbox_cluster:
+        from assay.sandbox.fargate import FargateSandbox, FargateTarget
+
+        assert settings.sandbox_task_definition is not None  # Settings checks both
+        assert settings.artifacts_bucket is not None
+        target = FargateTarget(
+            cluster=settings.sandbox_cluster,
+            task_definition=settings.sandbox_task_definition,
+            container="sandbox",
+            subnets=_listed(settings.sandbox_subnets),
+            security_groups=_listed(settings.sandbox_security_groups),
+            bucket=settings.artifacts_bucket,
+        )
+        return FargateSandbox(
+            target, ecs=_client(settings, "ecs"), s3=_client(settings, "s3"),
+            prefix="tenants/system/sandbox",
+        )  # fmt: skip
     from assay.sandbox.process import ProcessSandbox
 
     return ProcessSandbox(hidden=(settings.home,))
+
+
+def _listed(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def make_launcher(settings: Settings) -> Launcher:

@@ -303,9 +303,13 @@ class StepHost:
             evidence = EvidenceLog(mirror.stores.work / "runs" / "unused", analysis.id)
         elif saved is not None:
             evidence = EvidenceLog.reopen(mirror.stores.out, analysis.id, saved.evidence_entries)
+        sandbox = self.ports.sandbox
+        scoped = getattr(sandbox, "scoped", None)  # a remote sandbox keeps jobs by analysis
+        if scoped is not None:
+            sandbox = scoped(_run_key(analysis, "sandbox"))
         steps = AnalysisSteps(
             options_for(analysis, self.settings, engine, target), mirror.stores,
-            sandbox=self.ports.sandbox, engine=engine, signer=self.ports.signer,
+            sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
             intake_policy=IntakePolicy(),
             runtimes=[PythonRuntime(package_hosts=self.settings.package_host_list)],
