@@ -94,8 +94,9 @@ def acknowledge_function(function: lambda_.Function) -> None:
     nag.suppress(
         function,
         "AwsSolutions-IAM5",
-        "X-Ray's PutTraceSegments takes no resource; tenants' objects are one "
-        "prefix, tenants/<id>/ fenced by the application",
+        "X-Ray's PutTraceSegments and STS's GetServiceBearerToken (CodeArtifact only, by "
+        "condition) take no resource; tenants' objects are one prefix, tenants/<id>/ fenced "
+        "by the application",
         findings=[
             "Resource::*",
             "Resource::arn:<AWS::Partition>:s3:::"

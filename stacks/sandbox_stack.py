@@ -25,6 +25,7 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.data_stack import DataStack
+from stacks.package_repository import PackageRepository
 
 SANDBOX_TASKS = Path(__file__).resolve().parent.parent / "sandbox-tasks"
 RUNTIMES = ("python",)  # one image each under sandbox-tasks/images/
@@ -77,6 +78,10 @@ class SandboxStack(Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="Assay sandboxes: ECS pulls the image and writes logs (no task role)",
         )
+        self.packages = PackageRepository(
+            self, "Packages", vpc=vpc, key=data.keys.data,
+            endpoint_clients=data.network.endpoint_clients,
+        )  # fmt: skip
         self.task_definitions = {runtime: self._task_definition(runtime) for runtime in RUNTIMES}
         self.log_group.grant_write(self.execution_role)
         nag.suppress(
@@ -101,6 +106,7 @@ class SandboxStack(Stack):
             "ASSAY_SANDBOX_SECURITY_GROUPS": ",".join(
                 g.security_group_id for g in self.security_groups
             ),
+            **self.packages.settings(),
         }
 
     def families(self) -> list[str]:
@@ -109,6 +115,7 @@ class SandboxStack(Stack):
     def grant_run(self, function: iam.IGrantable) -> None:
         """Start sandbox tasks of these definitions in this cluster, watch and stop them, and
         hand them the execution role (image pull, logs) and nothing else."""
+        self.packages.grant_read(function)
         principal = function.grant_principal
         in_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
         families = [

@@ -49,11 +49,28 @@ def test_the_image_runs_the_runner_unprivileged() -> None:
 def test_sandboxes_reach_https_only_and_endpoints_only_their_clients(
     synthesized: Synthesized,
 ) -> None:
-    (tasks,) = [g for g in _all(synthesized.sandbox_json, "AWS::EC2::SecurityGroup")]
-    assert "SecurityGroupIngress" not in tasks
-    assert [
-        (e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in tasks["SecurityGroupEgress"]
-    ] == [("tcp", 443, 443)]
+    groups = {g["GroupDescription"]: g
+              for g in _all(synthesized.sandbox_json, "AWS::EC2::SecurityGroup")}  # fmt: skip
+    assert len(groups) == 3
+    tasks = groups["Assay sandboxes: HTTPS, routed to VPC endpoints only"]
+    install = groups["Assay install sandboxes: HTTPS to the package repository and S3 only"]
+    for group in (tasks, install):
+        assert "SecurityGroupIngress" not in group
+        assert [
+            (e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]
+        ] == [("tcp", 443, 443)]
+    # The package repository's endpoint accepts install sandboxes only: never a test run.
+    repository = groups["Assay: the CodeArtifact endpoint, for install sandboxes only"]
+    assert "SecurityGroupIngress" not in repository  # its one rule is a separate resource
+    (rule,) = [i for i in _all(synthesized.sandbox_json, "AWS::EC2::SecurityGroupIngress")
+               if "InstallTasks" in json.dumps(i["SourceSecurityGroupId"])]  # fmt: skip
+    assert rule["FromPort"] == 443
+    (codeartifact,) = _all(synthesized.sandbox_json, "AWS::EC2::VPCEndpoint")
+    assert "codeartifact.repositories" in json.dumps(codeartifact["ServiceName"])
+    (repo,) = _all(synthesized.sandbox_json, "AWS::CodeArtifact::Repository")
+    assert repo["ExternalConnections"] == ["public:pypi"]
+    (domain,) = _all(synthesized.sandbox_json, "AWS::CodeArtifact::Domain")
+    assert "EncryptionKey" in domain
     endpoints = [r for r in _all(synthesized.data_json, "AWS::EC2::VPCEndpoint")
                  if r.get("VpcEndpointType") == "Interface"]  # fmt: skip
     services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"]}') for e in endpoints)

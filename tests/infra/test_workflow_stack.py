@@ -162,12 +162,20 @@ def test_steps_run_sandbox_tasks_in_the_sandbox_cluster_only(synthesized: Synthe
     for props in (f["Properties"] for f in _resources(template, "AWS::Lambda::Function").values()):
         env = props["Environment"]["Variables"]
         assert {"ASSAY_SANDBOX_CLUSTER", "ASSAY_SANDBOX_TASK_DEFINITION",
-                "ASSAY_SANDBOX_SUBNETS", "ASSAY_SANDBOX_SECURITY_GROUPS"} <= set(env)  # fmt: skip
+                "ASSAY_SANDBOX_SUBNETS", "ASSAY_SANDBOX_SECURITY_GROUPS",
+                "ASSAY_SANDBOX_INSTALL_SECURITY_GROUPS"} <= set(env)  # fmt: skip
+        assert env["ASSAY_PACKAGE_REPOSITORY"] == "assay/pypi-store"
         statements = _statements(template, props["Role"]["Fn::GetAtt"][0])
         ecs = [s for s in statements if "ecs:" in json.dumps(s["Action"])]
         assert ecs
         for statement in ecs:
             assert "ecs:cluster" in json.dumps(statement["Condition"])
+        bearer = [s for s in statements if s["Action"] == "sts:GetServiceBearerToken"]
+        assert bearer[0]["Condition"] == {
+            "StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}
+        }
+        reading = [s for s in statements if "codeartifact:ReadFromRepository" in s["Action"]]
+        assert "repository/assay/pypi-store" in json.dumps(reading[0]["Resource"])
         (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
         assert passing["Condition"] == {
             "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}

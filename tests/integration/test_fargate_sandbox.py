@@ -36,9 +36,10 @@ def _free_port() -> int:
 class FakeFargate:
     """Polls for new tasks, runs each one's container as Fargate would, then stops it."""
 
-    def __init__(self, ecs: Any, cluster: str, container_root: Path) -> None:
-        self.ecs, self.cluster, self.root = ecs, cluster, container_root
+    def __init__(self, ecs: Any, ec2: Any, cluster: str, container_root: Path) -> None:
+        self.ecs, self.ec2, self.cluster, self.root = ecs, ec2, cluster, container_root
         self.environments: list[dict[str, str]] = []
+        self.groups: list[set[str]] = []  # the security groups each task's interface got
         self.stderr: list[str] = []
         self._done: set[str] = set()
         self._stop = threading.Event()
@@ -57,6 +58,11 @@ class FakeFargate:
         (override,) = task["overrides"]["containerOverrides"]
         env = {e["name"]: e["value"] for e in override["environment"]}
         self.environments.append(env)
+        details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+        (eni,) = self.ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[details["networkInterfaceId"]]
+        )["NetworkInterfaces"]
+        self.groups.append({g["GroupId"] for g in eni["Groups"]})
         scratch = self.root / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         container_env = {
@@ -109,11 +115,13 @@ def fargate(
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="sandbox", Description="x", VpcId=vpc)
+    install = ec2.create_security_group(GroupName="install", Description="x", VpcId=vpc)
     target = FargateTarget(
         cluster="assay", task_definition="assay-python", container="sandbox",
-        subnets=[subnet], security_groups=[group["GroupId"]], bucket=BUCKET,
+        subnets=[subnet], security_groups=[group["GroupId"]],
+        install_security_groups=[install["GroupId"]], bucket=BUCKET,
     )  # fmt: skip
-    fake = FakeFargate(ecs, "assay", tmp_path / "container")
+    fake = FakeFargate(ecs, ec2, "assay", tmp_path / "container")
     sandbox = FargateSandbox(target, ecs=ecs, s3=s3, prefix="tenants/t1/analyses/a1/run",
                              poll_s=0.05)  # fmt: skip
     try:
@@ -162,11 +170,22 @@ def test_a_job_past_its_wall_time_in_the_task_is_a_timeout(
     assert outcome.ending is Ending.TIMEOUT
 
 
-def test_network_jobs_are_refused_until_egress_exists(
+def test_only_install_jobs_get_the_install_security_group(
     fargate: tuple[FargateSandbox, FakeFargate, Any], tmp_path: Path
 ) -> None:
     sandbox, fake, _ = fargate
-    with pytest.raises(SandboxUnavailable, match="CodeArtifact"):
-        sandbox.run(Job(argv=["pip", "install", "x"], workdir=tmp_path,
+    target = sandbox._target
+    work = tmp_path / "work"
+    work.mkdir()
+    tests = sandbox.run(Job(argv=["/bin/true"], workdir=work))
+    install = sandbox.run(Job(argv=["/bin/true"], workdir=work, limits=Limits(network=True)))
+    assert tests.ok and install.ok
+    assert fake.groups == [set(target.security_groups), set(target.install_security_groups)]
+    without = FargateSandbox(
+        target.model_copy(update={"install_security_groups": []}), ecs=fake.ecs,
+        s3=sandbox._s3, prefix="tenants/t1/x",
+    )  # fmt: skip
+    with pytest.raises(SandboxUnavailable, match="INSTALL_SECURITY_GROUPS"):
+        without.run(Job(argv=["pip", "install", "x"], workdir=tmp_path,
                         limits=Limits(network=True)))  # fmt: skip
-    assert fake.environments == []
+    assert len(fake.environments) == 2

@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     sandbox_security_groups: str = Field(
         default="", description="aws profile: comma-separated security groups of sandbox tasks."
     )
+    sandbox_install_security_groups: str = Field(
+        default="",
+        description="aws profile: security groups of install tasks (HTTPS to the package "
+        "repository only); unset, dependency installs cannot run on Fargate.",
+    )
+    package_repository: str | None = Field(
+        default=None,
+        description="aws profile: CodeArtifact 'domain/repository' installs read from.",
+    )
+    package_repository_owner: str | None = Field(
+        default=None, description="aws profile: the account owning the CodeArtifact domain."
+    )
     state_machine_arn: str | None = Field(
         default=None,
         description="aws profile: the analysis state machine the API starts executions of.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assay.blobs import BlobStore
@@ -104,6 +105,7 @@ def make_sandbox(settings: Settings) -> Sandbox:
             container="sandbox",
             subnets=_listed(settings.sandbox_subnets),
             security_groups=_listed(settings.sandbox_security_groups),
+            install_security_groups=_listed(settings.sandbox_install_security_groups),
             bucket=settings.artifacts_bucket,
         )
         return FargateSandbox(
@@ -113,6 +115,19 @@ def make_sandbox(settings: Settings) -> Sandbox:
     from assay.sandbox.process import ProcessSandbox
 
     return ProcessSandbox(hidden=(settings.home,))
+
+
+def make_package_index(settings: Settings) -> Callable[[], str] | None:
+    """The index dependency installs read in AWS (CodeArtifact); None: the allow-list proxy."""
+    if settings.profile is not Profile.AWS or not settings.package_repository:
+        return None
+    from assay.runtimes.package_index import CodeArtifactIndex
+
+    domain, _, repository = settings.package_repository.partition("/")
+    return CodeArtifactIndex(
+        _client(settings, "codeartifact"), domain=domain, repository=repository,
+        owner=settings.package_repository_owner or "",
+    )  # fmt: skip
 
 
 def _listed(value: str) -> list[str]:
@@ -133,7 +148,10 @@ def make_launcher(settings: Settings) -> Launcher:
 def step_ports(ports: Ports, *, sandbox: Sandbox, signer: Signer) -> StepPorts:
     from assay.analysis.distributed import StepPorts
 
-    return StepPorts(records=ports.records, blobs=ports.blobs, sandbox=sandbox, signer=signer)
+    return StepPorts(
+        records=ports.records, blobs=ports.blobs, sandbox=sandbox, signer=signer,
+        package_index=make_package_index(ports.settings),
+    )  # fmt: skip
 
 
 class Ports:

@@ -72,6 +72,7 @@ class StepPorts(BaseModel):
     sandbox: Sandbox
     signer: Signer
     engine_for: Callable[[Analysis], Engine] | None = None
+    package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
 
 
 def _run_key(analysis: Analysis, name: str) -> str:
@@ -312,7 +313,8 @@ class StepHost:
             sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
             intake_policy=IntakePolicy(),
-            runtimes=[PythonRuntime(package_hosts=self.settings.package_host_list)],
+            runtimes=[PythonRuntime(package_hosts=self.settings.package_host_list,
+                                    package_index=self.ports.package_index)],
             evidence=evidence,
         )  # fmt: skip
         if saved is not None:

@@ -7,6 +7,7 @@ own code is put on PYTHONPATH (its source roots) instead of being installed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -86,10 +88,14 @@ class PythonRuntime(Runtime):
         interpreter: Path | None = None,
         *,
         package_hosts: tuple[str, ...] = DEFAULT_PACKAGE_HOSTS,
+        package_index: Callable[[], str] | None = None,
     ) -> None:
         # The interpreter that creates project environments: Assay's own base Python.
         self._python = interpreter or Path(sys.base_prefix) / "bin" / "python3"
         self._package_hosts = package_hosts
+        # Set (aws: a CodeArtifact repository), installs read that index, over the only
+        # network an install sandbox has; unset, they go through the allow-list proxy.
+        self._package_index = package_index
 
     # ------------------------------------------------------------------ detect
     def detect(self, root: Path) -> Detection | None:
@@ -191,26 +197,29 @@ class PythonRuntime(Runtime):
         (cache / "pip").mkdir(exist_ok=True)
         install = [str(environment.interpreter), "-m", "pip", "install", "--quiet",
                    "--disable-pip-version-check", "--no-input", *tools, *requirements]  # fmt: skip
-        # No network for the job: its only way out is the registry-only proxy.
         runner = cache / ".assay-runner.py"
         shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
         proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
-        job = {
-            "steps": [{"name": "install", "argv": install,
-                       "env": {"PIP_CACHE_DIR": str(cache / "pip"), **proxy_env()}}],
-            "results": str(cache / ".install-results.json"),
-            "bridge": {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)},
-        }  # fmt: skip
+        env = {"PIP_CACHE_DIR": str(cache / "pip")}
+        job: dict[str, Any] = {"results": str(cache / ".install-results.json")}
+        if self._package_index is None:
+            # No network for the job: its only way out is the registry-only proxy.
+            env.update(proxy_env())
+            job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
+        else:
+            env["PIP_INDEX_URL"] = self._package_index()
+        job["steps"] = [{"name": "install", "argv": install, "env": env}]
         job_file = cache / ".install-job.json"
         job_file.write_text(json.dumps(job))
-        with proxy.running():
+        serving = proxy.running() if self._package_index is None else contextlib.nullcontext()
+        with serving:
             outcome = sandbox.run(
                 Job(
                     argv=[str(environment.interpreter), str(runner), str(job_file)],
                     workdir=cache,
                     readonly=[base],
                     limits=Limits(
-                        network=False,
+                        network=self._package_index is not None,
                         wall_s=900,
                         cpu_s=900,
                         memory_mb=4096,

@@ -7,8 +7,9 @@ interpreter and venv built by the step are found where they were built. Paths ou
 (the interpreter's own installation) must exist in the image at the same place.
 
 The task runs with `assignPublicIp` disabled in the isolated subnets and the sandbox security
-group: no route anywhere but S3. Jobs that need the network (dependency installation) are
-refused until the CodeArtifact egress path exists (see README, "Sandbox egress").
+group: no route anywhere but S3. A job that needs the network (dependency installation) runs
+with the install security group instead, whose only way out is HTTPS to the CodeArtifact
+repository's endpoint (and S3); test runs never get it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FargateTarget(BaseModel):
     container: str
     subnets: list[str]
     security_groups: list[str]
+    install_security_groups: list[str] = []  # HTTPS to the package repository only
     bucket: str
 
 
@@ -114,10 +116,10 @@ class FargateSandbox(Sandbox):
         )  # fmt: skip
 
     def run(self, job: Job) -> Outcome:
-        if job.limits.network:
+        if job.limits.network and not self._target.install_security_groups:
             raise SandboxUnavailable(
                 "jobs that need the network (dependency installation) cannot run on Fargate "
-                "yet: the sandboxes have no egress until the CodeArtifact path is built"
+                "without ASSAY_SANDBOX_INSTALL_SECURITY_GROUPS (the CodeArtifact path)"
             )
         started = self._clock()
         name = uuid.uuid4().hex
@@ -133,7 +135,7 @@ class FargateSandbox(Sandbox):
             "put_object", Params={"Bucket": bucket, "Key": results_key}, ExpiresIn=expires
         )
         try:
-            task_arn = self._start(get_url, put_url)
+            task_arn = self._start(get_url, put_url, network=job.limits.network)
             stopped = self._wait(task_arn, job.limits.wall_s + START_ALLOWANCE_S)
             if stopped is None:
                 return self._outcome(Ending.TIMEOUT, None, "the task outlived its wall time",
@@ -164,12 +166,13 @@ class FargateSandbox(Sandbox):
             duration_s=round(self._clock() - started, 3),
         )  # fmt: skip
 
-    def _start(self, get_url: str, put_url: str) -> str:
+    def _start(self, get_url: str, put_url: str, *, network: bool) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         target = self._target
         try:
-            answer = self._run_task(target, get_url, put_url)
+            groups = target.install_security_groups if network else target.security_groups
+            answer = self._run_task(target, groups, get_url, put_url)
         except (BotoCoreError, ClientError) as exc:
             raise SandboxUnavailable(f"ECS refused the sandbox task: {exc}") from None
         tasks = answer.get("tasks") or []
@@ -178,7 +181,9 @@ class FargateSandbox(Sandbox):
             raise SandboxUnavailable(f"ECS did not start the sandbox: {failures[0]}")
         return str(tasks[0]["taskArn"])
 
-    def _run_task(self, target: FargateTarget, get_url: str, put_url: str) -> dict[str, Any]:
+    def _run_task(
+        self, target: FargateTarget, groups: list[str], get_url: str, put_url: str
+    ) -> dict[str, Any]:
         answer: dict[str, Any] = self._ecs.run_task(
             cluster=target.cluster,
             taskDefinition=target.task_definition,
@@ -188,7 +193,7 @@ class FargateSandbox(Sandbox):
             networkConfiguration={
                 "awsvpcConfiguration": {
                     "subnets": target.subnets,
-                    "securityGroups": target.security_groups,
+                    "securityGroups": groups,
                     "assignPublicIp": "DISABLED",
                 }
             },
