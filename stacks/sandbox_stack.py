@@ -5,9 +5,11 @@ A sandbox task has no task role (no AWS credentials at all: its job and results 
 through presigned S3 URLs in its environment, and no Step Functions task token is passed to
 it), runs as uid 10001 on a read-only root filesystem with `/scratch` and `/tmp` as task
 volumes, and may only reach S3 over HTTPS through the VPC's gateway endpoint (its security
-group allows nothing else, in or out). The workflow's step functions start it
-(`assay.sandbox.fargate`) in an isolated subnet (no route out: S3 and the endpoints needed to
-start are all it can reach) without a public IP, and stop it at the job's wall time.
+group allows nothing else, in or out). A job is one execution of
+the sandbox-job state machine (`statemachines/sandbox-job.asl.json`), which runs the task with
+`ecs:runTask.sync` in an isolated subnet (no route out: S3 and the endpoints needed to start
+are all it can reach) without a public IP, stops it at the job's wall time and retries a task
+that failed to start; the workflow's step functions start executions and wait for them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
@@ -33,6 +36,10 @@ SANDBOX_UID = "10001"
 
 
 CLUSTER_NAME = "assay-sandbox"
+SANDBOX_JOB_MACHINE = "assay-sandbox-job"
+SANDBOX_JOB = Path(__file__).resolve().parent.parent / "statemachines" / "sandbox-job.asl.json"
+CONTAINER = "sandbox"
+ECS_SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
 
 
 class SandboxStack(Stack):
@@ -82,7 +89,9 @@ class SandboxStack(Stack):
             self, "Packages", vpc=vpc, key=data.keys.data,
             endpoint_clients=data.network.endpoint_clients,
         )  # fmt: skip
+        self._data_key = data.keys.data
         self.task_definitions = {runtime: self._task_definition(runtime) for runtime in RUNTIMES}
+        self.job_machine = self._job_machine()
         self.log_group.grant_write(self.execution_role)
         nag.suppress(
             self.execution_role,
@@ -95,8 +104,7 @@ class SandboxStack(Stack):
     def settings(self) -> dict[str, str]:
         """What the step functions' FargateSandbox reads (assay.config)."""
         return {
-            "ASSAY_SANDBOX_CLUSTER": self.cluster.cluster_arn,
-            "ASSAY_SANDBOX_TASK_DEFINITION": self.task_definitions["python"].ref,
+            "ASSAY_SANDBOX_STATE_MACHINE_ARN": self.job_machine.state_machine_arn,
             "ASSAY_SANDBOX_SUBNETS": ",".join(
                 s.subnet_id
                 for s in self.cluster.vpc.select_subnets(
@@ -113,10 +121,36 @@ class SandboxStack(Stack):
         return [str(d.family) for d in self.task_definitions.values()]
 
     def grant_run(self, function: iam.IGrantable) -> None:
-        """Start sandbox tasks of these definitions in this cluster, watch and stop them, and
-        hand them the execution role (image pull, logs) and nothing else."""
+        """Start sandbox jobs (executions of the sandbox-job machine), watch and stop them;
+        read packages for installs. No ECS rights and no PassRole: Step Functions holds those."""
         self.packages.grant_read(function)
-        principal = function.grant_principal
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{SANDBOX_JOB_MACHINE}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for statement in (
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[self.job_machine.state_machine_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[executions],
+            ),
+        ):
+            function.grant_principal.add_to_principal_policy(statement)
+
+    def _job_machine(self) -> sfn.StateMachine:
+        """`statemachines/sandbox-job.asl.json`: one job, one Fargate task, `ecs:runTask.sync`."""
+        python = self.task_definitions["python"]
+        role = iam.Role(
+            self,
+            "JobMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Assay: runs sandbox tasks in the sandbox cluster and waits for them",
+        )
         in_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
         families = [
             self.format_arn(
@@ -125,6 +159,7 @@ class SandboxStack(Stack):
             for d in self.task_definitions.values()
         ]
         tasks = self.format_arn(service="ecs", resource="task", resource_name=f"{CLUSTER_NAME}/*")
+        rule = self.format_arn(service="events", resource="rule", resource_name=ECS_SYNC_RULE)
         for statement in (
             iam.PolicyStatement(actions=["ecs:RunTask"], resources=families, conditions=in_cluster),
             iam.PolicyStatement(
@@ -132,13 +167,60 @@ class SandboxStack(Stack):
                 resources=[tasks],
                 conditions=in_cluster,
             ),
+            # How `.sync` learns that a task stopped: a rule Step Functions manages.
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[rule],
+            ),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[self.execution_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             ),
         ):
-            principal.add_to_principal_policy(statement)
+            role.add_to_policy(statement)
+        log_group = logs.LogGroup(
+            self,
+            "JobLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=self._data_key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "JobMachine",
+            state_machine_name=SANDBOX_JOB_MACHINE,
+            definition_body=sfn.DefinitionBody.from_string(SANDBOX_JOB.read_text()),
+            definition_substitutions={
+                "ClusterArn": self.cluster.cluster_arn,
+                "TaskDefinitionArn": python.ref,
+                "ContainerName": CONTAINER,
+            },
+            role=role,
+            timeout=Duration.hours(2),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        nag.suppress(
+            role,
+            "AwsSolutions-IAM5",
+            "The sandbox task definition's revisions and the tasks of the sandbox cluster "
+            "(each job is a new task ARN; RunTask is also conditioned on the cluster); log "
+            "delivery and X-Ray take no resource",
+            findings=[
+                *(
+                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                    f"task-definition/{family}:*"
+                    for family in self.families()
+                ),
+                "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                f"task/{CLUSTER_NAME}/*",
+                "Resource::*",
+            ],
+        )
+        return machine
 
     def _task_definition(self, runtime: str) -> ecs.CfnTaskDefinition:
         image = ecr_assets.DockerImageAsset(
@@ -168,7 +250,7 @@ class SandboxStack(Stack):
             ],
             container_definitions=[
                 ecs.CfnTaskDefinition.ContainerDefinitionProperty(
-                    name="sandbox",
+                    name=CONTAINER,
                     image=image.image_uri,
                     essential=True,
                     user=SANDBOX_UID,

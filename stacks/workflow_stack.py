@@ -25,7 +25,7 @@ from stacks import nag
 from stacks.data_stack import DataStack
 from stacks.grants import acknowledge_function, grant_data, profile_environment
 from stacks.lambdas import Placement, assay_function, assay_layer
-from stacks.sandbox_stack import CLUSTER_NAME, SandboxStack
+from stacks.sandbox_stack import SANDBOX_JOB_MACHINE, SandboxStack
 
 DEFINITION = Path(__file__).resolve().parent.parent / "statemachines" / "analysis.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -106,16 +106,11 @@ class WorkflowStack(Stack):
             nag.suppress(
                 function,
                 "AwsSolutions-IAM5",
-                "A sandbox task definition's revisions and the tasks of the sandbox cluster: "
-                "each new job is a new task ARN; RunTask is also conditioned on the cluster",
+                "Sandbox jobs are executions of the sandbox-job state machine, each a new ARN "
+                "under that machine's name",
                 findings=[
-                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
-                    f"task-definition/{family}:*"
-                    for family in sandbox.families()
-                ]
-                + [
-                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
-                    f"task/{CLUSTER_NAME}/*"
+                    "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                    f"execution:{SANDBOX_JOB_MACHINE}:*"
                 ],
             )
             self.functions[step] = function

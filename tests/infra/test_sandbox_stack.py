@@ -5,6 +5,8 @@ S3 and the endpoints a task needs to start."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,47 @@ def test_a_sandbox_has_no_role_no_root_and_no_writable_root(synthesized: Synthes
         assert sorted(m["ContainerPath"] for m in container["MountPoints"]) == ["/scratch", "/tmp"]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         assert "Environment" not in container  # job URLs arrive per run, as overrides
-    (group,) = _all(synthesized.sandbox_json, "AWS::Logs::LogGroup")
-    assert group["RetentionInDays"] > 0 and "KmsKeyId" in group
+    groups = _all(synthesized.sandbox_json, "AWS::Logs::LogGroup")
+    assert len(groups) == 2  # the tasks' and the sandbox-job machine's
+    for group in groups:
+        assert group["RetentionInDays"] > 0 and "KmsKeyId" in group
+
+
+def test_jobs_run_by_step_functions_with_run_task_sync_and_a_timeout(
+    synthesized: Synthesized,
+) -> None:
+    (machine,) = _all(synthesized.sandbox_json, "AWS::StepFunctions::StateMachine")
+    definition = json.loads(machine["DefinitionString"])
+    (state,) = definition["States"].values()
+    assert state["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert state["TimeoutSecondsPath"] == "$.timeout_s" and state["Retry"]
+    network = state["Parameters"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    # Only the presigned URLs reach the container: no task token anywhere in its overrides.
+    assert "TaskToken" not in json.dumps(state) and ".waitForTaskToken" not in json.dumps(state)
+    used = set(re.findall(r"\$\{([A-Za-z]+)\}", machine["DefinitionString"]))
+    assert used == set(machine["DefinitionSubstitutions"]) == {
+        "ClusterArn", "TaskDefinitionArn", "ContainerName"}  # fmt: skip
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    policies = [
+        s
+        for p in _all(synthesized.sandbox_json, "AWS::IAM::Policy")
+        for s in p["PolicyDocument"]["Statement"]
+    ]
+    run = [s for s in policies if s["Action"] == "ecs:RunTask"]
+    assert run and all("ecs:cluster" in json.dumps(s["Condition"]) for s in run)
+    (passing,) = [s for s in policies if s["Action"] == "iam:PassRole"]
+    assert "ExecutionRole" in json.dumps(passing["Resource"])
+
+
+def test_the_sandbox_job_definition_passes_the_validator() -> None:
+    validator = ROOT / "node_modules" / ".bin" / "asl-validator"
+    done = subprocess.run(
+        [str(validator), "--json-path", str(ROOT / "statemachines" / "sandbox-job.asl.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_image_runs_the_runner_unprivileged() -> None:

@@ -157,26 +157,27 @@ def test_moto_step_functions_accepts_the_definition_as_deployed() -> None:
     assert execution["status"] in {"RUNNING", "SUCCEEDED"}
 
 
-def test_steps_run_sandbox_tasks_in_the_sandbox_cluster_only(synthesized: Synthesized) -> None:
+def test_steps_start_sandbox_jobs_only_through_the_sandbox_job_machine(
+    synthesized: Synthesized,
+) -> None:
     template = synthesized.workflow_json
     for props in (f["Properties"] for f in _resources(template, "AWS::Lambda::Function").values()):
         env = props["Environment"]["Variables"]
-        assert {"ASSAY_SANDBOX_CLUSTER", "ASSAY_SANDBOX_TASK_DEFINITION",
-                "ASSAY_SANDBOX_SUBNETS", "ASSAY_SANDBOX_SECURITY_GROUPS",
+        assert {"ASSAY_SANDBOX_STATE_MACHINE_ARN", "ASSAY_SANDBOX_SUBNETS",
+                "ASSAY_SANDBOX_SECURITY_GROUPS",
                 "ASSAY_SANDBOX_INSTALL_SECURITY_GROUPS"} <= set(env)  # fmt: skip
         assert env["ASSAY_PACKAGE_REPOSITORY"] == "assay/pypi-store"
         statements = _statements(template, props["Role"]["Fn::GetAtt"][0])
-        ecs = [s for s in statements if "ecs:" in json.dumps(s["Action"])]
-        assert ecs
-        for statement in ecs:
-            assert "ecs:cluster" in json.dumps(statement["Condition"])
+        # Steps never touch ECS or pass roles: the sandbox-job machine runs the task.
+        assert not [s for s in statements if "ecs:" in json.dumps(s["Action"])]
+        assert not [s for s in statements if "iam:PassRole" in json.dumps(s["Action"])]
+        (starting,) = [s for s in statements if s["Action"] == "states:StartExecution"]
+        assert "JobMachine" in json.dumps(starting["Resource"])  # exported from the sandbox stack
+        watching = [s for s in statements if "states:DescribeExecution" in s["Action"]]
+        assert "execution:assay-sandbox-job:*" in json.dumps(watching[0]["Resource"])
         bearer = [s for s in statements if s["Action"] == "sts:GetServiceBearerToken"]
         assert bearer[0]["Condition"] == {
             "StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}
         }
         reading = [s for s in statements if "codeartifact:ReadFromRepository" in s["Action"]]
         assert "repository/assay/pypi-store" in json.dumps(reading[0]["Resource"])
-        (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
-        assert passing["Condition"] == {
-            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-        }

@@ -1,10 +1,14 @@
-"""The Fargate sandbox adapter against moto's ECS and S3 served over HTTP on loopback, with a
-stand-in for Fargate that does what the task would: run `assay_runner.py --remote` with the
-container overrides the adapter passed (presigned URLs only), then stop the task."""
+"""The Fargate sandbox adapter against moto's Step Functions and S3 served over HTTP on
+loopback. The sandbox-job state machine (`statemachines/sandbox-job.asl.json`) is created in
+moto as deployed; a stand-in for what Step Functions' `ecs:runTask.sync` and the task would do
+picks up each execution, runs `assay_runner.py --remote` with the environment the state
+machine would pass (presigned URLs only), and ends the execution as the service would."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,7 +27,10 @@ from assay.sandbox.fargate import FargateSandbox, FargateTarget
 from assay.sandbox.port import Ending, SandboxUnavailable
 from tests.conftest import REGION
 
-RUNNER = Path(__file__).resolve().parents[2] / "sandbox-tasks" / "runner" / "assay_runner.py"
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "sandbox-tasks" / "runner" / "assay_runner.py"
+SANDBOX_JOB = ROOT / "statemachines" / "sandbox-job.asl.json"
+ACCOUNT = "123456789012"
 BUCKET = "assay-sandbox-it"
 
 
@@ -34,12 +41,12 @@ def _free_port() -> int:
 
 
 class FakeFargate:
-    """Polls for new tasks, runs each one's container as Fargate would, then stops it."""
+    """Polls for new executions, runs each one's container, then ends the execution."""
 
-    def __init__(self, ecs: Any, ec2: Any, cluster: str, container_root: Path) -> None:
-        self.ecs, self.ec2, self.cluster, self.root = ecs, ec2, cluster, container_root
+    def __init__(self, sfn: Any, machine: str, container_root: Path) -> None:
+        self.sfn, self.machine, self.root = sfn, machine, container_root
         self.environments: list[dict[str, str]] = []
-        self.groups: list[set[str]] = []  # the security groups each task's interface got
+        self.groups: list[set[str]] = []  # the security groups each task would get
         self.stderr: list[str] = []
         self._done: set[str] = set()
         self._stop = threading.Event()
@@ -48,21 +55,19 @@ class FakeFargate:
 
     def _loop(self) -> None:
         while not self._stop.wait(0.05):
-            for arn in self.ecs.list_tasks(cluster=self.cluster)["taskArns"]:
+            for execution in self.sfn.list_executions(stateMachineArn=self.machine)["executions"]:
+                arn = execution["executionArn"]
                 if arn not in self._done:
                     self._done.add(arn)
                     self._run(arn)
 
     def _run(self, arn: str) -> None:
-        (task,) = self.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]
-        (override,) = task["overrides"]["containerOverrides"]
-        env = {e["name"]: e["value"] for e in override["environment"]}
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        payload = json.loads(self.sfn.describe_execution(executionArn=arn)["input"])
+        env = {e["Name"]: e["Value"] for e in payload["environment"]}
         self.environments.append(env)
-        details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
-        (eni,) = self.ec2.describe_network_interfaces(
-            NetworkInterfaceIds=[details["networkInterfaceId"]]
-        )["NetworkInterfaces"]
-        self.groups.append({g["GroupId"] for g in eni["Groups"]})
+        self.groups.append(set(payload["security_groups"]))
         scratch = self.root / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         container_env = {
@@ -70,11 +75,15 @@ class FakeFargate:
             "ASSAY_SCRATCH": str(scratch), "ASSAY_WRITABLE": "/tmp",
         }  # fmt: skip
         done = subprocess.run(
-            [sys.executable, str(RUNNER), "--remote"], env=container_env, timeout=60,
-            check=False, capture_output=True, text=True,
+            [sys.executable, str(RUNNER), "--remote"], env=container_env,
+            timeout=payload["timeout_s"], check=False, capture_output=True, text=True,
         )  # fmt: skip
         self.stderr.append(done.stderr)
-        self.ecs.stop_task(cluster=self.cluster, task=arn, reason="Essential container exited")
+        backend = stepfunctions_backends[ACCOUNT][REGION]
+        execution = backend.describe_execution(arn)
+        execution.status = "SUCCEEDED" if done.returncode == 0 else "FAILED"
+        if done.returncode != 0:
+            execution.error, execution.cause = "States.TaskFailed", "Essential container exited"
 
     def close(self) -> None:
         self._stop.set()
@@ -82,47 +91,33 @@ class FakeFargate:
 
 
 @pytest.fixture
-def fargate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[FargateSandbox, FakeFargate, Any]]:
-    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-
-    # moto 5's ECS describes a Fargate task's network interface by a field its EC2 model
-    # lacks; give it one (a moto bug, not a behaviour under test).
-    monkeypatch.setattr(NetworkInterface, "private_dns_name", "ip-10-0-1-5.internal",
-                        raising=False)  # fmt: skip
-    from moto.moto_api import state_manager
-
-    # A task stays RUNNING until it is stopped (moto advances it on every describe otherwise).
-    state_manager.set_transition(
-        model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
-    )
+def fargate(tmp_path: Path) -> Iterator[tuple[FargateSandbox, FakeFargate, Any]]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    ecs = boto3.client("ecs", region_name=REGION, endpoint_url=endpoint)
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint)
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    ecs.create_cluster(clusterName="assay")
-    ecs.register_task_definition(
-        family="assay-python", requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
-        cpu="1024", memory="2048",
-        containerDefinitions=[{"name": "sandbox", "image": "assay/python", "essential": True,
-                               "cpu": 1024, "memory": 2048}],
-    )  # fmt: skip
-    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="sandbox", Description="x", VpcId=vpc)
-    install = ec2.create_security_group(GroupName="install", Description="x", VpcId=vpc)
+    deployed = re.sub(
+        r"\$\{([A-Za-z]+)\}",
+        lambda m: {
+            "ClusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/assay-sandbox",
+            "TaskDefinitionArn": "assay-sandbox-python",
+            "ContainerName": "sandbox",
+        }[m.group(1)],
+        SANDBOX_JOB.read_text(),
+    )
+    machine = sfn.create_state_machine(
+        name="assay-sandbox-job", definition=deployed,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/assay-sandbox-job",
+    )["stateMachineArn"]  # fmt: skip
     target = FargateTarget(
-        cluster="assay", task_definition="assay-python", container="sandbox",
-        subnets=[subnet], security_groups=[group["GroupId"]],
-        install_security_groups=[install["GroupId"]], bucket=BUCKET,
+        state_machine=machine, subnets=["subnet-1"], security_groups=["sg-tests"],
+        install_security_groups=["sg-install"], bucket=BUCKET,
     )  # fmt: skip
-    fake = FakeFargate(ecs, ec2, "assay", tmp_path / "container")
-    sandbox = FargateSandbox(target, ecs=ecs, s3=s3, prefix="tenants/t1/analyses/a1/run",
+    fake = FakeFargate(sfn, machine, tmp_path / "container")
+    sandbox = FargateSandbox(target, sfn=sfn, s3=s3, prefix="tenants/t1/analyses/a1/run",
                              poll_s=0.05)  # fmt: skip
     try:
         yield sandbox, fake, s3
@@ -132,7 +127,6 @@ def fargate(
             urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
         ).close()
         server.stop()
-        state_manager.unset_transition(model_name="ecs::task")
 
 
 def test_a_job_runs_in_the_task_and_its_work_directory_comes_back(
@@ -182,7 +176,7 @@ def test_only_install_jobs_get_the_install_security_group(
     assert tests.ok and install.ok
     assert fake.groups == [set(target.security_groups), set(target.install_security_groups)]
     without = FargateSandbox(
-        target.model_copy(update={"install_security_groups": []}), ecs=fake.ecs,
+        target.model_copy(update={"install_security_groups": []}), sfn=fake.sfn,
         s3=sandbox._s3, prefix="tenants/t1/x",
     )  # fmt: skip
     with pytest.raises(SandboxUnavailable, match="INSTALL_SECURITY_GROUPS"):

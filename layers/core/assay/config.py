@@ -86,11 +86,9 @@ class Settings(BaseSettings):
         "Required there.",
     )
 
-    sandbox_cluster: str | None = Field(
-        default=None, description="aws profile: the ECS cluster sandbox tasks run in."
-    )
-    sandbox_task_definition: str | None = Field(
-        default=None, description="aws profile: the sandbox task definition (Python runtime)."
+    sandbox_state_machine_arn: str | None = Field(
+        default=None,
+        description="aws profile: the sandbox-job state machine (one Fargate task per job).",
     )
     sandbox_subnets: str = Field(
         default="", description="aws profile: comma-separated subnets for sandbox tasks."
@@ -239,11 +237,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _sandbox_needs(self) -> Settings:
-        if self.sandbox_cluster and not (self.sandbox_task_definition and self.sandbox_subnets):
-            raise ValueError(
-                "ASSAY_SANDBOX_CLUSTER needs ASSAY_SANDBOX_TASK_DEFINITION and "
-                "ASSAY_SANDBOX_SUBNETS"
-            )
+        if self.sandbox_state_machine_arn and not self.sandbox_subnets:
+            raise ValueError("ASSAY_SANDBOX_STATE_MACHINE_ARN needs ASSAY_SANDBOX_SUBNETS")
         return self
 
     @model_validator(mode="after")

@@ -94,22 +94,19 @@ def make_signer(settings: Settings) -> Signer:
 
 def make_sandbox(settings: Settings) -> Sandbox:
     """Fargate tasks in AWS (Lambda cannot make namespaces); the process sandbox here."""
-    if settings.profile is Profile.AWS and settings.sandbox_cluster:
+    if settings.profile is Profile.AWS and settings.sandbox_state_machine_arn:
         from assay.sandbox.fargate import FargateSandbox, FargateTarget
 
-        assert settings.sandbox_task_definition is not None  # Settings checks both
-        assert settings.artifacts_bucket is not None
+        assert settings.artifacts_bucket is not None  # Settings checks it in the aws profile
         target = FargateTarget(
-            cluster=settings.sandbox_cluster,
-            task_definition=settings.sandbox_task_definition,
-            container="sandbox",
+            state_machine=settings.sandbox_state_machine_arn,
             subnets=_listed(settings.sandbox_subnets),
             security_groups=_listed(settings.sandbox_security_groups),
             install_security_groups=_listed(settings.sandbox_install_security_groups),
             bucket=settings.artifacts_bucket,
         )
         return FargateSandbox(
-            target, ecs=_client(settings, "ecs"), s3=_client(settings, "s3"),
+            target, sfn=_client(settings, "stepfunctions"), s3=_client(settings, "s3"),
             prefix="tenants/system/sandbox",
         )  # fmt: skip
     from assay.sandbox.process import ProcessSandbox

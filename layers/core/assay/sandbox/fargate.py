@@ -1,4 +1,5 @@
-"""The Fargate sandbox: each job is one ECS task of the runtime's image, with no task role.
+"""The Fargate sandbox: each job is one ECS task of the runtime's image, with no task role,
+run by Step Functions (`statemachines/sandbox-job.asl.json`, `ecs:runTask.sync`).
 
 The job travels as a presigned S3 GET and its results come back through a presigned PUT
 (`assay_runner.py --remote`, rooted mode): the work directory and the read-only paths that
@@ -6,10 +7,12 @@ live under the Lambda's /tmp (the prepared environment) keep their absolute path
 interpreter and venv built by the step are found where they were built. Paths outside /tmp
 (the interpreter's own installation) must exist in the image at the same place.
 
-The task runs with `assignPublicIp` disabled in the isolated subnets and the sandbox security
-group: no route anywhere but S3. A job that needs the network (dependency installation) runs
-with the install security group instead, whose only way out is HTTPS to the CodeArtifact
-repository's endpoint (and S3); test runs never get it.
+Step Functions starts the task in the isolated subnets without a public IP, stops it at the
+job's wall time (`TimeoutSecondsPath`) and retries a task that failed to start; the caller
+only starts an execution and waits for it, so it needs no ECS rights and never passes a role.
+Test runs get the sandbox security group (HTTPS to S3 only); a job that needs the network
+(dependency installation) gets the install group, whose only way out is the package
+repository's endpoint.
 """
 
 from __future__ import annotations
@@ -32,9 +35,7 @@ START_ALLOWANCE_S = 300  # pulling the image and starting the task, on top of th
 
 
 class FargateTarget(BaseModel):
-    cluster: str
-    task_definition: str
-    container: str
+    state_machine: str  # the sandbox-job state machine's ARN
     subnets: list[str]
     security_groups: list[str]
     install_security_groups: list[str] = []  # HTTPS to the package repository only
@@ -93,7 +94,7 @@ class FargateSandbox(Sandbox):
         self,
         target: FargateTarget,
         *,
-        ecs: Any,
+        sfn: Any,
         s3: Any,
         prefix: str,
         poll_s: float = 5.0,
@@ -101,7 +102,7 @@ class FargateSandbox(Sandbox):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._target = target
-        self._ecs = ecs
+        self._sfn = sfn
         self._s3 = s3
         self._prefix = prefix.rstrip("/")
         self._poll_s = poll_s
@@ -111,7 +112,7 @@ class FargateSandbox(Sandbox):
     def scoped(self, prefix: str) -> FargateSandbox:
         """The same sandbox writing its jobs under another prefix (one analysis's)."""
         return FargateSandbox(
-            self._target, ecs=self._ecs, s3=self._s3, prefix=prefix, poll_s=self._poll_s,
+            self._target, sfn=self._sfn, s3=self._s3, prefix=prefix, poll_s=self._poll_s,
             sleep=self._sleep, clock=self._clock,
         )  # fmt: skip
 
@@ -135,15 +136,16 @@ class FargateSandbox(Sandbox):
             "put_object", Params={"Bucket": bucket, "Key": results_key}, ExpiresIn=expires
         )
         try:
-            task_arn = self._start(get_url, put_url, network=job.limits.network)
-            stopped = self._wait(task_arn, job.limits.wall_s + START_ALLOWANCE_S)
-            if stopped is None:
-                return self._outcome(Ending.TIMEOUT, None, "the task outlived its wall time",
+            execution = self._start(job, get_url, put_url)
+            ended = self._wait(execution, job.limits.wall_s + START_ALLOWANCE_S + 120)
+            status, error = ended.get("status"), str(ended.get("error") or "")
+            if status != "SUCCEEDED" and error == "States.Timeout":
+                return self._outcome(Ending.TIMEOUT, None, "the job outlived its wall time",
                                      "", started)  # fmt: skip
             try:
                 body = self._s3.get_object(Bucket=bucket, Key=results_key)["Body"].read()
             except self._s3.exceptions.NoSuchKey:
-                reason = stopped.get("stoppedReason") or "the task sent no results"
+                reason = f"the task sent no results ({status}: {error or ended.get('cause')})"
                 return self._outcome(Ending.KILLED, None, reason, "", started)
             record = _restore_workdir(body, job.workdir)
         finally:
@@ -166,60 +168,39 @@ class FargateSandbox(Sandbox):
             duration_s=round(self._clock() - started, 3),
         )  # fmt: skip
 
-    def _start(self, get_url: str, put_url: str, *, network: bool) -> str:
+    def _start(self, job: Job, get_url: str, put_url: str) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         target = self._target
+        groups = target.install_security_groups if job.limits.network else target.security_groups
+        payload = {
+            "subnets": target.subnets,
+            "security_groups": groups,
+            "timeout_s": int(job.limits.wall_s + START_ALLOWANCE_S),
+            "environment": [
+                {"Name": "ASSAY_JOB_URL", "Value": get_url},
+                {"Name": "ASSAY_RESULTS_URL", "Value": put_url},
+            ],
+        }
         try:
-            groups = target.install_security_groups if network else target.security_groups
-            answer = self._run_task(target, groups, get_url, put_url)
+            answer = self._sfn.start_execution(
+                stateMachineArn=target.state_machine, name=uuid.uuid4().hex,
+                input=json.dumps(payload),
+            )  # fmt: skip
         except (BotoCoreError, ClientError) as exc:
-            raise SandboxUnavailable(f"ECS refused the sandbox task: {exc}") from None
-        tasks = answer.get("tasks") or []
-        if not tasks:
-            failures = answer.get("failures") or [{}]
-            raise SandboxUnavailable(f"ECS did not start the sandbox: {failures[0]}")
-        return str(tasks[0]["taskArn"])
+            raise SandboxUnavailable(f"Step Functions refused the sandbox job: {exc}") from None
+        return str(answer["executionArn"])
 
-    def _run_task(
-        self, target: FargateTarget, groups: list[str], get_url: str, put_url: str
-    ) -> dict[str, Any]:
-        answer: dict[str, Any] = self._ecs.run_task(
-            cluster=target.cluster,
-            taskDefinition=target.task_definition,
-            launchType="FARGATE",
-            count=1,
-            startedBy="assay-sandbox",
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": target.subnets,
-                    "securityGroups": groups,
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            overrides={
-                "containerOverrides": [
-                    {
-                        "name": target.container,
-                        "environment": [
-                            {"name": "ASSAY_JOB_URL", "value": get_url},
-                            {"name": "ASSAY_RESULTS_URL", "value": put_url},
-                        ],
-                    }
-                ]
-            },
-        )
-        return answer
-
-    def _wait(self, task_arn: str, limit_s: float) -> dict[str, Any] | None:
+    def _wait(self, execution: str, limit_s: float) -> dict[str, Any]:
+        """Until the execution ends; Step Functions stops the task at its own timeout, and
+        this bound only keeps a lost execution from holding the step forever."""
         deadline = self._clock() + limit_s
         while self._clock() < deadline:
-            described = self._ecs.describe_tasks(cluster=self._target.cluster, tasks=[task_arn])
-            task: dict[str, Any] = (described.get("tasks") or [{}])[0]
-            if task.get("lastStatus") == "STOPPED":
-                return task
+            described: dict[str, Any] = self._sfn.describe_execution(executionArn=execution)
+            if described.get("status") != "RUNNING":
+                return described
             self._sleep(self._poll_s)
-        self._ecs.stop_task(
-            cluster=self._target.cluster, task=task_arn, reason="assay: wall time exceeded"
+        self._sfn.stop_execution(
+            executionArn=execution, error="States.Timeout", cause="assay: no end in sight"
         )
-        return None
+        return {"status": "TIMED_OUT", "error": "States.Timeout"}
