@@ -12,14 +12,16 @@ PYTEST_ARGS ?=
 # supports; Debian's Node 18/20 synthesize correctly, so keep the output readable.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 
-.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth layer openapi clean
+.PHONY: help setup system-deps run doctor test lint format typecheck pytest synth layer openapi clean console
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 NODE_STAMP := node_modules/.installed-stamp
+CONSOLE := layers/core/assay/console/static/index.html
+CONSOLE_SOURCES := $(shell find console -type f -not -path '*/node_modules/*')
 
-setup: system-deps $(STAMP) $(NODE_STAMP)  ## Create .venv, install Assay and its tools, and what tests need
+setup: system-deps $(STAMP) $(NODE_STAMP) $(CONSOLE)  ## Create .venv, install Assay and its tools, and what tests need
 
 system-deps:
 	@scripts/ensure-system-deps
@@ -34,10 +36,18 @@ $(STAMP): pyproject.toml
 	@echo "setup: $$($(BIN)/assay --version) installed in $(VENV)"
 
 EXAMPLE_OUT ?= $(or $(ASSAY_HOME),$(HOME)/.assay)/runs/example-shop-$(shell date +%Y%m%d-%H%M%S)
-# Node tools for the tests (asl-validator), pinned by package-lock.json.
+# The console and the Node tools for the tests (asl-validator), pinned by package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
+
+# The console, built into the package: `assay serve` serves it, the CDK app publishes it.
+$(CONSOLE): $(NODE_STAMP) $(CONSOLE_SOURCES)
+	@npm run --silent build -- --logLevel warn
+	@echo "setup: console built into $(dir $(CONSOLE))"
+
+console: $(NODE_STAMP)  ## Rebuild the console (console/ → layers/core/assay/console/static)
+	@npm run --silent build
 
 run: setup  ## Analyze the example project with the offline engine and print the summary
 	$(BIN)/assay doctor
@@ -49,9 +59,10 @@ doctor: run
 
 test: setup lint typecheck pytest  ## Lint, format check, type check and the whole test suite
 
-lint:  ## ruff and the formatter check
+lint:  ## ruff, the formatter check and the console's type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	npm run --silent typecheck
 
 format:  ## Apply ruff's formatter and autofixes
 	$(BIN)/ruff format .
@@ -84,4 +95,5 @@ layer: setup  ## Build the Lambda layer into build/layer (python/ + assay and it
 	$(BIN)/python scripts/check-lambda-size build/layer functions/*/
 
 clean:  ## Remove build outputs (keeps .venv)
-	rm -rf cdk.out build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf cdk.out build dist .mypy_cache .ruff_cache .pytest_cache test-artifacts \
+	  layers/core/assay/console/static

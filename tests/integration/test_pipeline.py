@@ -186,6 +186,11 @@ def test_llm_engine_end_to_end_with_repair_findings_and_cost(
     before, after = report["coverage"]["before"], report["coverage"]["after"]
     assert after["line_pct"] > before["line_pct"]
     assert after["branch_pct"] > before["branch_pct"]
+    files = report["coverage"]["files"]
+    assert {"shop/pricing.py", "shop/cart.py"} <= set(files)
+    pricing_cov = files["shop/pricing.py"]
+    assert pricing_cov["after"]["line_pct"] > pricing_cov["before"]["line_pct"]
+    assert sum(f["after"]["lines_total"] for f in files.values()) == after["lines_total"]
 
     # Three completions (pricing, cart, cart repair), each reporting 900 + 300 tokens.
     assert len(llm.requests) == 3
@@ -202,6 +207,11 @@ def test_llm_engine_end_to_end_with_repair_findings_and_cost(
     assert {"intake", "baseline", "select", "report"} <= {e.type for e in events}
     assert analysis is not None
     assert analysis.status == "succeeded"
+    # The record carries the headline, so lists need not open reports.
+    assert analysis.summary is not None
+    assert analysis.summary.kept == 2 and analysis.summary.findings == 1
+    assert analysis.summary.line_pct_after == after["line_pct"]
+    assert analysis.summary.usd == report["cost"]["usd"]
     assert "generate" in progress
     _kept_tests_run_in_the_project(out, tmp_path, assay_home)
 

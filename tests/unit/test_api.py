@@ -498,3 +498,48 @@ def test_every_route_with_an_id_fences_tenants(world: tuple[TestClient, World]) 
     assert len(checked) >= 10, checked
     assert records.get(Analysis, data.globex.id, data.globex_analysis.id).status == "queued"  # type: ignore[union-attr]
     assert tenancy.list_keys(records, data.globex)[-1].is_active()
+
+
+def test_me_says_who_is_calling(world: tuple[TestClient, World]) -> None:
+    from assay.api.bootstrap import bootstrap
+
+    client, data = world
+    reader = tenancy.issue_key(data.ports.records, data.acme, "r2", [Scope.ANALYSES_READ])
+    me = client.get("/v1/me", headers=data.auth(reader.key)).json()
+    assert me == {"tenant_id": data.acme.id, "tenant_name": "Acme", "tenant_slug": "acme",
+                  "actor": reader.record.id, "scopes": ["analyses:read"],
+                  "platform_admin": False}  # fmt: skip
+    platform = bootstrap(data.ports.records, None).new_key
+    assert platform is not None
+    assert client.get("/v1/me", headers=data.auth(platform)).json()["platform_admin"] is True
+    _is_problem(client.get("/v1/me"), 401)
+
+
+def test_the_audit_log_records_admin_changes_per_tenant(world: tuple[TestClient, World]) -> None:
+    client, data = world
+    admin = tenancy.issue_key(data.ports.records, data.acme, "a", [Scope.ADMIN])
+    headers = data.auth(admin.key)
+    connection_in = {"name": "upstream", "base_url": "http://127.0.0.1:9/v1",
+                     "api_key": "sk-secret-value"}  # fmt: skip
+    made = client.post("/v1/gateway/connections", headers=headers, json=connection_in)
+    assert made.status_code == 201, made.text
+    connection = made.json()["id"]
+    put = client.put("/v1/gateway/resources/chat", headers=headers,
+                     json={"targets": [{"connection_id": connection, "model": "m1"}]})  # fmt: skip
+    assert put.status_code == 200, put.text
+    assert client.post("/v1/workspaces", headers=headers,
+                       json={"id": "team-a", "name": "Team A"}).status_code == 201  # fmt: skip
+
+    entries = client.get("/v1/audit", headers=headers).json()["items"]
+    actions = [e["action"] for e in entries]
+    # Newest first; creating the admin key itself is the oldest.
+    assert actions[:3] == ["workspace.create", "gateway.resource.put",
+                           "gateway.connection.create"]  # fmt: skip
+    assert all(e["actor"] == admin.record.id for e in entries[:3])
+    assert "sk-secret-value" not in str(entries)  # credentials never reach the log
+    only = client.get("/v1/audit", params={"action": "gateway.resource.put"}, headers=headers)
+    assert [e["target"] for e in only.json()["items"]] == ["chat"]
+    # Another tenant sees none of it; non-admins may not look.
+    foreign = client.get("/v1/audit", headers=data.auth(data.globex_key)).json()["items"]
+    assert "gateway.resource.put" not in {e["action"] for e in foreign}
+    _is_problem(client.get("/v1/audit", headers=data.auth(data.reader)), 403)

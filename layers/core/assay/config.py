@@ -177,6 +177,11 @@ class Settings(BaseSettings):
         default="scope",
         description="The JWT claim listing the caller's Assay scopes (e.g. `analyses:read`).",
     )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (e.g. the console's https://d123.cloudfront.net) "
+        "whose pages may call the API from a browser. Empty: same origin only.",
+    )
     gateway_key_rpm: int | None = Field(
         default=None, ge=1, description="Gateway: requests per minute per API key (unset: none)."
     )

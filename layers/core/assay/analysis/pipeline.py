@@ -26,7 +26,7 @@ from assay.engines import Engine
 from assay.errors import ValidationFailed
 from assay.evidence import EvidenceLog
 from assay.intake import IntakePolicy
-from assay.records import Analysis, AnalysisEvent, AnalysisStatus
+from assay.records import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
@@ -167,11 +167,11 @@ def _settle(
         status, reason = AnalysisStatus.SUCCEEDED, None
     else:
         status, reason = AnalysisStatus.FAILED, report.get("reason")
-    records.update(
-        final.evolve(
-            status=status, reason=reason, report_key=str(out / "report.json"), last_event=last_event
-        )
-    )
+    settled = final.evolve(
+        status=status, reason=reason, report_key=str(out / "report.json"),
+        last_event=last_event, summary=AnalysisSummary.of(report),
+    )  # fmt: skip
+    records.update(settled)
 
 
 def run_analysis(

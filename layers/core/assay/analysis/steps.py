@@ -527,17 +527,38 @@ class AnalysisSteps:
         self._record("findings", {"count": len(found)}, [str(f["path"]) for f in found])
         return {"count": len(found)}
 
-    def _coverage_after(self) -> dict[str, Any]:
-        assert self._baseline is not None
+    def _merged_after(self) -> CoverageMap | None:
+        """The baseline with the kept suite's coverage over it (files it never ran keep
+        their baseline numbers)."""
+        if self._baseline is None:
+            return None
         if self._suite is not None and self._suite.coverage is not None:
-            merged = self._suite.coverage
+            merged = CoverageMap(files=dict(self._suite.coverage.files))
             for module, cov in self._baseline.files.items():
                 merged.files.setdefault(module, cov)
-            return merged.summary().model_dump()
-        return self._baseline.summary().model_dump()
+            return merged
+        return self._baseline
+
+    def _coverage(self) -> dict[str, Any]:
+        """Totals before and after, and the same per source file."""
+        before = self._baseline or CoverageMap()
+        after = self._merged_after() or before
+        files = {
+            name: {
+                "before": CoverageMap(files={name: before.files[name]}).summary().model_dump()
+                if name in before.files
+                else None,
+                "after": CoverageMap(files={name: after.files[name]}).summary().model_dump(),
+            }
+            for name in sorted(after.files)
+        }
+        return {
+            "before": before.summary().model_dump(),
+            "after": after.summary().model_dump(),
+            "files": files,
+        }
 
     def report_body(self, status: str, reason: str | None) -> dict[str, Any]:
-        baseline = (self._baseline or CoverageMap()).summary().model_dump()
         tests = [
             {
                 "test_id": v.evaluation.candidate.candidate_id,
@@ -567,8 +588,7 @@ class AnalysisSteps:
             "assay_version": __version__,
             "started_at": self.started_at.isoformat(),
             "finished_at": utcnow().isoformat(),
-            "coverage": {"before": baseline,
-                         "after": self._coverage_after() if self._baseline else baseline},
+            "coverage": self._coverage(),
             "funnel": funnel,
             "tests": tests,
             "findings": self._findings,

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from assay import __version__
@@ -21,6 +22,7 @@ from assay.api.routes import (
     gateway_admin,
     gateway_usage,
     health,
+    me,
     workspaces,
 )
 from assay.gateway.service import Gateway
@@ -43,6 +45,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await gateway.upstream.aclose()
     if gateway.usage is not None:
         gateway.usage.close()
+
+
+def _allow_origins(app: FastAPI, origins: str) -> None:
+    """Browsers on these origins (the console on CloudFront) may call the API; outermost, so
+    preflights are answered before authentication."""
+    allowed = [o.strip().rstrip("/") for o in origins.split(",") if o.strip()]
+    if allowed:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=allowed, allow_methods=["*"], max_age=600,
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID",
+                           "X-Request-Id"],
+            expose_headers=["Location", "Retry-After", "X-Request-Id"],
+        )  # fmt: skip
 
 
 def create_app(ports: Ports) -> FastAPI:
@@ -69,7 +84,9 @@ def create_app(ports: Ports) -> FastAPI:
     # Archive uploads and model calls have caps of their own.
     app.add_middleware(RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", *PATHS))
 
+    _allow_origins(app, ports.settings.cors_origins)
     app.include_router(health.router)
+    app.include_router(me.router)
     app.include_router(analyses.router)
     app.include_router(events.router)
     app.include_router(admin.router)

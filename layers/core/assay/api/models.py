@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from assay.records import Analysis, AnalysisStatus
+from assay.records import Analysis, AnalysisStatus, AnalysisSummary
 
 T = TypeVar("T")
 
@@ -34,6 +34,11 @@ class AnalysisOut(BaseModel):
     model: str | None
     budget_s: int
     reason: str | None
+    summary: AnalysisSummary | None = Field(
+        default=None,
+        description="Coverage before and after, kept tests, findings, cost; "
+        "set once the analysis has finished with a report.",
+    )
     workspace_id: str
     created_by: str | None = Field(
         default=None, description="The key id, or `oidc:<subject>`, that submitted it."

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from assay import console
 from assay.api import create_app
 from assay.api.bootstrap import bootstrap
 from assay.api.worker import AnalysisWorker
@@ -48,9 +49,12 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
                        err=True)  # fmt: skip
     worker = AnalysisWorker(settings, obj.ports, gateway_url=f"http://{_loopback(host)}:{port}")
     worker.start()  # first fails what a previous server left running, then runs the queue
-    click.echo(f"serving on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
+    click.echo(f"serving on http://{host}:{port}: the console at /, the API under /v1 "
+               "(OpenAPI at /openapi.json)", err=True)  # fmt: skip
+    app = create_app(obj.ports)
+    console.mount(app, settings)
     try:
-        uvicorn.run(create_app(obj.ports), host=host, port=port, log_level="warning",
+        uvicorn.run(app, host=host, port=port, log_level="warning",
                     access_log=False)  # fmt: skip
     finally:
         worker.stop()

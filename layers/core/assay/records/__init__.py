@@ -1,6 +1,6 @@
 """The records every capability stores, as Pydantic models. Persistence: `assay.store`."""
 
-from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus
+from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
 from assay.records.api_keys import ApiKey, Scope
 from assay.records.gateway import GatewayConnection, GatewayResource, RouteTarget
 from assay.records.ledger import AuditEntry, UsageEntry
@@ -23,6 +23,7 @@ __all__ = [
     "Analysis",
     "AnalysisEvent",
     "AnalysisStatus",
+    "AnalysisSummary",
     "ApiKey",
     "AuditEntry",
     "GatewayConnection",

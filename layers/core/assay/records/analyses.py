@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from assay.clock import utcnow
 from assay.store.record import TenantRecord
@@ -24,6 +24,33 @@ class AnalysisStatus(StrEnum):
         return self in {self.SUCCEEDED, self.FAILED, self.CANCELLED}
 
 
+class AnalysisSummary(BaseModel):
+    """The report's headline, kept on the record so lists need not open every report."""
+
+    line_pct_before: float
+    line_pct_after: float
+    branch_pct_before: float
+    branch_pct_after: float
+    kept: int = Field(ge=0)
+    findings: int = Field(ge=0)
+    usd: float = Field(ge=0)
+    usd_known: bool = True
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> AnalysisSummary:
+        coverage, cost = report["coverage"], report["cost"]
+        return cls(
+            line_pct_before=coverage["before"]["line_pct"],
+            line_pct_after=coverage["after"]["line_pct"],
+            branch_pct_before=coverage["before"]["branch_pct"],
+            branch_pct_after=coverage["after"]["branch_pct"],
+            kept=report["funnel"]["kept"],
+            findings=len(report["findings"]),
+            usd=float(cost["usd"]),
+            usd_known=bool(cost.get("usd_known", True)),
+        )
+
+
 class Analysis(TenantRecord):
     kind: ClassVar[str] = "analysis"
     filter_fields: ClassVar[tuple[str, ...]] = ("status", "workspace_id")
@@ -37,6 +64,7 @@ class Analysis(TenantRecord):
     status: AnalysisStatus = AnalysisStatus.QUEUED
     reason: str | None = None
     report_key: str | None = None
+    summary: AnalysisSummary | None = None
     created_by: str | None = None
     # Sequence number of the last event appended; the next event takes last_event + 1.
     last_event: int = Field(default=0, ge=0)

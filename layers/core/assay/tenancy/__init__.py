@@ -2,6 +2,7 @@
 
 from assay.tenancy.service import (
     IssuedKey,
+    audit,
     authenticate,
     create_tenant,
     issue_key,
@@ -13,6 +14,7 @@ from assay.tenancy.service import (
 
 __all__ = [
     "IssuedKey",
+    "audit",
     "authenticate",
     "create_tenant",
     "issue_key",

@@ -31,9 +31,10 @@ def slugify(name: str) -> str:
     return slug
 
 
-def _audit(
+def audit(
     store: RecordStore, tenant_id: str, actor: str, action: str, target: str, **details: object
 ) -> None:
+    """One entry in the tenant's audit log (`GET /v1/audit`); details never hold secrets."""
     store.create(
         AuditEntry(tenant_id=tenant_id, actor=actor, action=action, target=target, details=details)
     )
@@ -46,7 +47,7 @@ def create_tenant(
     if store.lookup(Tenant, tenant.slug) is not None:
         raise AlreadyExists(f"a tenant with slug {tenant.slug!r} already exists")
     created = store.create(tenant)
-    _audit(store, created.id, actor, "tenant.create", created.id, slug=created.slug)
+    audit(store, created.id, actor, "tenant.create", created.id, slug=created.slug)
     return created
 
 
@@ -63,7 +64,7 @@ def issue_key(
 ) -> IssuedKey:
     record, key = ApiKey.issue(tenant.id, name, scopes, created_by=actor)
     stored = store.create(record)
-    _audit(store, tenant.id, actor, "apikey.create", stored.id, scopes=[s.value for s in scopes])
+    audit(store, tenant.id, actor, "apikey.create", stored.id, scopes=[s.value for s in scopes])
     return IssuedKey(record=stored, key=key)
 
 
@@ -85,7 +86,7 @@ def revoke_key(store: RecordStore, tenant: Tenant, key_id: str, *, actor: str = 
     if record.revoked_at is not None:
         return record
     revoked = store.update(record.evolve(revoked_at=utcnow()))
-    _audit(store, tenant.id, actor, "apikey.revoke", key_id)
+    audit(store, tenant.id, actor, "apikey.revoke", key_id)
     return revoked
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from assay import tenancy
 from assay.api.auth import Principal, ports, require
 from assay.api.models import PageOut
 from assay.errors import NotFound
@@ -139,7 +140,12 @@ class ResourceOut(ResourceIn):
     created_at: datetime
 
 
-def _forget(request: Request) -> None:
+def _changed(
+    request: Request, store: Ports, caller: Principal, action: str, target: str,
+    **details: object,
+) -> None:  # fmt: skip
+    """Audit the change, then drop the gateway's cached catalog so it applies at once."""
+    tenancy.audit(store.records, caller.tenant_id, caller.actor, action, target, **details)
     gateway: Gateway = request.app.state.gateway
     gateway.catalog.forget()
 
@@ -158,7 +164,8 @@ def create_connection(
     if body.api_key is not None:
         record = record.with_credentials(store.vault, body.api_key.get_secret_value())
     created = store.records.create(record)
-    _forget(request)
+    _changed(request, store, caller, "gateway.connection.create", created.id, name=created.name,
+             provider=created.provider)  # fmt: skip
     return ConnectionOut.of(created)
 
 
@@ -204,7 +211,8 @@ def update_connection(
         updated = (updated.evolve(sealed_credentials=None) if key is None
                    else updated.with_credentials(store.vault, key.get_secret_value()))  # fmt: skip
     saved = store.records.update(updated)
-    _forget(request)
+    _changed(request, store, caller, "gateway.connection.update", saved.id,
+             fields=sorted(body.model_fields_set))  # fmt: skip
     return ConnectionOut.of(saved)
 
 
@@ -216,7 +224,7 @@ def disable_connection(
     if found is None:
         raise NotFound(f"no connection {connection_id}")
     store.records.update(found.evolve(enabled=False))
-    _forget(request)
+    _changed(request, store, caller, "gateway.connection.disable", connection_id)
     return Response(status_code=204)
 
 
@@ -236,7 +244,8 @@ def put_resource(
         saved = store.records.create(GatewayResource(id=name, tenant_id=caller.tenant_id, **fields))
     else:
         saved = store.records.update(existing.evolve(**fields, enabled=True))
-    _forget(request)
+    _changed(request, store, caller, "gateway.resource.put", name,
+             targets=[f"{t.connection_id}/{t.model}" for t in body.targets])  # fmt: skip
     return ResourceOut.model_validate(saved.model_dump())
 
 
@@ -253,5 +262,5 @@ def disable_resource(name: str, caller: Admin, store: Store, request: Request) -
     if found is None:
         raise NotFound(f"no resource {name}")
     store.records.update(found.evolve(enabled=False))
-    _forget(request)
+    _changed(request, store, caller, "gateway.resource.disable", name)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay import tenancy
 from assay.api.auth import Principal, ports, require
 from assay.api.models import PageOut
 from assay.errors import NotFound, ValidationFailed
@@ -55,6 +56,7 @@ def create_workspace(body: WorkspaceIn, caller: Admin, store: Store) -> Workspac
     created = store.records.create(
         Workspace(id=body.id, tenant_id=caller.tenant_id, name=body.name)
     )
+    tenancy.audit(store.records, caller.tenant_id, caller.actor, "workspace.create", created.id)
     return _out(created)
 
 

@@ -1,0 +1,74 @@
+// A time-series chart (uPlot, bundled: no CDN), with a table of the same numbers for screen
+// readers and anyone who wants the values.
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+
+export interface Series {
+  label: string;
+  values: (number | null)[];
+}
+
+export function TimeChart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit?: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = box.current;
+    if (!element || times.length === 0) return;
+    const width = Math.max(280, element.clientWidth);
+    const plot = new uPlot(
+      {
+        width,
+        height: 220,
+        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: times.length < 40 } }))],
+        axes: [{}, { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${t}${unit ?? ""}`) }],
+        scales: { x: { time: true } },
+        legend: { live: false },
+      },
+      [times, ...series.map((s) => s.values)] as uPlot.AlignedData,
+      element,
+    );
+    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 220 }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [times, series, unit]);
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      {times.length === 0 ? <p class="empty">No data in this period.</p> : <div ref={box} class="chart-box" role="img" aria-label={`${title}: chart; the table below has the values`} />}
+      {times.length > 0 && (
+        <details>
+          <summary>Values</summary>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  {series.map((s) => (
+                    <th scope="col" key={s.label}>
+                      {s.label}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {times.map((t, i) => (
+                  <tr key={t}>
+                    <td>{new Date(t * 1000).toLocaleString()}</td>
+                    {series.map((s) => (
+                      <td key={s.label}>{s.values[i] ?? "–"}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </details>
+      )}
+    </figure>
+  );
+}

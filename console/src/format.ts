@@ -1,0 +1,35 @@
+// How numbers, money and times read in the console.
+
+export function pct(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : `${value.toFixed(1)}%`;
+}
+
+export function usd(value: number | string | null | undefined, known = true): string {
+  if (value === null || value === undefined) return "–";
+  const amount = Number(value);
+  const text = amount > 0 && amount < 0.01 ? `$${amount.toFixed(4)}` : `$${amount.toFixed(2)}`;
+  return known ? text : `${text}+`;
+}
+
+export function age(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes}m ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours}h ago`;
+  return `${Math.round(hours / 24)}d ago`;
+}
+
+export function when(iso: string): string {
+  return new Date(iso).toLocaleString();
+}
+
+export function seconds(value: number): string {
+  return value < 60 ? `${value.toFixed(1)} s` : `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
+}
+
+export function repository(source: string): string {
+  if (source.startsWith("artifact:")) return "uploaded archive";
+  return source.replace(/^https:\/\//, "").replace(/\.git$/, "");
+}

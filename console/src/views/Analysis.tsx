@@ -1,0 +1,374 @@
+// One analysis: followed live over SSE while it runs (stages, funnel counts as they move), then
+// its report: the funnel, coverage before and after per file, kept tests with their code,
+// discarded candidates with stage and reason, findings, cost, and the evidence log.
+import { useEffect, useState } from "preact/hooks";
+import type { Analysis, Report, ReportTest, Verdict } from "../api";
+import { pct, repository, seconds, usd, when } from "../format";
+import { href } from "../router";
+import { canWrite, useSession } from "../session";
+import { follow, type AnalysisEvent } from "../sse";
+import { ErrorBox, Loading, Section, StatusBadge, View, useAction, useLoad } from "../ui";
+import { FUNNEL, liveFunnel, stagesOf } from "./progress";
+
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+
+export function AnalysisView({ id }: { id: string }) {
+  const { client } = useSession();
+  const analysis = useLoad((signal) => client.get<Analysis>(`/v1/analyses/${encodeURIComponent(id)}`, undefined, signal), [id]);
+  return (
+    <View loaded={analysis} what="the analysis">
+      {(record) => <AnalysisPage record={record} reload={analysis.reload} />}
+    </View>
+  );
+}
+
+function AnalysisPage({ record, reload }: { record: Analysis; reload: () => void }) {
+  const { client, me } = useSession();
+  const [events, setEvents] = useState<AnalysisEvent[]>([]);
+  const [streamError, setStreamError] = useState<unknown>(null);
+  const [ended, setEnded] = useState(false);
+  const finished = FINISHED.has(record.status);
+
+  useEffect(() => {
+    setEvents([]);
+    setEnded(false);
+    return follow(
+      client,
+      record.id,
+      (event) => setEvents((seen) => [...seen, event]),
+      () => setEnded(true),
+      setStreamError,
+    );
+  }, [record.id]);
+
+  // The stream ends when the analysis has: read the record again for its final state.
+  useEffect(() => {
+    if (ended && !finished) reload();
+  }, [ended, finished]);
+
+  const cancel = useAction(async () => {
+    await client.json("POST", `/v1/analyses/${record.id}/cancel`);
+    reload();
+  });
+
+  return (
+    <>
+      <p class="crumbs">
+        <a href={href("analyses")}>Analyses</a> / {record.id}
+      </p>
+      <div class="title-row">
+        <h1>{repository(record.source)}</h1>
+        <StatusBadge status={record.status} />
+        {!finished && canWrite(me) && (
+          <button type="button" onClick={() => void cancel.run()} disabled={cancel.busy}>
+            Cancel analysis
+          </button>
+        )}
+      </div>
+      <ErrorBox error={cancel.error} />
+      <dl class="facts">
+        <dt>Engine</dt>
+        <dd>{record.engine}{record.model ? ` (${record.model})` : ""}</dd>
+        <dt>Budget</dt>
+        <dd>{seconds(record.budget_s)}</dd>
+        <dt>Workspace</dt>
+        <dd>{record.workspace_id}</dd>
+        <dt>Submitted</dt>
+        <dd>{when(record.created_at)}</dd>
+        {record.reason && (
+          <>
+            <dt>Reason</dt>
+            <dd>{record.reason}</dd>
+          </>
+        )}
+      </dl>
+      <Progress events={events} finished={finished} ended={ended} />
+      <ErrorBox error={streamError} />
+      {finished && <ReportSections record={record} />}
+    </>
+  );
+}
+
+function Progress({ events, finished, ended }: { events: AnalysisEvent[]; finished: boolean; ended: boolean }) {
+  const stages = stagesOf(events);
+  const funnel = liveFunnel(events);
+  return (
+    <Section title="Progress" actions={!finished && !ended ? <span class="live" aria-hidden="true">● live</span> : undefined}>
+      <ol class="stages" aria-live="polite">
+        {stages.map((stage) => (
+          <li key={stage.name} class={`stage stage-${stage.state}`} data-stage={stage.name}>
+            <span class="stage-name">{stage.label}</span>
+            <span class="visually-hidden">: {stage.state}</span>
+            {stage.note && <span class="muted"> {stage.note}</span>}
+          </li>
+        ))}
+      </ol>
+      <FunnelChart counts={funnel} caption="Candidates so far" />
+    </Section>
+  );
+}
+
+export function FunnelChart({ counts, caption }: { counts: Record<string, number>; caption: string }) {
+  const top = Math.max(1, counts.generated ?? 0, ...Object.values(counts));
+  return (
+    <table class="funnel" aria-label={caption}>
+      <caption>{caption}</caption>
+      <tbody>
+        {FUNNEL.map((stage) => (
+          <tr key={stage} data-stage={stage}>
+            <th scope="row">{stage}</th>
+            <td class="bar-cell">
+              <span class={`bar bar-${stage}`} style={{ width: `${(100 * (counts[stage] ?? 0)) / top}%` }} />
+            </td>
+            <td class="count">{counts[stage] ?? 0}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ReportSections({ record }: { record: Analysis }) {
+  const { client } = useSession();
+  const report = useLoad((signal) => client.get<Report>(`/v1/analyses/${record.id}/report`, undefined, signal), [record.id, record.status]);
+  return (
+    <View loaded={report} what="the report">
+      {(body) => (
+        <>
+          <Section title="Funnel">
+            <FunnelChart counts={body.funnel} caption="Generated tests by the furthest stage they reached" />
+          </Section>
+          <CoverageSection report={body} />
+          <TestsSection analysisId={record.id} tests={body.tests} />
+          <FindingsSection analysisId={record.id} report={body} />
+          <Section title="Cost">
+            <dl class="facts">
+              <dt>Prompt tokens</dt>
+              <dd>{body.cost.prompt_tokens.toLocaleString()}</dd>
+              <dt>Completion tokens</dt>
+              <dd>{body.cost.completion_tokens.toLocaleString()}</dd>
+              <dt>Cost</dt>
+              <dd>{usd(body.cost.usd, body.cost.usd_known ?? true)}{body.cost.usd_known === false ? " (some prices unknown)" : ""}</dd>
+              <dt>Duration</dt>
+              <dd>{seconds(body.duration_s)}</dd>
+            </dl>
+          </Section>
+          <EvidenceSection analysisId={record.id} report={body} />
+        </>
+      )}
+    </View>
+  );
+}
+
+function CoverageSection({ report }: { report: Report }) {
+  const { before, after } = report.coverage;
+  const files = Object.entries(report.coverage.files ?? {});
+  return (
+    <Section title="Coverage">
+      <p class="coverage-totals">
+        Lines <strong>{pct(before.line_pct)}</strong> → <strong data-testid="line-after">{pct(after.line_pct)}</strong>, branches <strong>{pct(before.branch_pct)}</strong> →{" "}
+        <strong>{pct(after.branch_pct)}</strong>
+      </p>
+      {files.length > 0 && (
+        <div class="table-wrap">
+          <table class="coverage">
+            <caption class="visually-hidden">Coverage per file</caption>
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Lines before</th>
+                <th scope="col">Lines after</th>
+                <th scope="col">Branches before</th>
+                <th scope="col">Branches after</th>
+              </tr>
+            </thead>
+            <tbody>
+              {files.map(([path, cov]) => (
+                <tr key={path}>
+                  <th scope="row">
+                    <code>{path}</code>
+                  </th>
+                  <td>{pct(cov.before?.line_pct)}</td>
+                  <td class={cov.after.line_pct > (cov.before?.line_pct ?? 0) ? "gain" : ""}>
+                    <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} aria-hidden="true" />
+                    {pct(cov.after.line_pct)}
+                  </td>
+                  <td>{pct(cov.before?.branch_pct)}</td>
+                  <td class={cov.after.branch_pct > (cov.before?.branch_pct ?? 0) ? "gain" : ""}>{pct(cov.after.branch_pct)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}
+
+/** An output file's text, fetched when first shown. */
+function Code({ analysisId, path }: { analysisId: string; path: string }) {
+  const { client } = useSession();
+  const code = useLoad(
+    async (signal) => {
+      const response = await client.send("GET", `/v1/analyses/${analysisId}/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`, { signal });
+      return response.text();
+    },
+    [analysisId, path],
+  );
+  return (
+    <View loaded={code} what={path}>
+      {(text) => (
+        <pre class="code" tabIndex={0} aria-label={`Code of ${path}`}>
+          <code>{text}</code>
+        </pre>
+      )}
+    </View>
+  );
+}
+
+function Disclosure({ summary, children }: { summary: preact.ComponentChildren; children: () => preact.ComponentChildren }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary>{summary}</summary>
+      {open && children()}
+    </details>
+  );
+}
+
+function TestsSection({ analysisId, tests }: { analysisId: string; tests: ReportTest[] }) {
+  const kept = tests.filter((t) => t.status === "kept");
+  const discarded = tests.filter((t) => t.status === "discarded");
+  return (
+    <>
+      <Section title={`Kept tests (${kept.length})`}>
+        {kept.length === 0 ? (
+          <p class="empty">No generated test was kept.</p>
+        ) : (
+          <ul class="tests">
+            {kept.map((test) => (
+              <li key={test.test_id} class="kept-test">
+                <Disclosure
+                  summary={
+                    <>
+                      <code>{test.path}</code> <span class="muted">for {test.module}: +{test.new_lines ?? 0} lines, +{test.new_branches ?? 0} branches</span>
+                    </>
+                  }
+                >
+                  {() => <Code analysisId={analysisId} path={test.path} />}
+                </Disclosure>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title={`Discarded candidates (${discarded.length})`}>
+        {discarded.length === 0 ? (
+          <p class="empty">None.</p>
+        ) : (
+          <div class="table-wrap">
+            <table class="discarded">
+              <thead>
+                <tr>
+                  <th scope="col">Candidate</th>
+                  <th scope="col">Module</th>
+                  <th scope="col">Stopped at</th>
+                  <th scope="col">Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {discarded.map((test) => (
+                  <tr key={test.test_id}>
+                    <td>
+                      <code>{test.test_id}</code>
+                    </td>
+                    <td>{test.module}</td>
+                    <td>{test.stage}</td>
+                    <td>{test.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+    </>
+  );
+}
+
+function FindingsSection({ analysisId, report }: { analysisId: string; report: Report }) {
+  return (
+    <Section title={`Findings (${report.findings.length})`}>
+      {report.findings.length === 0 ? (
+        <p class="empty">No generated test failed in a way that suggests a bug.</p>
+      ) : (
+        <ul class="findings">
+          {report.findings.map((finding) => (
+            <li key={finding.finding_id} class="finding">
+              <Disclosure
+                summary={
+                  <>
+                    <strong>{finding.error_type}</strong> in <code>{finding.test_id}</code> <span class="muted">({finding.module}, failed {finding.runs} of {finding.runs} runs)</span>
+                  </>
+                }
+              >
+                {() => (
+                  <>
+                    <pre class="error-output">{finding.message}</pre>
+                    {finding.detail && <pre class="error-output muted">{finding.detail}</pre>}
+                    <Code analysisId={analysisId} path={finding.path} />
+                  </>
+                )}
+              </Disclosure>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Section>
+  );
+}
+
+function EvidenceSection({ analysisId, report }: { analysisId: string; report: Report }) {
+  const { client } = useSession();
+  const [verdict, setVerdict] = useState<Verdict | null>(null);
+  const verify = useAction(async () => setVerdict(await client.json<Verdict>("POST", `/v1/analyses/${analysisId}/verify`)));
+  const download = useAction(() => client.download(`/v1/analyses/${analysisId}/bundle`, `assay-${analysisId}.tar.gz`));
+  useEffect(() => void verify.run(), [analysisId]);
+  return (
+    <Section title="Evidence">
+      <dl class="facts">
+        <dt>Entries</dt>
+        <dd>{report.evidence.entries}</dd>
+        <dt>Head</dt>
+        <dd>
+          <code class="hash">{report.evidence.head ?? "–"}</code>
+        </dd>
+        <dt>Signing key</dt>
+        <dd>
+          <code>{report.evidence.key_id ?? "–"}</code>
+        </dd>
+      </dl>
+      {verify.busy && <Loading what="the verification" />}
+      {verdict && (
+        <p class={verdict.ok ? "verdict ok" : "verdict bad"} role="status" data-testid="verdict">
+          {verdict.ok
+            ? `Verified: ${verdict.entries} entries chained, every artifact matches, signed by ${verdict.trusted_key ? "this server's key" : "an untrusted key"}.`
+            : `Verification failed${verdict.bad_entry ? ` at entry ${verdict.bad_entry}` : ""}: ${verdict.reason ?? "unknown reason"}`}
+        </p>
+      )}
+      <ErrorBox error={verify.error} />
+      <div class="actions">
+        <button type="button" onClick={() => void verify.run()} disabled={verify.busy}>
+          Verify again
+        </button>
+        <button type="button" onClick={() => void download.run()} disabled={download.busy}>
+          Download the bundle
+        </button>
+      </div>
+      <p class="hint">
+        Anyone can check the bundle offline: unpack it and run <code>assay verify</code>.
+      </p>
+      <ErrorBox error={download.error} />
+    </Section>
+  );
+}
