@@ -52,11 +52,9 @@ class AssayStacks:
             description="Assay: the HTTPS API and the LLM gateway (API Gateway, Lambda)",
         )  # fmt: skip
         self.console = ConsoleStack(
-            app,
-            "AssayConsole",
-            data=self.data,
-            description="Assay: the console's files behind CloudFront",
-        )
+            app, "AssayConsole", data=self.data, api=self.api.api, auth=self.auth,
+            description="Assay: the console's files and the API behind one CloudFront host",
+        )  # fmt: skip
         self.observability = ObservabilityStack(
             app,
             "AssayObservability",

@@ -11,7 +11,7 @@ export interface Series {
   values: (number | null)[];
 }
 
-export function TimeChart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit?: string }) {
+export function TimeChart({ title, times, series, unit, range }: { title: string; times: number[]; series: Series[]; unit?: string; range: [number, number] }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
@@ -22,8 +22,9 @@ export function TimeChart({ title, times, series, unit }: { title: string; times
         width,
         height: 220,
         series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: times.length < 40 } }))],
-        axes: [{}, { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${t}${unit ?? ""}`) }],
-        scales: { x: { time: true } },
+        axes: [{}, { size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${+t.toPrecision(4)}${unit ?? ""}`) }],
+        // The period asked for, not the span of the data (one bucket would fill the axis).
+        scales: { x: { time: true, range: () => range }, y: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.1 : 1] } },
         legend: { live: false },
       },
       [times, ...series.map((s) => s.values)] as uPlot.AlignedData,
@@ -35,7 +36,7 @@ export function TimeChart({ title, times, series, unit }: { title: string; times
       resize.disconnect();
       plot.destroy();
     };
-  }, [times, series, unit]);
+  }, [times, series, unit, range[0], range[1]]);
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>

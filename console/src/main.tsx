@@ -30,8 +30,12 @@ function App() {
       .then(async (loaded) => {
         setConfig(loaded);
         if (loaded.oidc) {
-          const back = await completeOidc(loaded.oidc);
-          if (back) setCredential(back);
+          try {
+            const back = await completeOidc(loaded.oidc);
+            if (back) setCredential(back);
+          } catch (error) {
+            setNotice((error as Error).message); // back on the sign-in page, saying why
+          }
         }
       })
       .catch(setFailure);

@@ -207,3 +207,47 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
     # Only the wrong key's 401 reached the browser's console: no script errors, no CSP blocks.
     assert [e for e in errors if "status of 401" not in e] == []
     assert len(errors) == 1
+
+
+def test_single_sign_on_with_the_authorization_code_flow_and_pkce(
+    tmp_path: Path, browser: Browser
+) -> None:
+    from tests.support.oidc_issuer import OidcIssuer
+
+    issuer = OidcIssuer(audience="assay-console")
+    issuer.sign_in_as = {"sub": "ada", "custom:tenant": "default",
+                         "scope": "openid assay/analyses:read"}  # fmt: skip
+    try:
+        with serving(
+            tmp_path, ASSAY_BOOTSTRAP_API_KEY=mint_key(), ASSAY_OIDC_ISSUER=issuer.url,
+            ASSAY_OIDC_AUDIENCE="assay-console",
+        ) as (base, _):  # fmt: skip
+            config = httpx.get(f"{base}/config.json").json()
+            assert config["oidc"] == {"issuer": issuer.url, "client_id": "assay-console",
+                                      "scope": "openid email profile"}  # fmt: skip
+            page = browser.new_page()
+            errors = _watch_for_errors(page)
+            page.goto(base + "/")
+            page.get_by_role("button", name="Sign in with single sign-on").click()
+            # To the issuer and back with a code, traded for an ID token with the verifier.
+            expect(page.get_by_role("heading", name="Analyses")).to_be_visible()
+            assert issuer.token_exchanges == 1
+            assert "code=" not in page.url  # the code leaves the address bar at once
+            stored = page.evaluate("sessionStorage.getItem('assay.credential')")
+            assert '"kind":"oidc"' in stored
+            # A reader sees analyses, not the admin sections.
+            nav = page.get_by_role("navigation", name="Sections")
+            expect(nav.get_by_role("link", name="Analyses")).to_be_visible()
+            expect(nav.get_by_role("link", name="Keys")).to_have_count(0)
+            expect(page.get_by_role("link", name="New analysis")).to_have_count(0)
+            _shot(page, "11-signed-in-with-sso")
+            # A forged callback (a state this tab never sent) is refused on the sign-in page.
+            page.get_by_role("button", name="Sign out").click()
+            page.goto(base + "/?code=stolen&state=forged")
+            expect(page.get_by_role("status")).to_contain_text("does not match the request")
+            expect(page.get_by_role("heading", name="Sign in to Assay")).to_be_visible()
+            assert issuer.token_exchanges == 1
+            page.close()
+        assert errors == []
+    finally:
+        issuer.close()

@@ -1,7 +1,11 @@
-"""A real OpenID Connect issuer on loopback: discovery document, JWKS, and token minting.
+"""A real OpenID Connect issuer on loopback: discovery document, JWKS, token minting, and the
+authorization-code flow with PKCE for browser sign-in.
 
 Serves `/.well-known/openid-configuration` and `/jwks.json` over HTTP from a thread, signs
 RS256 tokens with keys it can rotate, and counts JWKS fetches so caching can be observed.
+`/authorize` signs in `sign_in_as` at once (no login page) and redirects back with a code;
+`/token` trades the code for an ID token only with the right verifier (S256), client and
+redirect URI, once.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -30,25 +36,70 @@ class OidcIssuer:
         self.audience = audience
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.jwks_fetches = 0
+        self.codes: dict[str, dict[str, str]] = {}
+        self.token_exchanges = 0
+        self.sign_in_as: dict[str, Any] = {}  # claims of whoever signs in at /authorize
         self.add_key("k1")
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks.json"}
-                elif self.path == "/jwks.json":
-                    issuer.jwks_fetches += 1
-                    body = issuer.jwks()
-                else:
-                    self.send_error(404)
-                    return
+            def _json(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Access-Control-Allow-Origin", "*")  # browsers read these
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path == "/.well-known/openid-configuration":
+                    self._json(200, {
+                        "issuer": issuer.url, "jwks_uri": issuer.url + "/jwks.json",
+                        "authorization_endpoint": issuer.url + "/authorize",
+                        "token_endpoint": issuer.url + "/token",
+                    })  # fmt: skip
+                elif parts.path == "/jwks.json":
+                    issuer.jwks_fetches += 1
+                    self._json(200, issuer.jwks())
+                elif parts.path == "/authorize":
+                    self._authorize({k: v[0] for k, v in parse_qs(parts.query).items()})
+                else:
+                    self.send_error(404)
+
+            def _authorize(self, query: dict[str, str]) -> None:
+                if (query.get("response_type") != "code"
+                        or query.get("code_challenge_method") != "S256"
+                        or query.get("client_id") != issuer.audience):  # fmt: skip
+                    self._json(400, {"error": "invalid_request"})
+                    return
+                code = secrets.token_urlsafe(16)
+                issuer.codes[code] = query
+                back = urlencode({"code": code, "state": query.get("state", "")})
+                self.send_response(302)
+                self.send_header("Location", f"{query['redirect_uri']}?{back}")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                if self.path != "/token":
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                asked = issuer.codes.pop(form.get("code", ""), None)  # a code works once
+                verifier = form.get("code_verifier", "")
+                challenge = _b64(hashlib.sha256(verifier.encode()).digest())
+                if (asked is None or form.get("grant_type") != "authorization_code"
+                        or challenge != asked["code_challenge"]
+                        or form.get("client_id") != asked["client_id"]
+                        or form.get("redirect_uri") != asked["redirect_uri"]):  # fmt: skip
+                    self._json(400, {"error": "invalid_grant"})
+                    return
+                issuer.token_exchanges += 1
+                token = issuer.token(**issuer.sign_in_as)
+                self._json(200, {"id_token": token, "access_token": token,
+                                 "token_type": "Bearer", "expires_in": 300})  # fmt: skip
 
             def log_message(self, *args: object) -> None:
                 pass

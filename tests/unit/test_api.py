@@ -543,3 +543,24 @@ def test_the_audit_log_records_admin_changes_per_tenant(world: tuple[TestClient,
     foreign = client.get("/v1/audit", headers=data.auth(data.globex_key)).json()["items"]
     assert "gateway.resource.put" not in {e["action"] for e in foreign}
     _is_problem(client.get("/v1/audit", headers=data.auth(data.reader)), 403)
+
+
+def test_cross_origin_browsers_are_allowed_only_from_configured_origins(tmp_path: Path) -> None:
+    ports = build_ports(load_settings(home=tmp_path, cors_origins="https://console.example.com/"))
+    key = tenancy.issue_key(ports.records, tenancy.create_tenant(ports.records, "Acme"), "r",
+                            [Scope.ANALYSES_READ]).key  # fmt: skip
+    with TestClient(create_app(ports)) as client:
+        preflight = client.options("/v1/analyses", headers={
+            "Origin": "https://console.example.com", "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})  # fmt: skip
+        assert preflight.status_code == 200  # answered before authentication
+        assert preflight.headers["access-control-allow-origin"] == "https://console.example.com"
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        listed = client.get("/v1/analyses", headers={"Origin": "https://console.example.com",
+                                                     "Authorization": f"Bearer {key}"})  # fmt: skip
+        assert listed.headers["access-control-allow-origin"] == "https://console.example.com"
+        assert "location" in listed.headers["access-control-expose-headers"].lower()
+        other = client.options("/v1/analyses", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})  # fmt: skip
+        assert "access-control-allow-origin" not in other.headers
+    ports.close()

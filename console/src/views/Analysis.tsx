@@ -103,7 +103,7 @@ function Progress({ events, finished, ended }: { events: AnalysisEvent[]; finish
           </li>
         ))}
       </ol>
-      <FunnelChart counts={funnel} caption="Candidates so far" />
+      {!finished && <FunnelChart counts={funnel} caption="Candidates so far" />}
     </Section>
   );
 }
@@ -190,7 +190,9 @@ function CoverageSection({ report }: { report: Report }) {
                   </th>
                   <td>{pct(cov.before?.line_pct)}</td>
                   <td class={cov.after.line_pct > (cov.before?.line_pct ?? 0) ? "gain" : ""}>
-                    <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} aria-hidden="true" />
+                    <span class="mini-track" aria-hidden="true">
+                      <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} />
+                    </span>
                     {pct(cov.after.line_pct)}
                   </td>
                   <td>{pct(cov.before?.branch_pct)}</td>

@@ -50,7 +50,7 @@ export function UsageView() {
         </button>
       </form>
       <View loaded={usage} what="usage">
-        {(data) => <UsageCharts usage={data} />}
+        {(data) => <UsageCharts usage={data} range={[Math.floor(Date.now() / 1000 - hours * 3600), Math.ceil(Date.now() / 1000)]} />}
       </View>
     </>
   );
@@ -69,7 +69,7 @@ function pivot(buckets: UsageBucket[], pick: (b: UsageBucket) => number): { time
   return { times, series };
 }
 
-function UsageCharts({ usage }: { usage: Usage }) {
+function UsageCharts({ usage, range }: { usage: Usage; range: [number, number] }) {
   const charts = useMemo(() => {
     const b = usage.buckets;
     return {
@@ -118,13 +118,13 @@ function UsageCharts({ usage }: { usage: Usage }) {
         </div>
       </dl>
       <div class="charts">
-        <TimeChart title="Requests" {...charts.requests} />
-        <TimeChart title="Tokens" {...charts.tokens} />
-        <TimeChart title="Cost (USD)" {...charts.cost} />
-        <TimeChart title="Latency p50" unit=" ms" {...charts.p50} />
-        <TimeChart title="Latency p99" unit=" ms" {...charts.p99} />
-        <TimeChart title="Errors" {...charts.errors} />
-        <TimeChart title="Cache hits" {...charts.cached} />
+        <TimeChart title="Requests" range={range} {...charts.requests} />
+        <TimeChart title="Tokens" range={range} {...charts.tokens} />
+        <TimeChart title="Cost (USD)" range={range} {...charts.cost} />
+        <TimeChart title="Latency p50" range={range} unit=" ms" {...charts.p50} />
+        <TimeChart title="Latency p99" range={range} unit=" ms" {...charts.p99} />
+        <TimeChart title="Errors" range={range} {...charts.errors} />
+        <TimeChart title="Cache hits" range={range} {...charts.cached} />
       </div>
     </>
   );
