@@ -54,6 +54,8 @@ run: setup  ## Analyze the example project with the offline engine and print the
 	$(BIN)/assay analyze examples/shop --engine offline --budget 300 --out "$(EXAMPLE_OUT)"
 	@echo
 	@cat "$(EXAMPLE_OUT)/summary.md"
+	@echo
+	@echo "The console: $(BIN)/assay serve, then open http://127.0.0.1:8080/ with the key it prints."
 
 doctor: run
 

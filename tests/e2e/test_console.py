@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "console"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BUILT = ROOT / "layers" / "core" / "assay" / "console" / "static" / "index.html"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture
@@ -55,6 +56,18 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _accessible(page: Page, view: str) -> None:
+    """axe-core's WCAG 2 A/AA rules on the view as it is now: no serious or critical finding
+    (unlabelled controls, missing names, too little contrast, broken ARIA...)."""
+    page.evaluate(AXE.read_text())  # through DevTools: the page's CSP rightly refuses a tag
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+    assert found == [], f"{view}: {found}"
+
+
 def _watch_for_errors(page: Page) -> list[str]:
     """Console errors and failed page loads (CSP violations show up as console errors)."""
     errors: list[str] = []
@@ -72,6 +85,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
     llm = ScriptedLLM(
         [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)]
     )
+    llm.delay_s = 1.5  # slow enough to watch generation run live
     archive = _archive(tmp_path)
     with (
         llm.serve() as model_base,
@@ -90,8 +104,12 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_contain_text("Unauthorized")
         _shot(page, "01-sign-in-error")
-        page.get_by_label("API key").fill(key)
-        page.get_by_role("button", name="Sign in").click()
+        _accessible(page, "sign-in")
+        # By keyboard alone: the field takes focus, Enter submits.
+        page.get_by_label("API key").fill("")
+        page.get_by_label("API key").focus()
+        page.keyboard.type(key)
+        page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Analyses")).to_be_visible()
         expect(page.get_by_text("No analyses yet.")).to_be_visible()
         # The key is in this tab's session storage, never in local storage.
@@ -121,6 +139,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         resources = page.get_by_role("region", name="Resources")
         expect(resources.get_by_role("cell", name="scripted / gpt-4o-mini")).to_be_visible()
         _shot(page, "02-gateway")
+        _accessible(page, "gateway")
 
         # Submit the example project as an upload and follow it live to the end.
         nav.get_by_role("link", name="Analyses").click()
@@ -130,10 +149,15 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         page.get_by_label("Engine").select_option("llm")
         page.get_by_label("Model (optional: a gateway resource name)").fill("analysis-model")
         _shot(page, "03-new-analysis")
+        _accessible(page, "new analysis")
         page.get_by_role("button", name="Analyze").click()
         expect(page.get_by_role("heading", name="uploaded archive")).to_be_visible()
         stages = page.locator("ol.stages")
         expect(stages.locator("[data-stage=intake].stage-done")).to_be_visible(timeout=120_000)
+        # Live: generation is seen running, with the funnel's first counts, before the end.
+        expect(stages.locator("[data-stage=generate].stage-running")).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("● live")).to_be_visible()
+        expect(page.locator(".badge-running")).to_be_visible()
         _shot(page, "04-analysis-live")
         expect(stages.locator("[data-stage=report].stage-done")).to_be_visible(timeout=600_000)
         expect(page.locator(".badge-succeeded")).to_be_visible(timeout=30_000)
@@ -154,6 +178,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         expect(page.get_by_test_id("verdict")).to_contain_text("Verified", timeout=30_000)
         expect(page.get_by_test_id("verdict")).to_contain_text("this server's key")
         _shot(page, "05-analysis-report")
+        _accessible(page, "analysis")
 
         # The list shows the headline numbers.
         nav.get_by_role("link", name="Analyses").click()
@@ -162,6 +187,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         expect(row).to_contain_text("→")
         expect(row.locator("td").nth(3)).to_have_text("2")
         _shot(page, "06-analyses")
+        _accessible(page, "analyses")
 
         # The analysis's model calls went through the gateway: usage and audit show them.
         nav.get_by_role("link", name="Usage").click()
@@ -170,10 +196,12 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         )
         expect(page.locator(".chart-box canvas").first).to_be_visible()
         _shot(page, "07-usage")
+        _accessible(page, "usage")
         nav.get_by_role("link", name="Audit").click()
         expect(page.locator("table.requests")).to_contain_text("analysis-model")
         expect(page.locator("table.requests")).to_contain_text("scripted/gpt-4o-mini")
         _shot(page, "08-audit-requests")
+        _accessible(page, "audit")
         page.get_by_role("tab", name="Administrative changes").click()
         expect(page.get_by_role("cell", name="gateway.resource.put")).to_be_visible()
 
@@ -184,6 +212,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         new_key = page.get_by_test_id("new-key").inner_text()
         assert new_key.startswith("assay_") and new_key != key
         _shot(page, "09-keys")
+        _accessible(page, "keys")
         page.on("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Revoke key bootstrap").click()
         expect(page.get_by_role("heading", name="Sign in to Assay")).to_be_visible()

@@ -41,6 +41,11 @@ function AnalysisPage({ record, reload }: { record: Analysis; reload: () => void
     );
   }, [record.id]);
 
+  // The first event of a queued analysis means it started; read the record for its status.
+  useEffect(() => {
+    if (events.length > 0 && record.status === "queued") reload();
+  }, [events.length > 0, record.status]);
+
   // The stream ends when the analysis has: read the record again for its final state.
   useEffect(() => {
     if (ended && !finished) reload();
