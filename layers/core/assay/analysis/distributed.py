@@ -41,8 +41,7 @@ from assay.evidence import EvidenceLog
 from assay.evidence.signing import Signer
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
-from assay.runtimes import Environment
-from assay.runtimes.python import PythonRuntime
+from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
 
@@ -313,8 +312,7 @@ class StepHost:
             sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
             intake_policy=IntakePolicy(),
-            runtimes=[PythonRuntime(package_hosts=self.settings.package_host_list,
-                                    package_index=self.ports.package_index)],
+            runtimes=registry.runtimes(self.settings, package_index=self.ports.package_index),
             evidence=evidence,
         )  # fmt: skip
         if saved is not None:

@@ -9,7 +9,6 @@ Gain and the final whole-suite check happen in `selection.py`, across candidates
 
 from __future__ import annotations
 
-import ast
 import shutil
 from enum import StrEnum
 from pathlib import Path
@@ -86,25 +85,6 @@ class Evaluation(BaseModel):
         return None
 
 
-def is_assertion_failure(error_type: str | None, message: str | None) -> bool:
-    text = f"{error_type or ''} {message or ''}"
-    return "AssertionError" in text or (message or "").startswith("assert ")
-
-
-def prune(code: str, failing: set[str]) -> str:
-    """Remove the named top-level test functions (and test methods) from a test file."""
-    tree = ast.parse(code)
-    lines = code.splitlines(keepends=True)
-    spans = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in failing:
-            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
-            spans.append((start, node.end_lineno or node.lineno))
-    for start, end in sorted(spans, reverse=True):
-        del lines[start - 1 : end]
-    return "".join(lines)
-
-
 class Workspace:
     """Fresh copies of the snapshot for candidate runs (each run may write anything)."""
 
@@ -161,15 +141,10 @@ class Evaluator:
     def evaluate(self, candidate: Candidate) -> Evaluation:
         key = f"{candidate.candidate_id}-t{candidate.turn}"
         files = {candidate.path: candidate.code}
-        try:
-            ast.parse(candidate.code)
-        except SyntaxError as exc:
+        invalid = self._runtime.syntax_error(candidate.code)
+        if invalid is not None:
             return self._discard(
-                candidate,
-                Stage.GENERATED,
-                Stage.BUILT,
-                f"the file is not valid Python: {exc.msg} (line {exc.lineno})",
-                [f"SyntaxError: {exc.msg}"],
+                candidate, Stage.GENERATED, Stage.BUILT, invalid, [f"SyntaxError: {invalid}"]
             )
 
         collected = self._run(f"{key}-collect", files, [candidate.path], collect=True)
@@ -198,7 +173,20 @@ class Evaluator:
             evaluation.findings = self._confirm(candidate, evaluation.findings or findings)
             return evaluation
 
-        code = prune(candidate.code, set(failing)) if failing else candidate.code
+        code = candidate.code
+        if failing:
+            pruned_code = self._runtime.prune(candidate.code, set(failing))
+            if pruned_code is None:
+                evaluation = self._discard(
+                    candidate, Stage.BUILT, Stage.PASSED,
+                    f"{len(failing)} test(s) failed and this language's tests cannot be pruned",
+                    [f"{t.test_id}: {t.message}" for t in first.failed][:10],
+                )  # fmt: skip
+                evaluation.findings = self._confirm(
+                    candidate, self._findings(candidate, failing, runs=1)
+                )
+                return evaluation
+            code = pruned_code
         kept_files = {candidate.path: code}
         # Reliability: the (pruned) file must pass every rerun.
         for attempt in range(2 if failing else 1, self._reruns + 1):
@@ -232,9 +220,8 @@ class Evaluator:
             candidate=candidate, reached=reached, discarded_at=at, reason=reason, failures=failures
         )
 
-    @staticmethod
     def _findings(
-        candidate: Candidate, failing: dict[str, TestCaseResult], runs: int
+        self, candidate: Candidate, failing: dict[str, TestCaseResult], runs: int
     ) -> list[Finding]:
         return [
             Finding(
@@ -250,7 +237,7 @@ class Evaluator:
                 runs=runs,
             )
             for name, result in failing.items()
-            if is_assertion_failure(result.error_type, result.message)
+            if self._runtime.is_assertion_failure(result.error_type, result.message)
         ]
 
     def _confirm(self, candidate: Candidate, findings: list[Finding]) -> list[Finding]:
@@ -268,6 +255,8 @@ class Evaluator:
             still = {t.test_id.rsplit("::", 1)[-1]: t for t in run.failed}
             for name in list(confirmed):
                 result = still.get(name)
-                if result is None or not is_assertion_failure(result.error_type, result.message):
+                if result is None or not self._runtime.is_assertion_failure(
+                    result.error_type, result.message
+                ):
                     del confirmed[name]
         return [f.model_copy(update={"runs": self._reruns}) for f in confirmed.values()]

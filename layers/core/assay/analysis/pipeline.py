@@ -27,7 +27,7 @@ from assay.errors import ValidationFailed
 from assay.evidence import EvidenceLog
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
-from assay.runtimes.python import PythonRuntime
+from assay.runtimes import registry
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
 from assay.workflow import ExecutionFailed, StateMachine, Stopped
@@ -230,7 +230,7 @@ def run_analysis(
     steps = AnalysisSteps(
         options, stores, sandbox=sandbox, engine=engine, signer=signer,
         cache=settings.cache_dir, emit=recorder, intake_policy=intake_policy,
-        runtimes=[PythonRuntime(package_hosts=settings.package_host_list)], evidence=evidence,
+        runtimes=registry.runtimes(settings), evidence=evidence,
     )  # fmt: skip
 
     def save(name: str, data: Any) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from assay.runtimes import CoverageMap, Detection
+from assay.runtimes import CoverageMap, Detection, Runtime
 from assay.runtimes.coverage import Arc
 
 
@@ -23,7 +22,7 @@ class Segment(BaseModel):
 
 class Target(BaseModel):
     module: str  # path relative to the project root
-    import_name: str  # e.g. calculator.core
+    import_name: str  # how tests reach it: a Python import name, a relative path in JS...
     missing_lines: list[int]
     missing_branches: list[Arc]
     segments: list[Segment] = Field(default_factory=list)
@@ -33,55 +32,24 @@ class Target(BaseModel):
         return len(self.missing_lines) + len(self.missing_branches)
 
 
-def import_name(module: str, source_roots: list[str]) -> str:
-    path = Path(module)
-    for root in source_roots:
-        if root != "." and path.is_relative_to(root):
-            path = path.relative_to(root)
-            break
-    parts = list(path.with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
-
-
-def _functions(tree: ast.AST) -> list[tuple[str, int, int]]:
-    found: list[tuple[str, int, int]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                name = f"{prefix}{child.name}"
-                found.append((name, child.lineno, child.end_lineno or child.lineno))
-                visit(child, f"{name}.")
-            elif isinstance(child, ast.ClassDef):
-                visit(child, f"{prefix}{child.name}.")
-
-    visit(tree, "")
-    return found
-
-
-def plan(root: Path, detection: Detection, baseline: CoverageMap) -> list[Target]:
+def plan(root: Path, detection: Detection, baseline: CoverageMap, runtime: Runtime) -> list[Target]:
     """Targets for every module with gaps, largest gap first."""
     targets = []
     for module in detection.modules:
         coverage = baseline.files.get(module)
         source = (root / module).read_text(errors="replace")
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+        if runtime.syntax_error(source) is not None:
             continue
         if coverage is None:
-            # Never imported by any test: every statement line is a gap.
-            lines = sorted({n.lineno for n in ast.walk(tree) if isinstance(n, ast.stmt)})
-            missing_lines, missing_branches = lines, []
+            # Never loaded by any test: every statement line is a gap.
+            missing_lines, missing_branches = runtime.statement_lines(source), []
         else:
             missing_lines = sorted(coverage.missing)
             missing_branches = sorted(coverage.missing_branches)
         if not missing_lines and not missing_branches:
             continue
         segments = []
-        for name, start, end in _functions(tree):
+        for name, start, end in runtime.functions(source):
             lines_in = [n for n in missing_lines if start <= n <= end]
             branches_in = [b for b in missing_branches if start <= b[0] <= end]
             if lines_in or branches_in:
@@ -109,7 +77,7 @@ def plan(root: Path, detection: Detection, baseline: CoverageMap) -> list[Target
         targets.append(
             Target(
                 module=module,
-                import_name=import_name(module, detection.source_roots),
+                import_name=runtime.import_hint(module, detection),
                 missing_lines=missing_lines,
                 missing_branches=missing_branches,
                 segments=segments,

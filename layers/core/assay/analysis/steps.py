@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel
@@ -78,6 +78,13 @@ class StepsState(BaseModel):
     suite: TestRun | None
     findings: list[dict[str, Any]]
     body: dict[str, Any] | None
+
+
+def _suffix(path: str) -> str:
+    """A test file's full suffix: `.py`, `.test.js`, `_test.go`..."""
+    name = PurePosixPath(path).name
+    stem = name.split(".", 1)[0]
+    return name[len(stem) :] if "." in name else ""
 
 
 class AnalysisSteps:
@@ -295,6 +302,7 @@ class AnalysisSteps:
         per_target = min(self.options.engine_time_s, remaining / max(1, len(self._targets)))
         return GenerationContext(
             root=self.stores.snapshot,
+            runtime=self.runtime,
             detection=self.detection,
             environment=self.environment,
             sandbox=self.sandbox,
@@ -325,23 +333,33 @@ class AnalysisSteps:
         return result
 
     def detect(self, state: dict[str, Any]) -> dict[str, Any]:
-        for runtime in self.runtimes:
-            found = runtime.detect(self.stores.snapshot)
-            if found is not None:
-                self._runtime, self._detection = runtime, found
-                result = {
-                    "language": found.language,
-                    "test_runner": found.test_runner,
-                    "package_manager": found.package_manager,
-                    "modules": len(found.modules),
-                    "test_files": len(found.test_files),
-                }
-                self._record("detect", result)
-                return result
-        raise AnalysisFailed(
-            "no supported language found in the target (Python today)",
-            fix="point assay at a directory that holds .py source files",
-        )
+        """The project's language: of the runtimes that recognise it, the one with the most
+        source files (a Python project with a package.json for its docs stays Python)."""
+        found = [(r, d) for r in self.runtimes if (d := r.detect(self.stores.snapshot))]
+        if not found:
+            names = ", ".join(r.language for r in self.runtimes)
+            raise AnalysisFailed(
+                f"no supported language found in the target (supported: {names})",
+                fix="point assay at a project with source files in one of those languages",
+            )
+        runtime, detection = max(found, key=lambda pair: len(pair[1].modules))
+        allowed = self.engine.languages
+        if allowed is not None and detection.language not in allowed:
+            raise AnalysisFailed(
+                f"the {self.engine.name} engine writes tests for {', '.join(sorted(allowed))} "
+                f"only, and this project is {detection.language}",
+                fix="use --engine llm with a model",
+            )
+        self._runtime, self._detection = runtime, detection
+        result = {
+            "language": detection.language,
+            "test_runner": detection.test_runner,
+            "package_manager": detection.package_manager,
+            "modules": len(detection.modules),
+            "test_files": len(detection.test_files),
+        }
+        self._record("detect", result)
+        return result
 
     def install(self, state: dict[str, Any]) -> dict[str, Any]:
         tools = list(getattr(self.engine, "tools", ()))
@@ -373,7 +391,7 @@ class AnalysisSteps:
 
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:
         assert self._baseline is not None
-        targets = plan(self.stores.snapshot, self.detection, self._baseline)
+        targets = plan(self.stores.snapshot, self.detection, self._baseline, self.runtime)
         targets = targets[: self.options.max_targets]
         self._targets = {t.module: t for t in targets}
         # Modules no test touched count against the baseline, as they would for a user.
@@ -389,7 +407,7 @@ class AnalysisSteps:
         return result
 
     def _save_candidate(self, candidate: Candidate) -> str:
-        rel = f"candidates/{candidate.candidate_id}-t{candidate.turn}.py"
+        rel = f"candidates/{candidate.candidate_id}-t{candidate.turn}{_suffix(candidate.path)}"
         path = self.stores.out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(candidate.code)
@@ -507,7 +525,7 @@ class AnalysisSteps:
         found: list[dict[str, Any]] = []
         for evaluation in self._evaluations:
             for finding in evaluation.findings:
-                rel = f"findings/{finding.finding_id}.py"
+                rel = f"findings/{finding.finding_id}{_suffix(finding.test_id.split('::')[0])}"
                 path = self.stores.out / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(finding.test_code)

@@ -14,15 +14,9 @@ from typing import Any
 from assay.analysis.planning import Target
 from assay.config import prepare_litellm
 from assay.engines import prompts
-from assay.engines.port import (
-    Candidate,
-    Engine,
-    Feedback,
-    GenerationContext,
-    Usage,
-    candidate_path,
-)
+from assay.engines.port import Candidate, Engine, Feedback, GenerationContext, Usage
 from assay.errors import AssayError
+from assay.runtimes import Idioms
 
 _IMPORT_LOCK = threading.Lock()
 
@@ -61,13 +55,13 @@ class LlmEngine(Engine):
         self._temperature = temperature
         self.cost_known = True
 
-    def _complete(self, user: str) -> tuple[str, Usage]:
+    def _complete(self, user: str, idioms: Idioms) -> tuple[str, Usage]:
         litellm = _litellm()
         try:
             response = litellm.completion(
                 model=self.model,
                 messages=[
-                    {"role": "system", "content": prompts.SYSTEM},
+                    {"role": "system", "content": prompts.system(idioms)},
                     {"role": "user", "content": user},
                 ],
                 api_base=self._api_base,
@@ -97,14 +91,15 @@ class LlmEngine(Engine):
 
     def generate(self, target: Target, context: GenerationContext, index: int) -> Candidate | None:
         source = (Path(context.root) / target.module).read_text(errors="replace")
-        text, usage = self._complete(prompts.generate(target, source))
-        code = prompts.extract_code(text)
+        idioms = context.runtime.idioms(context.detection)
+        text, usage = self._complete(prompts.generate(target, source, idioms), idioms)
+        code = prompts.extract_code(text, idioms)
         if code is None:
             return None
         return Candidate(
             candidate_id=f"{Path(target.module).stem}-llm-{index}",
             module=target.module,
-            path=candidate_path(target.module, index, self.name),
+            path=context.runtime.candidate_path(target.module, index, self.name, context.detection),
             code=code,
             engine=self.name,
             usage=usage,
@@ -113,8 +108,9 @@ class LlmEngine(Engine):
     def repair(
         self, target: Target, candidate: Candidate, feedback: Feedback, context: GenerationContext
     ) -> Candidate | None:
-        text, usage = self._complete(prompts.repair(target, candidate, feedback))
-        code = prompts.extract_code(text)
+        idioms = context.runtime.idioms(context.detection)
+        text, usage = self._complete(prompts.repair(target, candidate, feedback, idioms), idioms)
+        code = prompts.extract_code(text, idioms)
         if code is None:
             return None
         return candidate.model_copy(

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from assay.analysis.planning import Target
-from assay.engines.port import Candidate, Engine, GenerationContext, candidate_path
+from assay.engines.port import Candidate, Engine, GenerationContext
 from assay.intake.local import copy_tree
 from assay.intake.policy import IntakePolicy
 from assay.sandbox import Job, Limits
@@ -22,6 +22,7 @@ PYNGUIN = "pynguin==0.48.0"
 class OfflineEngine(Engine):
     name = "offline"
     tools = (PYNGUIN,)
+    languages = frozenset({"python"})  # Pynguin writes pytest for Python modules only
 
     def __init__(self, *, seed: int = 42) -> None:
         self._seed = seed
@@ -70,7 +71,7 @@ class OfflineEngine(Engine):
         return Candidate(
             candidate_id=f"{Path(target.module).stem}-offline-{index}",
             module=target.module,
-            path=candidate_path(target.module, index, self.name),
+            path=context.runtime.candidate_path(target.module, index, self.name, context.detection),
             code=code,
             engine=self.name,
         )

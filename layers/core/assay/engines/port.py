@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from assay.analysis.planning import Target
-from assay.runtimes import Detection, Environment
+from assay.runtimes import Detection, Environment, Runtime
 from assay.sandbox import Sandbox
 
 
@@ -49,6 +48,7 @@ class GenerationContext(BaseModel):
     model_config = {"arbitrary_types_allowed": True}
 
     root: Path  # the snapshot
+    runtime: Runtime  # the project's language: where tests go, how they are written
     detection: Detection
     environment: Environment
     sandbox: Sandbox
@@ -56,14 +56,10 @@ class GenerationContext(BaseModel):
     time_budget_s: float = 60.0
 
 
-def candidate_path(module: str, index: int, engine: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(module).with_suffix("").as_posix())
-    return f"tests/test_assay_{stem}_{engine}_{index}.py"
-
-
 class Engine(ABC):
     name: str
     repairs: bool = False  # whether `repair` can improve a candidate
+    languages: frozenset[str] | None = None  # the runtimes it can write for; None: any
 
     @abstractmethod
     def generate(self, target: Target, context: GenerationContext, index: int) -> Candidate | None:

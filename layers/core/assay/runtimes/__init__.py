@@ -1,8 +1,16 @@
 """Per-language knowledge: detect a project, prepare its environment, run its tests, measure
-coverage. Python today; other languages implement the same `Runtime` interface."""
+coverage, and know its source well enough to plan, prompt and prune. Each language implements
+the same `Runtime` interface; `registry.py` lists them."""
 
 from assay.runtimes.coverage import CoverageMap, CoverageSummary, FileCoverage
-from assay.runtimes.port import Detection, Environment, Runtime, TestCaseResult, TestRun
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
 
 __all__ = [
     "CoverageMap",
@@ -10,6 +18,7 @@ __all__ = [
     "Detection",
     "Environment",
     "FileCoverage",
+    "Idioms",
     "Runtime",
     "TestCaseResult",
     "TestRun",

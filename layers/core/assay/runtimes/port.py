@@ -19,6 +19,7 @@ class Detection(BaseModel):
     modules: list[str]  # source files (relative), tests excluded
     test_files: list[str]  # existing test files (relative)
     dependency_files: list[str] = Field(default_factory=list)
+    module_system: str | None = None  # JavaScript: "esm" or "commonjs"
 
 
 class Environment(BaseModel):
@@ -56,7 +57,20 @@ class TestRun(BaseModel):
         return [t for t in self.tests if t.outcome in {"failed", "error"}]
 
 
+class Idioms(BaseModel):
+    """What a model must know to write tests for this language (the LLM engine's prompts)."""
+
+    language: str  # as prompts name it: Python, JavaScript, TypeScript...
+    fence: str  # the code block's tag: python, javascript, typescript...
+    framework: str  # e.g. "pytest", "Jest", "Vitest"
+    rules: str  # the framework's idioms, in a sentence or two
+    starts: tuple[str, ...]  # how a bare test file may begin (when a model forgets the fence)
+
+
 class Runtime(ABC):
+    """One language: detection, environments, test runs with coverage, and what the pipeline
+    needs to know about its source (functions, test files, how to prune a failing test)."""
+
     language: str
 
     @abstractmethod
@@ -87,3 +101,41 @@ class Runtime(ABC):
         collect_only: bool = False,
     ) -> TestRun:
         """Run `tests` (relative paths; all tests when empty) in `workdir` with coverage."""
+
+    # ---------------------------------------------------------- language knowledge
+    @abstractmethod
+    def idioms(self, detection: Detection) -> Idioms:
+        """How tests are written for this project (its language and test framework)."""
+
+    @abstractmethod
+    def candidate_path(self, module: str, index: int, engine: str, detection: Detection) -> str:
+        """Where a generated test file for `module` goes, relative to the project root."""
+
+    @abstractmethod
+    def import_hint(self, module: str, detection: Detection) -> str:
+        """How a test file at `candidate_path` reaches the module (an import name or path)."""
+
+    def functions(self, source: str) -> list[tuple[str, int, int]]:
+        """(qualified name, first line, last line) of each function; none when unknown."""
+        return []
+
+    def statement_lines(self, source: str) -> list[int]:
+        """The lines that count for coverage in a file no test has loaded."""
+        return [
+            n
+            for n, line in enumerate(source.splitlines(), start=1)
+            if line.strip() and not line.strip().startswith(("//", "#", "/*", "*"))
+        ]
+
+    def syntax_error(self, code: str) -> str | None:
+        """Why `code` cannot be a test file at all, or None (the test run finds the rest)."""
+        return None
+
+    def prune(self, code: str, failing: set[str]) -> str | None:
+        """`code` without the named failing tests, or None when they cannot be cut out."""
+        return None
+
+    def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
+        """Whether a failure is a test's assertion (a possible bug), not a crash."""
+        text = f"{error_type or ''} {message or ''}"
+        return "AssertionError" in text

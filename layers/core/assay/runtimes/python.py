@@ -7,6 +7,7 @@ own code is put on PYTHONPATH (its source roots) instead of being installed.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -26,7 +27,16 @@ from defusedxml import ElementTree
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes.coverage import CoverageMap
-from assay.runtimes.port import Detection, Environment, Runtime, TestCaseResult, TestRun
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
+from assay.runtimes.results import json_or_none as _json
+from assay.runtimes.results import read_inside
 from assay.sandbox import Job, Limits, Sandbox
 from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
 
@@ -47,7 +57,6 @@ OMIT = [
     ".assay/*",
 ]
 STATE_DIR = ".assay"
-MAX_RESULT_BYTES = 50 * 1024 * 1024
 
 
 class EnvironmentFailed(AssayError):
@@ -64,20 +73,6 @@ def is_test_file(rel: str) -> bool:
         or name == "conftest.py"
         or any(p in {"tests", "test"} for p in parts[:-1])
     )
-
-
-def read_inside(root: Path, rel: str, limit: int = MAX_RESULT_BYTES) -> bytes | None:
-    """Read a file the sandboxed code may have planted: no symlinks followed, size capped."""
-    path = root / rel
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not os.path.isfile(f"/proc/self/fd/{handle.fileno()}") and not path.is_file():
-            return None
-        data = handle.read(limit + 1)
-    return None if len(data) > limit else data
 
 
 class PythonRuntime(Runtime):
@@ -136,6 +131,80 @@ class PythonRuntime(Runtime):
             test_files=tests,
             dependency_files=dependency_files,
         )
+
+    # ------------------------------------------------------------------ language
+    def idioms(self, detection: Detection) -> Idioms:
+        return Idioms(
+            language="Python", fence="python", framework="pytest",
+            rules="Write plain pytest test functions named test_<what_they_check>; use "
+            "pytest.raises for expected exceptions and tmp_path for files.",
+            starts=("import ", "from ", "def test"),
+        )  # fmt: skip
+
+    def candidate_path(self, module: str, index: int, engine: str, detection: Detection) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(module).with_suffix("").as_posix())
+        return f"tests/test_assay_{stem}_{engine}_{index}.py"
+
+    def import_hint(self, module: str, detection: Detection) -> str:
+        path = Path(module)
+        for root in detection.source_roots:
+            if root != "." and path.is_relative_to(root):
+                path = path.relative_to(root)
+                break
+        parts = list(path.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        return ".".join(parts)
+
+    def functions(self, source: str) -> list[tuple[str, int, int]]:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return []
+        found: list[tuple[str, int, int]] = []
+
+        def visit(node: ast.AST, prefix: str) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                    name = f"{prefix}{child.name}"
+                    found.append((name, child.lineno, child.end_lineno or child.lineno))
+                    visit(child, f"{name}.")
+                elif isinstance(child, ast.ClassDef):
+                    visit(child, f"{prefix}{child.name}.")
+
+        visit(tree, "")
+        return found
+
+    def statement_lines(self, source: str) -> list[int]:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return []
+        return sorted({n.lineno for n in ast.walk(tree) if isinstance(n, ast.stmt)})
+
+    def syntax_error(self, code: str) -> str | None:
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            return f"the file is not valid Python: {exc.msg} (line {exc.lineno})"
+        return None
+
+    def prune(self, code: str, failing: set[str]) -> str | None:
+        """Remove the named test functions (and test methods), decorators included."""
+        tree = ast.parse(code)
+        lines = code.splitlines(keepends=True)
+        spans = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in failing:
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                spans.append((start, node.end_lineno or node.lineno))
+        for start, end in sorted(spans, reverse=True):
+            del lines[start - 1 : end]
+        return "".join(lines)
+
+    def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
+        text = f"{error_type or ''} {message or ''}"
+        return "AssertionError" in text or (message or "").startswith("assert ")
 
     # ------------------------------------------------------------------ prepare
     @staticmethod
@@ -364,15 +433,6 @@ def _reason(code: Any, sandbox_reason: str) -> str:
         if isinstance(code, int)
         else sandbox_reason
     )
-
-
-def _json(data: bytes | None) -> Any:
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
 
 
 def _test_path(classname: str, workdir: Path) -> str:

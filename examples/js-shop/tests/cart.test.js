@@ -1,0 +1,5 @@
+const { Cart } = require("../src/cart.js");
+
+test("an empty cart costs nothing", () => {
+  expect(new Cart().total()).toBe(0);
+});

@@ -1,0 +1,489 @@
+"""JavaScript and TypeScript: Jest or Vitest, with Istanbul-format line and branch coverage,
+run inside the sandbox on the machine's Node.js.
+
+The project's dependencies and the test runner are installed with npm (lifecycle scripts off,
+so no package runs code at install) into a cached environment outside the project, from its
+package.json and lock file, through the same registry-only egress proxy as Python installs.
+Test runs link that environment's node_modules into a fresh copy of the project, read-only.
+Jest runs JavaScript (CommonJS, or ES modules through Node's VM modules); TypeScript projects
+use Vitest, which compiles TypeScript itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from assay.errors import AssayError
+from assay.intake.local import SKIP_DIRS
+from assay.runtimes import istanbul, js_source
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
+from assay.runtimes.results import json_or_none, read_inside
+from assay.sandbox import Job, Limits, Sandbox
+from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
+
+# The runners Assay installs when a project names none, pinned to majors whose JSON reports
+# and coverage options it reads.
+JEST = {"jest": "^29.7.0"}
+VITEST = {"vitest": "^3.2.0", "@vitest/coverage-v8": "^3.2.0"}
+SOURCE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
+TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
+SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov", "vendor"}
+STATE_DIR = ".assay"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
+
+
+class EnvironmentFailed(AssayError):
+    status = 422
+    code = "environment_failed"
+
+
+def is_test_file(rel: str) -> bool:
+    path = PurePosixPath(rel)
+    name = path.name
+    return (
+        ".test." in name
+        or ".spec." in name
+        or any(p in {"__tests__", "test", "tests", "__mocks__"} for p in path.parts[:-1])
+    )
+
+
+def _is_config(name: str) -> bool:
+    return ".config." in name or name.startswith((".", "Gruntfile", "gulpfile", "webpack."))
+
+
+class JavaScriptRuntime(Runtime):
+    language = "javascript"
+
+    def __init__(
+        self,
+        node: Path | None = None,
+        *,
+        package_hosts: tuple[str, ...] = (*DEFAULT_PACKAGE_HOSTS, "registry.npmjs.org"),
+        registry: Callable[[], str] | None = None,
+    ) -> None:
+        self._node = node
+        self._package_hosts = package_hosts
+        # Set (a registry URL with its token, e.g. CodeArtifact's npm endpoint), installs read
+        # it over the install sandbox's network; unset, they go through the egress proxy.
+        self._registry = registry
+
+    def node(self) -> Path:
+        found = self._node or (Path(p) if (p := shutil.which("node")) else None)
+        if found is None:
+            raise EnvironmentFailed(
+                "Node.js is not installed on this machine",
+                fix="install Node.js 20 or newer (Debian: apt-get install nodejs npm)",
+            )
+        return found.resolve()
+
+    def npm_cli(self) -> Path:
+        """npm's own script, run by `node` (the `npm` launcher is a shell script)."""
+        node = self.node()
+        for candidate in (
+            node.parent.parent / "lib/node_modules/npm/bin/npm-cli.js",
+            Path("/usr/share/nodejs/npm/bin/npm-cli.js"),
+            Path("/usr/lib/node_modules/npm/bin/npm-cli.js"),
+        ):
+            if candidate.is_file():
+                return candidate
+        launcher = shutil.which("npm")
+        if launcher:
+            resolved = Path(launcher).resolve()
+            if resolved.suffix == ".js":
+                return resolved
+        raise EnvironmentFailed("npm is not installed on this machine", fix="install npm")
+
+    # ------------------------------------------------------------------ detect
+    def detect(self, root: Path) -> Detection | None:
+        manifest = _package_json(root)
+        if manifest is None:
+            return None
+        modules, tests = [], []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP and not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.endswith(SOURCE_SUFFIXES) or name.endswith(".d.ts"):
+                    continue
+                rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                if is_test_file(rel):
+                    tests.append(rel)
+                elif not _is_config(name) and not rel.startswith(("docs/", "examples/")):
+                    modules.append(rel)
+        if not modules:
+            return None
+        declared = {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}
+        typescript = any(m.endswith(TS_SUFFIXES) for m in modules)
+        if "vitest" in declared:
+            runner = "vitest"
+        elif "jest" in declared and not typescript:
+            runner = "jest"
+        else:
+            runner = "vitest" if typescript else "jest"
+        dependency_files = [
+            n for n in ("package.json", "package-lock.json", "npm-shrinkwrap.json")
+            if (root / n).is_file()
+        ]  # fmt: skip
+        return Detection(
+            language="javascript",
+            test_runner=runner,
+            package_manager="npm",
+            source_roots=["src"] if any(m.startswith("src/") for m in modules) else ["."],
+            modules=modules,
+            test_files=tests,
+            dependency_files=dependency_files,
+            module_system="esm" if manifest.get("type") == "module" else "commonjs",
+        )
+
+    # ------------------------------------------------------------------ language
+    def idioms(self, detection: Detection) -> Idioms:
+        typescript = any(m.endswith(TS_SUFFIXES) for m in detection.modules)
+        esm = detection.test_runner == "vitest" or _esm(detection)
+        if detection.test_runner == "vitest":
+            imports = "Import describe, it and expect from 'vitest'."
+        else:
+            imports = "describe, test and expect are Jest globals: do not import them."
+        loading = (
+            "Load the module with an ES `import` statement."
+            if esm
+            else "Load the module with `require` (CommonJS)."
+        )
+        return Idioms(
+            language="TypeScript" if typescript else "JavaScript",
+            fence="typescript" if typescript else "javascript",
+            framework="Vitest" if detection.test_runner == "vitest" else "Jest",
+            rules=f"{imports} {loading} Give each test a title that says what it checks; use "
+            "expect(...).toThrow for expected errors.",
+            starts=("import ", "const ", "'use strict'", '"use strict"', "describe(", "test("),
+        )
+
+    def candidate_path(self, module: str, index: int, engine: str, detection: Detection) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_]", "_", PurePosixPath(module).with_suffix("").as_posix())
+        suffix = PurePosixPath(module).suffix
+        if suffix in {".jsx", ".tsx"}:
+            suffix = suffix[:-1]
+        return f"tests/assay_{stem}_{engine}_{index}.test{suffix}"
+
+    def import_hint(self, module: str, detection: Detection) -> str:
+        """The module's path relative to the tests folder, as an import or require names it
+        (TypeScript imports drop the extension; JavaScript keeps it, as ES modules need)."""
+        path = PurePosixPath("..") / module
+        if module.endswith(TS_SUFFIXES):
+            path = path.with_suffix("")
+        return path.as_posix()
+
+    def functions(self, source: str) -> list[tuple[str, int, int]]:
+        return js_source.functions(source)
+
+    def prune(self, code: str, failing: set[str]) -> str | None:
+        return js_source.remove_tests(code, failing)
+
+    def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
+        return error_type == "AssertionError"
+
+    # ------------------------------------------------------------------ prepare
+    def _version(self) -> str:
+        done = subprocess.run(  # noqa: S603 - the machine's node, no project code
+            [str(self.node()), "--version"], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip().lstrip("v")
+
+    def _tools(self, detection: Detection, root: Path) -> dict[str, str]:
+        manifest = _package_json(root) or {}
+        declared = {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}
+        wanted = VITEST if detection.test_runner == "vitest" else JEST
+        return {name: spec for name, spec in wanted.items() if name not in declared}
+
+    def prepare(
+        self,
+        detection: Detection,
+        root: Path,
+        sandbox: Sandbox,
+        cache: Path,
+        extra_tools: list[str],
+    ) -> Environment:
+        del extra_tools  # Python tools (Pynguin) have no meaning here
+        manifest = _package_json(root) or {}
+        tools = self._tools(detection, root)
+        lock = next((root / n for n in ("package-lock.json", "npm-shrinkwrap.json")
+                     if (root / n).is_file()), None)  # fmt: skip
+        version = self._version()
+        wanted = {
+            "dependencies": manifest.get("dependencies", {}),
+            "devDependencies": {**manifest.get("devDependencies", {}), **tools},
+            "overrides": manifest.get("overrides", {}),
+        }
+        fingerprint = [version, wanted, lock.read_text(errors="replace") if lock else None]
+        key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+        envdir = cache / "envs" / f"node{version}-{key}"
+        base = Path(sys.base_prefix)
+        environment = Environment(
+            interpreter=self.node(),
+            readonly=sorted({envdir, base, self.node().parent.parent}),
+            key=key,
+            tools=[f"{n}@{s}" for n, s in sorted(tools.items())],
+        )
+        if (envdir / ".ready").exists():
+            return environment
+        shutil.rmtree(envdir, ignore_errors=True)
+        envdir.mkdir(parents=True)
+        # Only what npm needs to resolve: never the project's scripts.
+        package = {"name": "assay-env", "private": True, "version": "0.0.0", **wanted}
+        if manifest.get("type"):
+            package["type"] = manifest["type"]
+        (envdir / "package.json").write_text(json.dumps(package, indent=1))
+        if lock is not None:
+            shutil.copyfile(lock, envdir / "package-lock.json")
+        runner = cache / ".assay-runner.py"
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
+        install = [str(self.node()), str(self.npm_cli()), "install", "--ignore-scripts",
+                   "--no-audit", "--no-fund", "--loglevel=error",
+                   "--prefix", str(envdir)]  # fmt: skip
+        env = {
+            "npm_config_cache": str(cache / "npm"),
+            "npm_config_update_notifier": "false",
+            "HOME": str(cache),
+        }
+        # `--prefix` would move npm's global config under the environment; keep the
+        # machine's (its registry mirror, its certificate authorities).
+        machine = self.node().parent.parent / "etc" / "npmrc"
+        if machine.is_file():
+            env["npm_config_globalconfig"] = str(machine)
+        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
+        job: dict[str, Any] = {"results": str(cache / ".install-results.json")}
+        if self._registry is None:
+            env.update(proxy_env())
+            job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
+        else:
+            env["npm_config_registry"] = self._registry()
+        job["steps"] = [{"name": "install", "argv": install, "env": env}]
+        job_file = cache / ".install-job.json"
+        job_file.write_text(json.dumps(job))
+        serving = proxy.running() if self._registry is None else contextlib.nullcontext()
+        with serving:
+            outcome = sandbox.run(
+                Job(
+                    argv=[str(base / "bin" / "python3"), str(runner), str(job_file)],
+                    workdir=cache,
+                    readonly=[base, self.node().parent.parent, self.npm_cli().parent.parent],
+                    limits=Limits(
+                        network=self._registry is not None, wall_s=900, cpu_s=900,
+                        memory_mb=8192, processes=256, output_bytes=2_000_000,
+                        open_files=8192,  # npm opens its cache's files many at a time
+                    ),
+                )
+            )  # fmt: skip
+        results = json_or_none(read_inside(cache, ".install-results.json")) or {"steps": []}
+        step = results["steps"][0] if results["steps"] else {}
+        if not outcome.ok or step.get("exit_code") not in (0, None):
+            shutil.rmtree(envdir, ignore_errors=True)
+            tail = str(step.get("output") or outcome.stderr or outcome.stdout).strip()
+            raise EnvironmentFailed(
+                f"installing the project's npm dependencies failed ({outcome.reason}): "
+                + " | ".join(tail.splitlines()[-3:]),
+                fix="check package.json; installs reach npm's registry only, through the sandbox",
+            )
+        (envdir / ".ready").write_text(json.dumps({"tools": environment.tools}))
+        return environment
+
+    # ------------------------------------------------------------------ run tests
+    def _argv(self, env: Environment, detection: Detection, tests: list[str]) -> list[str]:
+        modules = envdir_modules(env)
+        roots = detection.source_roots
+        include = [f"{r}/**/*" if r != "." else "**/*" for r in roots]
+        excluded = ["**/node_modules/**", "**/*.test.*", "**/*.spec.*", "**/__tests__/**",
+                    "tests/**", "test/**", f"{STATE_DIR}/**", "**/*.config.*", "**/*.d.ts",
+                    "coverage/**", "dist/**", "build/**"]  # fmt: skip
+        if detection.test_runner == "vitest":
+            argv = [str(env.interpreter), str(modules / "vitest" / "vitest.mjs"), "run",
+                    "--reporter=json", f"--outputFile={STATE_DIR}/results.json",
+                    "--includeTaskLocation", "--coverage.enabled", "--coverage.provider=v8",
+                    "--coverage.reporter=json", "--coverage.all",
+                    f"--coverage.reportsDirectory={STATE_DIR}/coverage",
+                    "--passWithNoTests", "--watch=false"]  # fmt: skip
+            argv += [f"--coverage.include={p}" for p in include]
+            argv += [f"--coverage.exclude={p}" for p in excluded]
+            return argv + tests
+        argv = [str(env.interpreter), str(modules / "jest" / "bin" / "jest.js"), "--ci",
+                "--json", f"--outputFile={STATE_DIR}/results.json", "--testLocationInResults",
+                "--coverage", "--coverageReporters=json",
+                f"--coverageDirectory={STATE_DIR}/coverage", "--watchman=false",
+                f"--cacheDirectory={STATE_DIR}/jest-cache", "--passWithNoTests",
+                "--rootDir=."]  # fmt: skip
+        argv += [f"--collectCoverageFrom={p}" for p in include]
+        argv += [f"--collectCoverageFrom=!{p}" for p in excluded]
+        return argv + (["--runTestsByPath", *tests] if tests else [])
+
+    def run_tests(
+        self,
+        env: Environment,
+        detection: Detection,
+        workdir: Path,
+        tests: list[str],
+        sandbox: Sandbox,
+        *,
+        limits: Limits,
+        collect_only: bool = False,
+    ) -> TestRun:
+        state = workdir / STATE_DIR
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "assay_runner.py")
+        link = workdir / "node_modules"
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)  # a node_modules shipped with the project: ours replaces it
+        link.symlink_to(envdir_modules(env), target_is_directory=True)
+        argv = self._argv(env, detection, tests)
+        if collect_only:
+            # No separate collection in Jest or Vitest: a file that cannot load fails its run,
+            # which the first run reports as a suite error.
+            argv = [str(env.interpreter), "--check", tests[0]] if _checkable(tests) else argv
+        job = {"steps": [{"name": "tests", "argv": argv}], "results": f"{STATE_DIR}/runner.json"}
+        (state / "job.json").write_text(json.dumps(job))
+        base = Path(sys.base_prefix)
+        options = "--experimental-vm-modules" if _esm(detection) else ""
+        node_env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "NODE_OPTIONS": options}
+        runner = [str(base / "bin" / "python3"), f"{STATE_DIR}/assay_runner.py",
+                  f"{STATE_DIR}/job.json"]  # fmt: skip
+        outcome = sandbox.run(
+            Job(
+                argv=runner,
+                workdir=workdir,
+                readonly=env.readonly,
+                env=node_env,
+                # V8 reserves address space far beyond what it uses; Jest opens many files.
+                limits=limits.model_copy(
+                    update={
+                        "memory_mb": max(limits.memory_mb, 8192),
+                        "open_files": max(limits.open_files, 4096),
+                    }
+                ),
+            )
+        )
+        records = (json_or_none(read_inside(workdir, f"{STATE_DIR}/runner.json")) or {}).get(
+            "steps", []
+        )
+        output = _ANSI.sub("", "\n".join(str(r.get("output", "")) for r in records))
+        if not records:
+            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
+                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+        code = records[0].get("exit_code")
+        if collect_only:
+            return TestRun(ok=code == 0, reason="the file loads" if code == 0 else
+                           "the file does not parse", output=output[-4000:],
+                           duration_s=outcome.duration_s)  # fmt: skip
+        report = json_or_none(read_inside(workdir, f"{STATE_DIR}/results.json"))
+        found = _results(report, workdir) if isinstance(report, dict) else []
+        coverage = json_or_none(read_inside(workdir, f"{STATE_DIR}/coverage/coverage-final.json"))
+        coverage_map = (
+            istanbul.coverage_map(coverage, str(workdir.resolve()))
+            if isinstance(coverage, dict)
+            else None
+        )
+        failed = [t for t in found if t.outcome in {"failed", "error"}]
+        if code == 0:
+            reason = "all tests passed"
+        elif failed:
+            reason = "some tests failed"
+        else:
+            reason = f"the test runner exited with {code}"
+        return TestRun(
+            ok=outcome.ok and code == 0,
+            reason=reason,
+            tests=found,
+            coverage=coverage_map,
+            output=output[-4000:],
+            duration_s=outcome.duration_s,
+        )
+
+
+def envdir_modules(env: Environment) -> Path:
+    """The environment's node_modules (the first read-only path that holds one)."""
+    for path in env.readonly:
+        if (path / "node_modules").is_dir() and (path / ".ready").exists():
+            return path / "node_modules"
+    raise EnvironmentFailed("the npm environment is missing; prepare it again")
+
+
+def _checkable(tests: list[str]) -> bool:
+    """Plain JavaScript syntax can be checked without running anything (`node --check`)."""
+    return len(tests) == 1 and tests[0].endswith((".js", ".cjs", ".mjs"))
+
+
+def _esm(detection: Detection) -> bool:
+    return detection.module_system == "esm"
+
+
+def _package_json(root: Path) -> dict[str, Any] | None:
+    path = root / "package.json"
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(errors="replace"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error_type(message: str) -> str:
+    """Jest and Vitest report `expect` failures (and node:assert's) as plain errors whose
+    text names the matcher: those are assertions; anything else is named by its class."""
+    if "expect(" in message or "AssertionError" in message:
+        return "AssertionError"
+    match = _ERROR_NAME.match(message)
+    return match.group(1) if match else "Error"
+
+
+def _results(report: dict[str, Any], workdir: Path) -> list[TestCaseResult]:
+    """Jest's JSON report (Vitest writes the same shape), one result per test; a file that
+    failed to load is one `error` result named after the file."""
+    prefix = str(workdir.resolve()).rstrip("/") + "/"
+    results = []
+    for suite in report.get("testResults", []):
+        name = str(suite.get("name", ""))
+        rel = name[len(prefix) :] if name.startswith(prefix) else name
+        cases = suite.get("assertionResults", [])
+        if not cases and suite.get("status") == "failed":
+            message = _ANSI.sub("", str(suite.get("message") or ""))
+            results.append(TestCaseResult(test_id=rel, file=rel, outcome="error",
+                                          error_type="SuiteError", message=message[:500],
+                                          detail=message[-3000:]))  # fmt: skip
+            continue
+        for case in cases:
+            status = case.get("status")
+            outcome = {"passed": "passed", "failed": "failed"}.get(status, "skipped")
+            full = str(case.get("fullName") or case.get("title") or "")
+            failures = [_ANSI.sub("", str(m)) for m in case.get("failureMessages") or []]
+            text = "\n".join(failures)
+            first = text.strip().splitlines()[0] if text.strip() else None
+            results.append(
+                TestCaseResult(
+                    test_id=f"{rel}::{full}",
+                    file=rel,
+                    outcome=outcome,
+                    error_type=_error_type(text) if outcome == "failed" else None,
+                    message=first,
+                    detail=text[-3000:] or None,
+                )
+            )
+    return results

@@ -1,0 +1,21 @@
+"""The runtimes an analysis may use, built from settings: every language Assay knows. Detection
+picks the one that fits a project (see `AnalysisSteps.detect`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assay.config import Settings
+from assay.runtimes.javascript import JavaScriptRuntime
+from assay.runtimes.port import Runtime
+from assay.runtimes.python import PythonRuntime
+
+
+def runtimes(
+    settings: Settings, *, package_index: Callable[[], str] | None = None
+) -> list[Runtime]:
+    hosts = settings.package_host_list
+    return [
+        PythonRuntime(package_hosts=hosts, package_index=package_index),
+        JavaScriptRuntime(package_hosts=hosts),
+    ]
