@@ -172,3 +172,62 @@ def test_an_llm_analysis_of_the_javascript_example(js_home: Path, tmp_path: Path
     )
     assert report["coverage"]["after"]["branch_pct"] > report["coverage"]["before"]["branch_pct"]
     assert verify_dir(out).ok
+
+
+TS_EXAMPLE = EXAMPLE.parent / "ts-inventory"
+
+
+def test_typescript_with_vitest(js_home: Path, tmp_path: Path) -> None:
+    runtime = JavaScriptRuntime()
+    detection = runtime.detect(TS_EXAMPLE)
+    assert detection is not None
+    assert (detection.test_runner, detection.module_system) == ("vitest", "esm")
+    idioms = runtime.idioms(detection)
+    assert (idioms.language, idioms.framework, idioms.fence) == (
+        "TypeScript",
+        "Vitest",
+        "typescript",
+    )
+    assert runtime.import_hint("src/inventory.ts", detection) == "../src/inventory"
+    path = runtime.candidate_path("src/inventory.ts", 0, "llm", detection)
+    assert path == "tests/assay_src_inventory_llm_0.test.ts"
+    sandbox = ProcessSandbox(hidden=(js_home,))
+    env = runtime.prepare(detection, TS_EXAMPLE, sandbox, js_home / "cache", [])
+    workdir = tmp_path / "run"
+    shutil.copytree(TS_EXAMPLE, workdir)
+    (workdir / path).write_text(
+        'import { describe, expect, it } from "vitest";\n'
+        'import { Inventory } from "../src/inventory";\n\n'
+        'describe("reorder", () => {\n'
+        '  it("lists low stock, fewest first", () => {\n'
+        "    const stock = new Inventory();\n"
+        '    stock.receive("a", 4);\n'
+        '    stock.receive("b", 2);\n'
+        '    stock.receive("c", 50);\n'
+        '    expect(stock.toReorder()).toEqual(["b", "a"]);\n'
+        "  });\n\n"
+        '  it("refuses to ship what is not there", () => {\n'
+        '    expect(() => new Inventory().ship("x", 1)).toThrow("unknown");\n'
+        "  });\n\n"
+        '  it("claims a wrong count", () => {\n'
+        "    const stock = new Inventory();\n"
+        '    stock.receive("a", 1);\n'
+        '    expect(stock.ship("a", 1)).toBe(1);\n'
+        "  });\n"
+        "});\n"
+    )
+    before = runtime.run_tests(env, detection, workdir, ["tests/inventory.test.ts"], sandbox,
+                               limits=Limits(wall_s=120))  # fmt: skip
+    assert before.ok, before.output
+    after = runtime.run_tests(env, detection, workdir, [path], sandbox, limits=Limits(wall_s=120))
+    assert not after.ok
+    assert sorted(t.outcome for t in after.tests) == ["failed", "passed", "passed"]
+    (bad,) = after.failed
+    assert bad.test_id == f"{path}::reorder claims a wrong count"
+    assert runtime.is_assertion_failure(bad.error_type, bad.message)
+    assert before.coverage is not None and after.coverage is not None
+    old, new = before.coverage.files["src/inventory.ts"], after.coverage.files["src/inventory.ts"]
+    assert new.executed - old.executed  # toReorder and the unknown-sku branch now run
+    assert len(new.executed_branches) > len(old.executed_branches)
+    pruned = runtime.prune((workdir / path).read_text(), {"reorder claims a wrong count"})
+    assert pruned is not None and "wrong count" not in pruned and "fewest first" in pruned

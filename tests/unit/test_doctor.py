@@ -27,3 +27,26 @@ def test_a_runtime_that_fails_to_run_is_a_warning(
     assert checks["runtime node"].status is doctor.Status.OK
     assert checks["runtime node"].detail == "v22.1.0"
     assert checks["runtime go"].detail == "not installed"
+
+
+def test_languages_say_which_are_analyzable_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.config import load_settings
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node on PATH
+    checks = {c.name: c for c in doctor.check_languages(load_settings(home=tmp_path))}
+    assert checks["language python"].status is doctor.Status.OK
+    assert checks["language javascript"].status is doctor.Status.WARN
+    assert "Node.js is not installed" in checks["language javascript"].detail
+    assert checks["language go"].detail == "not supported yet"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _tool(bin_dir, "node", "echo v16.20.0")
+    cli = tmp_path / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    cli.parent.mkdir(parents=True)
+    cli.write_text("// npm\n")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    old = {c.name: c for c in doctor.check_languages(load_settings(home=tmp_path))}
+    assert old["language javascript"].status is doctor.Status.WARN
+    assert "Node.js 16.20.0 is too old" in old["language javascript"].detail

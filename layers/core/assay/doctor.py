@@ -174,6 +174,28 @@ def check_runtimes() -> list[Check]:
     return checks
 
 
+# Languages on the roadmap, said plainly so nobody expects them to work yet.
+PLANNED_LANGUAGES = ("go", "java", "rust")
+
+
+def check_languages(settings: Settings) -> list[Check]:
+    """Which languages this machine can analyze (a runtime with its toolchain present)."""
+    from assay.runtimes import registry
+
+    checks = []
+    for runtime in registry.runtimes(settings):
+        usable, detail = runtime.availability()
+        status = Status.OK if usable else Status.WARN
+        fix = None if usable else "install the toolchain named above"
+        checks.append(Check(name=f"language {runtime.language}", status=status, detail=detail,
+                            fix=fix))  # fmt: skip
+    checks += [
+        Check(name=f"language {name}", status=Status.WARN, detail="not supported yet")
+        for name in PLANNED_LANGUAGES
+    ]
+    return checks
+
+
 def run(settings: Settings) -> Report:
     checks = [
         Check(name="profile", status=Status.OK, detail=settings.profile.value),
@@ -186,6 +208,7 @@ def run(settings: Settings) -> Report:
         check_secrets(settings),
         check_limits(settings),
         check_sandbox(),
+        *check_languages(settings),
         *check_runtimes(),
     ]
     return Report(version=__version__, profile=settings.profile, checks=checks)

@@ -47,6 +47,11 @@ SOURCE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
 SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov", "vendor"}
 STATE_DIR = ".assay"
+# The process sandbox bounds memory as address space (RLIMIT_AS). V8 reserves far more than it
+# uses (each WebAssembly memory reserves 10 GB of guard regions, and Vite's parsers use
+# WebAssembly), so Node jobs get room to reserve; wall and CPU time still bound them, and a
+# Fargate task's memory is a real limit.
+NODE_ADDRESS_SPACE_MB = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
 
@@ -111,6 +116,16 @@ class JavaScriptRuntime(Runtime):
             if resolved.suffix == ".js":
                 return resolved
         raise EnvironmentFailed("npm is not installed on this machine", fix="install npm")
+
+    def availability(self) -> tuple[bool, str]:
+        try:
+            self.npm_cli()
+            version = self._version()
+        except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
+            return False, str(exc)
+        if int(version.split(".")[0]) < 18:
+            return False, f"Node.js {version} is too old: Jest 29 and Vitest 3 need 18 or newer"
+        return True, f"Jest or Vitest on Node.js {version} (installed per project with npm)"
 
     # ------------------------------------------------------------------ detect
     def detect(self, root: Path) -> Detection | None:
@@ -286,7 +301,7 @@ class JavaScriptRuntime(Runtime):
                     readonly=[base, self.node().parent.parent, self.npm_cli().parent.parent],
                     limits=Limits(
                         network=self._registry is not None, wall_s=900, cpu_s=900,
-                        memory_mb=8192, processes=256, output_bytes=2_000_000,
+                        memory_mb=NODE_ADDRESS_SPACE_MB, processes=256, output_bytes=2_000_000,
                         open_files=8192,  # npm opens its cache's files many at a time
                     ),
                 )
@@ -316,7 +331,7 @@ class JavaScriptRuntime(Runtime):
             argv = [str(env.interpreter), str(modules / "vitest" / "vitest.mjs"), "run",
                     "--reporter=json", f"--outputFile={STATE_DIR}/results.json",
                     "--includeTaskLocation", "--coverage.enabled", "--coverage.provider=v8",
-                    "--coverage.reporter=json", "--coverage.all",
+                    "--coverage.reporter=json", "--coverage.all", "--coverage.reportOnFailure",
                     f"--coverage.reportsDirectory={STATE_DIR}/coverage",
                     "--passWithNoTests", "--watch=false"]  # fmt: skip
             argv += [f"--coverage.include={p}" for p in include]
@@ -361,7 +376,9 @@ class JavaScriptRuntime(Runtime):
         job = {"steps": [{"name": "tests", "argv": argv}], "results": f"{STATE_DIR}/runner.json"}
         (state / "job.json").write_text(json.dumps(job))
         base = Path(sys.base_prefix)
-        options = "--experimental-vm-modules" if _esm(detection) else ""
+        # Jest loads ES modules only through Node's VM modules; Vitest needs nothing.
+        jest_esm = detection.test_runner == "jest" and _esm(detection)
+        options = "--experimental-vm-modules" if jest_esm else ""
         node_env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "NODE_OPTIONS": options}
         runner = [str(base / "bin" / "python3"), f"{STATE_DIR}/assay_runner.py",
                   f"{STATE_DIR}/job.json"]  # fmt: skip
@@ -374,7 +391,7 @@ class JavaScriptRuntime(Runtime):
                 # V8 reserves address space far beyond what it uses; Jest opens many files.
                 limits=limits.model_copy(
                     update={
-                        "memory_mb": max(limits.memory_mb, 8192),
+                        "memory_mb": max(limits.memory_mb, NODE_ADDRESS_SPACE_MB),
                         "open_files": max(limits.open_files, 4096),
                     }
                 ),

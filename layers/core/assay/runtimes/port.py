@@ -102,6 +102,10 @@ class Runtime(ABC):
     ) -> TestRun:
         """Run `tests` (relative paths; all tests when empty) in `workdir` with coverage."""
 
+    @abstractmethod
+    def availability(self) -> tuple[bool, str]:
+        """Whether this machine can analyze the language, and what with (or what is missing)."""
+
     # ---------------------------------------------------------- language knowledge
     @abstractmethod
     def idioms(self, detection: Detection) -> Idioms:

@@ -132,6 +132,12 @@ class PythonRuntime(Runtime):
             dependency_files=dependency_files,
         )
 
+    def availability(self) -> tuple[bool, str]:
+        try:
+            return True, f"pytest and coverage.py in a venv of Python {self._version()}"
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return False, f"{self._python} cannot run: {exc}"
+
     # ------------------------------------------------------------------ language
     def idioms(self, detection: Detection) -> Idioms:
         return Idioms(
