@@ -42,6 +42,7 @@ STEPS: dict[str, tuple[str, int]] = {
     "Repair": ("repair", 1769),
     "Select": ("select", 3008),
     "Findings": ("findings", 1024),
+    "Mutation": ("mutation", 3008),
     "Report": ("report", 1024),
     "Seal": ("seal", 1024),
     "RecordFailure": ("record_failure", 1024),

@@ -115,6 +115,18 @@ export interface Report {
   cost: { prompt_tokens: number; completion_tokens: number; usd: number; usd_known?: boolean };
   duration_s: number;
   stages?: Record<string, number>;
+  mutation?: Mutation | null;
+}
+
+export interface Mutation {
+  tool: string | null;
+  skipped?: string;
+  complete?: boolean;
+  reason?: string;
+  score?: number | null;
+  killed?: number;
+  total?: number;
+  modules?: Record<string, { killed: number; survived: number; uncovered: number; total: number; score: number | null; survivors: { mutant: string; diff: string }[] }>;
 }
 
 export interface Verdict {

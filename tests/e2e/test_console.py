@@ -148,6 +148,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         page.get_by_label("Archive (.tar.gz or .zip, at most 100 MB)").set_input_files(archive)
         page.get_by_label("Engine").select_option("llm")
         page.get_by_label("Model (optional: a gateway resource name)").fill("analysis-model")
+        page.get_by_label("Also measure the mutation score").check()
         _shot(page, "03-new-analysis")
         _accessible(page, "new analysis")
         page.get_by_role("button", name="Analyze").click()
@@ -174,6 +175,10 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         findings.locator("summary").first.click()
         expect(findings).to_contain_text("AssertionError")
         expect(findings.locator("pre.code")).to_contain_text("test_median_of_even_count")
+        # The mutation score of the kept tests, per module.
+        mutation = page.get_by_role("region", name="Mutation score")
+        expect(mutation).to_contain_text("mutmut")
+        expect(mutation.get_by_role("rowheader", name="shop/pricing.py")).to_be_visible()
         # The evidence, verified by the server with its own key.
         expect(page.get_by_test_id("verdict")).to_contain_text("Verified", timeout=30_000)
         expect(page.get_by_test_id("verdict")).to_contain_text("this server's key")

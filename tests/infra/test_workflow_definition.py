@@ -70,5 +70,6 @@ def test_the_local_runner_loads_it_with_every_step_bound() -> None:
     steps = {name[2 : -len("FunctionArn}")] for _, s in _tasks(definition())
              for name in [s["Resource"]]}  # fmt: skip
     assert steps == {"Intake", "Detect", "Install", "Baseline", "Plan", "Generate", "Execute",
-                     "Repair", "Select", "Findings", "Report", "Seal", "RecordFailure"}  # fmt: skip
+                     "Repair", "Select", "Findings", "Mutation", "Report", "Seal",
+                     "RecordFailure"}  # fmt: skip
     StateMachine(definition(), {name: lambda state: state for name in steps})

@@ -137,7 +137,7 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
         _walk(settings, analysis, seen)
 
     assert seen[:5] == ["Intake", "Detect", "Install", "Baseline", "Plan"]
-    assert seen[-4:] == ["Select", "Findings", "Report", "Seal"]
+    assert seen[-5:] == ["Select", "Findings", "Mutation", "Report", "Seal"]
     assert seen.count("Repair") == 1
 
     final = ports.records.get(Analysis, tenant.id, analysis.id)

@@ -2,7 +2,7 @@
 // its report: the funnel, coverage before and after per file, kept tests with their code,
 // discarded candidates with stage and reason, findings, cost, and the evidence log.
 import { useEffect, useState } from "preact/hooks";
-import type { Analysis, Report, ReportTest, Verdict } from "../api";
+import type { Analysis, Mutation, Report, ReportTest, Verdict } from "../api";
 import { pct, repository, seconds, usd, when } from "../format";
 import { href } from "../router";
 import { canWrite, useSession } from "../session";
@@ -146,6 +146,7 @@ function ReportSections({ record }: { record: Analysis }) {
           <CoverageSection report={body} />
           <TestsSection analysisId={record.id} tests={body.tests} />
           <FindingsSection analysisId={record.id} report={body} />
+          {body.mutation && <MutationSection mutation={body.mutation} />}
           <Section title="Cost">
             <dl class="facts">
               <dt>Prompt tokens</dt>
@@ -376,6 +377,56 @@ function EvidenceSection({ analysisId, report }: { analysisId: string; report: R
         Anyone can check the bundle offline: unpack it and run <code>assay verify</code>.
       </p>
       <ErrorBox error={download.error} />
+    </Section>
+  );
+}
+
+function MutationSection({ mutation }: { mutation: Mutation }) {
+  if (mutation.skipped) {
+    return (
+      <Section title="Mutation score">
+        <p class="empty">Not measured: {mutation.skipped}.</p>
+      </Section>
+    );
+  }
+  return (
+    <Section title="Mutation score">
+      <p class="coverage-totals">
+        {mutation.tool}: <strong>{mutation.killed}</strong> of {mutation.total} mutants killed
+        {mutation.score !== null && mutation.score !== undefined ? ` (${pct(mutation.score)})` : ""}
+        {mutation.complete ? "" : `; ${mutation.reason}`}
+      </p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Module</th>
+              <th scope="col">Killed</th>
+              <th scope="col">Survived</th>
+              <th scope="col">Not reached</th>
+              <th scope="col">Total</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(mutation.modules ?? {}).map(([name, module]) => (
+              <tr key={name}>
+                <th scope="row">
+                  <code>{name}</code>
+                </th>
+                <td>{module.killed}</td>
+                <td>{module.survived}</td>
+                <td>{module.uncovered}</td>
+                <td>{module.total}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {Object.values(mutation.modules ?? {}).flatMap((m) => m.survivors).map((survivor) => (
+        <Disclosure key={survivor.mutant} summary={<code>{survivor.mutant}</code>}>
+          {() => <pre class="code">{survivor.diff}</pre>}
+        </Disclosure>
+      ))}
     </Section>
   );
 }

@@ -15,18 +15,19 @@ export function SubmitView() {
   const [model, setModel] = useState("");
   const [budget, setBudget] = useState(600);
   const [workspace, setWorkspace] = useState("default");
+  const [mutation, setMutation] = useState(false);
   const workspaces = useLoad((signal) => client.get<Page<Workspace>>("/v1/workspaces", { limit: 200 }, signal), []);
   const submit = useAction(async () => {
     let created: Analysis;
     if (kind === "git") {
       created = await client.json<Analysis>("POST", "/v1/analyses", {
-        json: { source: source.trim(), ref: ref.trim() || null, engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace },
+        json: { source: source.trim(), ref: ref.trim() || null, engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace, mutation },
       });
     } else {
       if (!file) throw new Error("choose a .tar.gz or .zip archive");
       const type = file.name.endsWith(".zip") ? "application/zip" : "application/gzip";
       created = await client.json<Analysis>("POST", "/v1/analyses/archive", {
-        query: { engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace },
+        query: { engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace, mutation: mutation || null },
         body: file,
         type,
       });
@@ -84,6 +85,9 @@ export function SubmitView() {
             </option>
           ))}
         </select>
+        <label class="inline">
+          <input type="checkbox" checked={mutation} onChange={(e) => setMutation(e.currentTarget.checked)} /> Also measure the mutation score of the kept tests (Python)
+        </label>
         <button type="submit" class="primary" disabled={submit.busy}>
           {submit.busy ? "Submitting…" : "Analyze"}
         </button>

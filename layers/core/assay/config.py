@@ -177,6 +177,13 @@ class Settings(BaseSettings):
         default="scope",
         description="The JWT claim listing the caller's Assay scopes (e.g. `analyses:read`).",
     )
+    mutation_budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=840,
+        description="Seconds the optional mutation stage (`--mutation`) may take; one step "
+        "of the AWS workflow must finish within 15 minutes.",
+    )
     cors_origins: str = Field(
         default="",
         description="Comma-separated origins (e.g. the console's https://d123.cloudfront.net) "

@@ -18,3 +18,5 @@ class AnalysisOptions(BaseModel):
     engine_time_s: float = Field(default=60.0, gt=0)  # per target, within the budget
     test_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
+    mutation: bool = False  # measure the kept tests' mutation score (an optional stage)
+    mutation_budget_s: float = Field(default=300.0, gt=0, le=840)  # within one step's 15 min

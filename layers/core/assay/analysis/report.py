@@ -101,6 +101,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
                 f"{finding['message']} (failed {finding['runs']} of {finding['runs']} runs)"
             )
         lines.append("")
+    lines += _mutation_lines(report.get("mutation"))
     cost = report["cost"]
     lines += [
         "## Cost",
@@ -113,3 +114,31 @@ def summary_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _mutation_lines(mutation: dict[str, Any] | None) -> list[str]:
+    if not mutation:
+        return []
+    if mutation.get("skipped"):
+        return ["## Mutation score", "", f"Not measured: {mutation['skipped']}.", ""]
+    score = mutation.get("score")
+    lines = [
+        "## Mutation score",
+        "",
+        f"{mutation['tool']}: {mutation['killed']} of {mutation['total']} mutants killed"
+        + (f" ({score:.1f}%)" if score is not None else "")
+        + ("" if mutation.get("complete") else f"; {mutation.get('reason', 'incomplete')}"),
+        "",
+        "| module | killed | survived | not reached | total |",
+        "|---|---|---|---|---|",
+    ]
+    for name, module in sorted(mutation["modules"].items()):
+        lines.append(f"| `{name}` | {module['killed']} | {module['survived']} | "
+                     f"{module['uncovered']} | {module['total']} |")  # fmt: skip
+    survivors = [s for m in mutation["modules"].values() for s in m["survivors"]]
+    if survivors:
+        lines += ["", "Surviving mutants (the kept tests pass with these changes):", ""]
+        for survivor in survivors:
+            lines += [f"- `{survivor['mutant']}`", "", "```diff", survivor["diff"].strip(), "```"]
+    lines.append("")
+    return lines

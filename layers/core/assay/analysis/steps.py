@@ -77,6 +77,7 @@ class StepsState(BaseModel):
     verdicts: list[selection.Verdict]
     suite: TestRun | None
     findings: list[dict[str, Any]]
+    mutation: dict[str, Any] | None = None
     body: dict[str, Any] | None
 
 
@@ -129,6 +130,7 @@ class AnalysisSteps:
         self._verdicts: list[selection.Verdict] = []
         self._suite: TestRun | None = None
         self._findings: list[dict[str, Any]] = []
+        self._mutation: dict[str, Any] | None = None
         self._body: dict[str, Any] | None = None
         self._deadline = self.started + options.budget_s
 
@@ -149,6 +151,7 @@ class AnalysisSteps:
                 verdicts=list(self._verdicts),
                 suite=self._suite,
                 findings=list(self._findings),
+                mutation=self._mutation,
                 body=self._body,
             )
 
@@ -173,6 +176,7 @@ class AnalysisSteps:
         self._verdicts = list(saved.verdicts)
         self._suite = saved.suite
         self._findings = list(saved.findings)
+        self._mutation = saved.mutation
         self._body = saved.body
         if saved.detection is not None:
             found = [r for r in self.runtimes if r.language == saved.detection.language]
@@ -192,6 +196,7 @@ class AnalysisSteps:
             "Repair": self.repair,
             "Select": self.select,
             "Findings": self.findings,
+            "Mutation": self.mutation,
             "Report": self.report,
             "Seal": self.seal,
             "RecordFailure": self.record_failure,
@@ -363,6 +368,9 @@ class AnalysisSteps:
 
     def install(self, state: dict[str, Any]) -> dict[str, Any]:
         tools = list(getattr(self.engine, "tools", ()))
+        mutation = self.runtime.mutation_tool() if self.options.mutation else None
+        if mutation is not None:
+            tools += mutation.tools
         self._environment = self.runtime.prepare(
             self.detection, self.stores.snapshot, self.sandbox, self.cache, tools
         )
@@ -576,6 +584,53 @@ class AnalysisSteps:
             "files": files,
         }
 
+    def mutation(self, state: dict[str, Any]) -> dict[str, Any]:
+        """With `--mutation`: mutate the modules that have kept tests and run only those tests
+        against each mutant, within the mutation budget; per module, killed of total and the
+        surviving mutants."""
+        if not self.options.mutation:
+            return {"skipped": "not asked for"}
+        tool = self.runtime.mutation_tool()
+        kept = [v.evaluation.candidate for v in self._verdicts if v.status == "kept"]
+        if tool is None or not kept:
+            why = (f"no mutation tool for {self.detection.language} yet" if tool is None
+                   else "no kept tests to measure")  # fmt: skip
+            self._mutation = {"tool": None, "skipped": why}
+            self._record("mutation", self._mutation)
+            return {"skipped": why}
+        files = {c.path: c.code for c in kept}
+        modules = sorted({c.module for c in kept})
+        workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
+            "mutation", files
+        )
+        try:
+            result = tool.run(
+                self.environment, self.detection, workdir, modules=modules, tests=sorted(files),
+                sandbox=self.sandbox, budget_s=self.options.mutation_budget_s,
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        totals = result.totals()
+        self._mutation = {
+            "tool": result.tool,
+            "complete": result.complete,
+            "reason": result.reason,
+            "score": totals.score,
+            "killed": totals.killed,
+            "total": totals.total,
+            "modules": {
+                name: {"killed": m.killed, "survived": m.survived, "uncovered": m.uncovered,
+                       "total": m.total, "score": m.score,
+                       "survivors": [s.model_dump() for s in m.survivors]}
+                for name, m in result.modules.items()
+            },
+        }  # fmt: skip
+        out = self.stores.out / "mutation.json"
+        out.write_text(json.dumps(self._mutation, indent=1, sort_keys=True))
+        summary = {k: self._mutation[k] for k in ("tool", "score", "killed", "total", "complete")}
+        self._record("mutation", summary, ["mutation.json"])
+        return summary
+
     def report_body(self, status: str, reason: str | None) -> dict[str, Any]:
         tests = [
             {
@@ -613,6 +668,7 @@ class AnalysisSteps:
             "cost": {**self._usage.model_dump(), "usd_known": bool(cost_known)},
             "duration_s": round(time.monotonic() - self.started, 3),
             "stages": dict(self.stage_seconds),
+            "mutation": self._mutation,
         }  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class AnalysisOut(BaseModel):
     engine: str
     model: str | None
     budget_s: int
+    mutation: bool = False
     reason: str | None
     summary: AnalysisSummary | None = Field(
         default=None,
@@ -74,6 +75,9 @@ class AnalysisIn(BaseModel):
     engine: Engine = "auto"
     model: str | None = Field(default=None, max_length=200)
     budget_s: int = Field(default=600, ge=10, le=24 * 3600)
+    mutation: bool = Field(
+        default=False, description="Also measure the kept tests' mutation score (Python)."
+    )
     workspace_id: str = Field(default="default", max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
     @field_validator("source")

@@ -156,6 +156,7 @@ class AnalysisWorker:
             analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
             model=getattr(engine, "model", None), budget_s=analysis.budget_s,
             reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
+            mutation=analysis.mutation, mutation_budget_s=settings.mutation_budget_s,
         )  # fmt: skip
         out = settings.analyses_dir / analysis.id
         run_analysis(

@@ -39,6 +39,12 @@ from assay.wiring import make_signer
     help="Where to write report.json, tests/, junit.xml, summary.md and the evidence.",
 )
 @click.option("--ref", help="Branch or tag to analyze (git targets).")
+@click.option(
+    "--mutation",
+    is_flag=True,
+    help="Also measure the kept tests' mutation score (Python: mutmut), within "
+    "ASSAY_MUTATION_BUDGET_S.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
 @click.option(
     "--unsafe-no-sandbox",
@@ -58,6 +64,7 @@ def analyze(
     budget: float,
     out: Path | None,
     ref: str | None,
+    mutation: bool,
     as_json: bool,
     unsafe_no_sandbox: bool,
     server: str | None,
@@ -72,7 +79,7 @@ def analyze(
 
         report = analyze_remote(
             server, settings.api_key.get_secret_value(), target, engine=engine, model=model,
-            budget_s=budget, ref=ref, out=out, progress=Progress(),
+            budget_s=budget, ref=ref, out=out, progress=Progress(), mutation=mutation,
         )  # fmt: skip
         _print(report, out, as_json)
         if report.get("status") != "succeeded":
@@ -93,6 +100,8 @@ def analyze(
         reruns=settings.reruns,
         repair_turns=settings.repair_turns,
         workers=settings.workers,
+        mutation=mutation,
+        mutation_budget_s=settings.mutation_budget_s,
     )
     sandbox = ProcessSandbox(hidden=(settings.home,), allow_unisolated=unsafe_no_sandbox)
     progress = Progress(quiet=False)

@@ -31,11 +31,13 @@ def _tarball(directory: Path) -> Path:
 
 def analyze_remote(
     server: str, api_key: str, target: str, *, engine: str, model: str | None, budget_s: float,
-    ref: str | None, out: Path | None, progress: Progress,
+    ref: str | None, out: Path | None, progress: Progress, mutation: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     path = Path(target).expanduser()
     with AssayClient(server, api_key) as client:
         params: dict[str, Any] = {"engine": engine, "budget_s": int(budget_s)}
+        if mutation:
+            params["mutation"] = True
         if model:
             params["model"] = model
         if path.is_dir():

@@ -61,6 +61,7 @@ class Analysis(TenantRecord):
     engine: str = Field(default="auto", pattern=r"^(auto|offline|llm)$")
     model: str | None = Field(default=None, max_length=200)
     budget_s: int = Field(default=600, ge=1, le=24 * 3600)
+    mutation: bool = False  # also measure the kept tests' mutation score
     status: AnalysisStatus = AnalysisStatus.QUEUED
     reason: str | None = None
     report_key: str | None = None

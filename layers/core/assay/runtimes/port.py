@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from assay.runtimes.coverage import CoverageMap
 from assay.sandbox import Limits, Sandbox
+
+if TYPE_CHECKING:
+    from assay.runtimes.mutation import MutationTool
 
 
 class Detection(BaseModel):
@@ -137,6 +141,10 @@ class Runtime(ABC):
 
     def prune(self, code: str, failing: set[str]) -> str | None:
         """`code` without the named failing tests, or None when they cannot be cut out."""
+        return None
+
+    def mutation_tool(self) -> MutationTool | None:
+        """The tool that measures a mutation score for this language, if there is one."""
         return None
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:

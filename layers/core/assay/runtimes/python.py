@@ -27,6 +27,7 @@ from defusedxml import ElementTree
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes.coverage import CoverageMap
+from assay.runtimes.mutation import MutationTool
 from assay.runtimes.port import (
     Detection,
     Environment,
@@ -35,6 +36,7 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
 )
+from assay.runtimes.python_mutation import Mutmut
 from assay.runtimes.results import json_or_none as _json
 from assay.runtimes.results import read_inside
 from assay.sandbox import Job, Limits, Sandbox
@@ -211,6 +213,9 @@ class PythonRuntime(Runtime):
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         text = f"{error_type or ''} {message or ''}"
         return "AssertionError" in text or (message or "").startswith("assert ")
+
+    def mutation_tool(self) -> MutationTool | None:
+        return Mutmut()
 
     # ------------------------------------------------------------------ prepare
     @staticmethod

@@ -81,7 +81,7 @@ def submit_analysis(
         Analysis(
             tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=body.source,
             ref=body.ref, engine=body.engine, model=body.model, budget_s=body.budget_s,
-            created_by=caller.actor,
+            mutation=body.mutation, created_by=caller.actor,
         ),
         idempotency_key=idempotency_key,
     )  # fmt: skip
@@ -110,6 +110,7 @@ async def submit_archive(
     request: Request, caller: Writer, store: Store, response: Response,
     engine: Engine = "auto", model: Annotated[str | None, Query(max_length=200)] = None,
     budget_s: Annotated[int, Query(ge=10, le=24 * 3600)] = 600,
+    mutation: bool = False,
     workspace_id: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = "default",
 ) -> AnalysisOut:  # fmt: skip
     """Queue an analysis of an uploaded .tar.gz or .zip (the request body, at most 100 MB)."""
@@ -131,7 +132,8 @@ async def submit_archive(
         Analysis(
             id=analysis_id, tenant_id=caller.tenant_id, source=ARTIFACT_PREFIX + key,
             workspace_id=workspace_id,
-            engine=engine, model=model, budget_s=budget_s, created_by=caller.actor,
+            engine=engine, model=model, budget_s=budget_s, mutation=mutation,
+            created_by=caller.actor,
         )
     )  # fmt: skip
     return _accepted(response, _launch(store, record))

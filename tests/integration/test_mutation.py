@@ -1,0 +1,70 @@
+"""The optional mutation stage: mutmut in the sandbox against the kept tests only, reported per
+module with the surviving mutants, recorded in the evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assay.analysis.options import AnalysisOptions
+from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.report import validate
+from assay.config import load_settings
+from assay.evidence import verify_dir
+from assay.sandbox.process import ProcessSandbox
+from assay.store.sqlite import SqliteStore
+from assay.wiring import make_signer
+from tests.integration.conftest import EXAMPLE, REGISTRY
+from tests.integration.test_pipeline import CART_REPAIRED, PRICING_TESTS
+from tests.support.fake_llm import ScriptedLLM
+
+pytestmark = REGISTRY
+
+
+def test_mutation_score_of_the_kept_tests(assay_home: Path, tmp_path: Path) -> None:
+    llm = ScriptedLLM(
+        [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)]
+    )
+    out = tmp_path / "out"
+    with llm.serve() as base:
+        settings = load_settings(home=assay_home, openai_api_base=base, openai_api_key="sk-t",
+                                 model="openai/gpt-4o-mini", repair_turns=0)  # fmt: skip
+        options = AnalysisOptions(
+            analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
+            model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=0,
+            mutation=True, mutation_budget_s=120,
+        )  # fmt: skip
+        store = SqliteStore(settings.database_path)
+        try:
+            result = run_analysis(
+                settings, options, records=store, sandbox=ProcessSandbox(hidden=(assay_home,)),
+                engine=choose_engine("llm", None, settings), signer=make_signer(settings),
+                out=out,
+            )  # fmt: skip
+        finally:
+            store.close()
+    report = result.report
+    assert report["status"] == "succeeded", report["reason"]
+    assert validate(report) == []
+    mutation = report["mutation"]
+    assert mutation["tool"] == "mutmut" and mutation["complete"], mutation.get("reason")
+    # Only the modules with kept tests are mutated, each scored.
+    assert set(mutation["modules"]) == {"shop/cart.py", "shop/pricing.py"}
+    for module in mutation["modules"].values():
+        # Every checked mutant is killed, survived or not reached (mutmut's "suspicious"
+        # ones aside, which this example has none of).
+        assert module["total"] == module["killed"] + module["survived"] + module["uncovered"]
+        assert module["killed"] > 0
+        assert len(module["survivors"]) <= module["survived"]
+    assert 0 < mutation["killed"] <= mutation["total"]
+    assert mutation["score"] == round(100 * mutation["killed"] / mutation["total"], 1)
+    survivors = [s for m in mutation["modules"].values() for s in m["survivors"]]
+    assert survivors and all(s["diff"].startswith("---") for s in survivors)
+    assert (out / "mutation.json").is_file()
+    assert "## Mutation score" in (out / "summary.md").read_text()
+    assert verify_dir(out).ok  # mutation.json is among the artifacts the log vouches for
+
+
+def test_languages_without_a_tool_say_so(tmp_path: Path) -> None:
+    from assay.runtimes.javascript import JavaScriptRuntime
+
+    assert JavaScriptRuntime().mutation_tool() is None
