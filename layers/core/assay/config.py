@@ -131,7 +131,8 @@ class Settings(BaseSettings):
         description="Key for that server (also read from `OPENAI_API_KEY`).",
     )
     package_hosts: str = Field(
-        default="pypi.org,files.pythonhosted.org,registry.npmjs.org",
+        default="pypi.org,files.pythonhosted.org,registry.npmjs.org,proxy.golang.org,"
+        "sum.golang.org",
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )

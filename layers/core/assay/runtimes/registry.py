@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assay.config import Settings
+from assay.runtimes.golang import GoRuntime
 from assay.runtimes.javascript import JavaScriptRuntime
 from assay.runtimes.port import Runtime
 from assay.runtimes.python import PythonRuntime
@@ -18,4 +19,5 @@ def runtimes(
     return [
         PythonRuntime(package_hosts=hosts, package_index=package_index),
         JavaScriptRuntime(package_hosts=hosts),
+        GoRuntime(package_hosts=hosts),
     ]

@@ -1,0 +1,424 @@
+"""Go: `go test -json` with a cover profile, run inside the sandbox on the machine's Go.
+
+Generated tests live beside the code they test (`<dir>/assay_<file>_<engine>_<n>_test.go`, in
+the same package: Go tests must). Coverage is Go's: statement blocks, so lines only (a cover
+profile records no branches). Module dependencies are downloaded once per go.sum into a cached
+module directory through the registry-only proxy (`proxy.golang.org` and `sum.golang.org` must
+be in ASSAY_PACKAGE_HOSTS); projects that need none download nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from assay.errors import AssayError
+from assay.intake.local import SKIP_DIRS
+from assay.runtimes import js_source
+from assay.runtimes.coverage import CoverageMap, FileCoverage
+from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
+from assay.runtimes.results import read_inside
+from assay.sandbox import Job, Limits, Sandbox
+from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
+
+STATE_DIR = ".assay"
+SKIP = {*SKIP_DIRS, "vendor", "testdata"}
+# Go reserves address space generously and compiles with many threads.
+GO_ADDRESS_SPACE_MB = 16 * 1024
+GO_PROCESSES = 1024
+_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
+_PACKAGE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
+_FUNC = re.compile(r"^func\s+(?:\((?P<recv>[^)]*)\)\s*)?(?P<name>\w+)\s*[\[(]", re.MULTILINE)
+_TEST = re.compile(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
+_PROFILE = re.compile(r"^(?P<file>.+):(?P<l1>\d+)\.\d+,(?P<l2>\d+)\.\d+ \d+ (?P<count>\d+)$")
+
+
+class EnvironmentFailed(AssayError):
+    status = 422
+    code = "environment_failed"
+
+
+def _module_path(root: Path) -> str | None:
+    path = root / "go.mod"
+    if not path.is_file() or path.is_symlink():
+        return None
+    found = _MODULE.search(path.read_text(errors="replace"))
+    return found.group(1) if found else None
+
+
+class GoRuntime(Runtime):
+    language = "go"
+
+    def __init__(
+        self,
+        go: Path | None = None,
+        *,
+        package_hosts: tuple[str, ...] = (*DEFAULT_PACKAGE_HOSTS, "proxy.golang.org",
+                                          "sum.golang.org"),
+    ) -> None:  # fmt: skip
+        self._go = go
+        self._package_hosts = package_hosts
+
+    def go(self) -> Path:
+        found = self._go or (Path(p) if (p := shutil.which("go")) else None)
+        if found is None:
+            raise EnvironmentFailed(
+                "Go is not installed on this machine",
+                fix="install Go 1.19 or newer (Debian: apt-get install golang-go)",
+            )
+        return found.resolve()
+
+    def goroot(self) -> Path:
+        done = subprocess.run(  # noqa: S603 - the machine's go, no project code
+            [str(self.go()), "env", "GOROOT"], capture_output=True, text=True, check=True
+        )
+        return Path(done.stdout.strip())
+
+    def _version(self) -> str:
+        done = subprocess.run(  # noqa: S603 - the machine's go, no project code
+            [str(self.go()), "env", "GOVERSION"], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip().removeprefix("go")
+
+    def availability(self) -> tuple[bool, str]:
+        try:
+            version = self._version()
+        except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
+            return False, str(exc)
+        return True, f"go test with cover profiles (lines only) on Go {version}"
+
+    # ------------------------------------------------------------------ detect
+    def detect(self, root: Path) -> Detection | None:
+        if _module_path(root) is None:
+            return None
+        modules: list[str] = []
+        tests: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP and not d.startswith((".", "_"))
+            )
+            for name in sorted(filenames):
+                if not name.endswith(".go"):
+                    continue
+                rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                (tests if name.endswith("_test.go") else modules).append(rel)
+        if not modules:
+            return None
+        return Detection(
+            language="go",
+            test_runner="go test",
+            package_manager="go modules",
+            source_roots=["."],
+            modules=modules,
+            test_files=tests,
+            dependency_files=[n for n in ("go.mod", "go.sum") if (root / n).is_file()],
+        )
+
+    # ------------------------------------------------------------------ language
+    def idioms(self, detection: Detection) -> Idioms:
+        return Idioms(
+            language="Go", fence="go", framework="Go testing",
+            rules="The file is a _test.go file in the same package as the code (white-box), "
+            "so it may call unexported functions; use only the standard library (testing and "
+            "friends): no external modules. Name tests TestXxx(t *testing.T), prefer "
+            "table-driven cases, and report with t.Errorf or t.Fatalf.",
+            starts=("package ",),
+        )  # fmt: skip
+
+    def candidate_path(self, module: str, index: int, engine: str, detection: Detection) -> str:
+        path = PurePosixPath(module)
+        stem = re.sub(r"[^A-Za-z0-9_]", "_", path.stem)
+        return str(path.parent / f"assay_{stem}_{engine}_{index}_test.go")
+
+    def import_hint(self, module: str, detection: Detection) -> str:
+        return f"package {self._package(detection, module)}, same directory"
+
+    def _package(self, detection: Detection, module: str) -> str:
+        del detection
+        return PurePosixPath(module).parent.name or "main"
+
+    def functions(self, source: str) -> list[tuple[str, int, int]]:
+        found = []
+        for match in _FUNC.finditer(source):
+            brace = source.find("{", match.end())
+            close = js_source.matching(source, brace) if brace >= 0 else None
+            if close is None:
+                continue
+            receiver = (match.group("recv") or "").split()
+            owner = receiver[-1].lstrip("*").split("[")[0] if receiver else ""
+            name = f"{owner}.{match.group('name')}" if owner else match.group("name")
+            start = source.count("\n", 0, match.start()) + 1
+            found.append((name, start, source.count("\n", 0, close) + 1))
+        return found
+
+    def statement_lines(self, source: str) -> list[int]:
+        lines = []
+        for number, line in enumerate(source.splitlines(), start=1):
+            text = line.strip()
+            if text and not text.startswith(("//", "package ", "import", ")", "}", "(")):
+                lines.append(number)
+        return lines
+
+    def prune(self, code: str, failing: set[str]) -> str | None:
+        """Cut out the failing TestXxx functions (a failing subtest takes its parent)."""
+        names = {name.split("/")[0] for name in failing}
+        spans = []
+        for match in _TEST.finditer(code):
+            if match.group(1) not in names:
+                continue
+            close = js_source.matching(code, code.find("{", match.end()))
+            if close is None:
+                return None
+            spans.append((match.start(), close + 1))
+            names.discard(match.group(1))
+        if names:
+            return None
+        for start, end in sorted(spans, reverse=True):
+            code = code[:start] + code[end:].lstrip("\n")
+        return code
+
+    def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
+        return error_type == "AssertionError"
+
+    # ------------------------------------------------------------------ prepare
+    def prepare(
+        self,
+        detection: Detection,
+        root: Path,
+        sandbox: Sandbox,
+        cache: Path,
+        extra_tools: list[str],
+    ) -> Environment:
+        del extra_tools
+        sums = (root / "go.sum").read_text(errors="replace") if (root / "go.sum").is_file() else ""
+        version = self._version()
+        key = hashlib.sha256(json.dumps([version, sums]).encode()).hexdigest()[:16]
+        envdir = cache / "envs" / f"go{version}-{key}"
+        goroot = self.goroot()
+        base = Path(sys.base_prefix)
+        environment = Environment(
+            interpreter=self.go(), readonly=sorted({envdir, goroot, base}), key=key, tools=[]
+        )
+        if (envdir / ".ready").exists():
+            return environment
+        shutil.rmtree(envdir, ignore_errors=True)
+        (envdir / "mod").mkdir(parents=True)
+        if sums.strip():
+            self._download(root, envdir, sandbox, cache, base)
+        (envdir / ".ready").write_text(json.dumps({"go": version}))
+        return environment
+
+    def _download(self, root: Path, envdir: Path, sandbox: Sandbox, cache: Path,
+                  base: Path) -> None:  # fmt: skip
+        """`go mod download` of the module's requirements, through the egress proxy."""
+        work = cache / ".go-download"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        for name in ("go.mod", "go.sum"):
+            shutil.copyfile(root / name, work / name)
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), work / "runner.py")
+        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
+        env = {**proxy_env(), **_go_env(envdir, work), "GOFLAGS": "-mod=mod"}
+        job = {"steps": [{"name": "download", "argv": [str(self.go()), "mod", "download"],
+                          "env": env}],
+               "results": "results.json", "bridge": {"port": BRIDGE_PORT,
+                                                     "socket": str(proxy.socket_path)}}  # fmt: skip
+        (work / "job.json").write_text(json.dumps(job))
+        with proxy.running():
+            outcome = sandbox.run(Job(
+                argv=[str(base / "bin" / "python3"), "runner.py", "job.json"], workdir=work,
+                readonly=[base, self.goroot(), envdir],
+                limits=Limits(wall_s=600, cpu_s=600, memory_mb=GO_ADDRESS_SPACE_MB,
+                              processes=GO_PROCESSES, open_files=4096),
+            ))  # fmt: skip
+        results = json.loads(read_inside(work, "results.json") or b'{"steps": []}')
+        step = results["steps"][0] if results["steps"] else {}
+        if not outcome.ok or step.get("exit_code") != 0:
+            tail = str(step.get("output") or outcome.stderr).strip().splitlines()[-3:]
+            raise EnvironmentFailed(
+                f"downloading the Go module's requirements failed ({outcome.reason}): "
+                + " | ".join(tail),
+                fix="add proxy.golang.org and sum.golang.org to ASSAY_PACKAGE_HOSTS, or vendor "
+                "the dependencies (go mod vendor)",
+            )
+
+    # ------------------------------------------------------------------ run tests
+    def run_tests(
+        self,
+        env: Environment,
+        detection: Detection,
+        workdir: Path,
+        tests: list[str],
+        sandbox: Sandbox,
+        *,
+        limits: Limits,
+        collect_only: bool = False,
+    ) -> TestRun:
+        state = workdir / STATE_DIR
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
+        go = str(env.interpreter)
+        envdir = next(p for p in env.readonly if (p / ".ready").exists())
+        packages = sorted({"./" + str(PurePosixPath(t).parent) for t in tests}) or ["./..."]
+        sources = [(workdir / t).read_text(errors="replace") for t in tests
+                   if (workdir / t).is_file()]  # fmt: skip
+        names = sorted({n for text in sources for n in _TEST.findall(text)})
+        if collect_only:
+            command = f"'{go}' vet {' '.join(packages)}"
+        else:
+            selection = f"-run '^({'|'.join(names)})$' " if tests and names else ""
+            command = (f"'{go}' test -json -count=1 -covermode=count -coverpkg=./... "
+                       f"-coverprofile={STATE_DIR}/cover.out {selection}"
+                       f"{' '.join(packages)} > {STATE_DIR}/test.json")  # fmt: skip
+        job = {"steps": [{"name": "tests", "argv": ["/bin/sh", "-c", command]}],
+               "results": f"{STATE_DIR}/runner.json"}  # fmt: skip
+        (state / "job.json").write_text(json.dumps(job))
+        base = Path(sys.base_prefix)
+        flags = "-mod=vendor" if (workdir / "vendor").is_dir() else "-mod=mod"
+        outcome = sandbox.run(Job(
+            argv=[str(base / "bin" / "python3"), f"{STATE_DIR}/runner.py", f"{STATE_DIR}/job.json"],
+            workdir=workdir, readonly=env.readonly,
+            env={**_go_env(envdir, state), "GOFLAGS": flags, "GOPROXY": "off"},
+            limits=limits.model_copy(update={
+                "memory_mb": max(limits.memory_mb, GO_ADDRESS_SPACE_MB),
+                "processes": max(limits.processes, GO_PROCESSES),
+                "open_files": max(limits.open_files, 4096)}),
+        ))  # fmt: skip
+        records = json.loads(read_inside(workdir, f"{STATE_DIR}/runner.json") or b"{}").get(
+            "steps", []
+        )
+        output = "\n".join(str(r.get("output", "")) for r in records)
+        if not records:
+            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
+                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+        code = records[0].get("exit_code")
+        if collect_only:
+            return TestRun(ok=code == 0, reason="the package builds" if code == 0 else
+                           "the package does not build", output=output[-4000:],
+                           duration_s=outcome.duration_s)  # fmt: skip
+        events = (read_inside(workdir, f"{STATE_DIR}/test.json") or b"").decode("utf-8", "replace")
+        found, build_output = _results(events, workdir)
+        profile = (read_inside(workdir, f"{STATE_DIR}/cover.out") or b"").decode("utf-8", "replace")
+        coverage = _coverage(profile, _module_path(workdir) or "", workdir) if profile else None
+        failed = [t for t in found if t.outcome in {"failed", "error"}]
+        reason = ("all tests passed" if code == 0 else "some tests failed" if failed
+                  else f"go test exited with {code}")  # fmt: skip
+        return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
+                       coverage=coverage, output=(build_output + output)[-4000:],
+                       duration_s=outcome.duration_s)  # fmt: skip
+
+
+def _go_env(envdir: Path, scratch: Path) -> dict[str, str]:
+    return {
+        "GOMODCACHE": str(envdir / "mod"),
+        "GOCACHE": str(scratch / "go-build"),
+        "GOPATH": str(scratch / "gopath"),
+        "GOTOOLCHAIN": "local",
+        "GOTELEMETRY": "off",
+        "CGO_ENABLED": "0",
+        "HOME": str(scratch),
+    }
+
+
+def _test_files(workdir: Path) -> dict[tuple[str, str], str]:
+    """(directory, TestName) → the _test.go file that declares it."""
+    found: dict[tuple[str, str], str] = {}
+    for path in workdir.rglob("*_test.go"):
+        if STATE_DIR in path.parts or path.is_symlink():
+            continue
+        rel = path.relative_to(workdir).as_posix()
+        for name in _TEST.findall(path.read_text(errors="replace")):
+            found[(str(PurePosixPath(rel).parent), name)] = rel
+    return found
+
+
+def _results(events: str, workdir: Path) -> tuple[list[TestCaseResult], str]:
+    """One result per top-level test from `go test -json`; a package that did not build is one
+    error result. Also the build output (compile errors), which -json leaves as plain text."""
+    module = _module_path(workdir) or ""
+    where = _test_files(workdir)
+    outputs: dict[tuple[str, str], list[str]] = {}
+    outcomes: dict[tuple[str, str], str] = {}
+    failed_packages: dict[str, list[str]] = {}
+    plain = []
+    for line in events.splitlines():
+        try:
+            event: dict[str, Any] = json.loads(line)
+        except ValueError:
+            plain.append(line)
+            continue
+        package = str(event.get("Package", ""))
+        inside = package.startswith(module)
+        directory = (package[len(module) :].lstrip("/") or ".") if inside else package
+        test = event.get("Test")
+        action = event.get("Action")
+        if test:
+            key = (directory, str(test).split("/")[0])
+            if action == "output":
+                outputs.setdefault(key, []).append(str(event.get("Output", "")))
+            elif action in {"pass", "fail", "skip"} and "/" not in str(test):
+                outcomes[key] = action
+        elif action == "output":
+            failed_packages.setdefault(directory, []).append(str(event.get("Output", "")))
+        elif action == "fail" and not any(k[0] == directory for k in outcomes):
+            failed_packages.setdefault(directory, []).append("FAIL")
+    results = []
+    for key, action in sorted(outcomes.items()):
+        directory, name = key
+        file = where.get(key, f"{directory}/{name}")
+        text = "".join(outputs.get(key, []))
+        outcome = {"pass": "passed", "fail": "failed"}.get(action, "skipped")
+        error_type = None
+        message = None
+        if outcome == "failed":
+            error_type = "Panic" if "panic:" in text else "AssertionError"
+            noise = ("=== ", "--- ")
+            detail_lines = [ln.strip() for ln in text.splitlines()
+                            if ln.strip() and not ln.strip().startswith(noise)]  # fmt: skip
+            message = detail_lines[0] if detail_lines else "the test failed"
+        results.append(TestCaseResult(test_id=f"{file}::{name}", file=file, outcome=outcome,
+                                      error_type=error_type, message=message,
+                                      detail=text[-3000:] or None))  # fmt: skip
+    for directory, lines in sorted(failed_packages.items()):
+        text = "".join(lines)
+        if "FAIL" in text and ("[build failed]" in text or "[setup failed]" in text):
+            results.append(TestCaseResult(test_id=directory, file=directory, outcome="error",
+                                          error_type="BuildError", message=text[-500:],
+                                          detail=text[-3000:]))  # fmt: skip
+    return results, "\n".join(plain)
+
+
+def _coverage(profile: str, module: str, workdir: Path) -> CoverageMap:
+    """A cover profile's blocks as lines: executed where a block ran, missing where none did;
+    only lines with code count."""
+    executed: dict[str, set[int]] = {}
+    seen: dict[str, set[int]] = {}
+    for line in profile.splitlines()[1:]:
+        match = _PROFILE.match(line.strip())
+        if match is None:
+            continue
+        name = match.group("file")
+        if not name.startswith(module + "/"):
+            continue
+        rel = name[len(module) + 1 :]
+        lines = set(range(int(match.group("l1")), int(match.group("l2")) + 1))
+        seen.setdefault(rel, set()).update(lines)
+        if int(match.group("count")) > 0:
+            executed.setdefault(rel, set()).update(lines)
+    files = {}
+    for rel, lines in seen.items():
+        source = workdir / rel
+        code = set(GoRuntime().statement_lines(source.read_text(errors="replace"))) \
+            if source.is_file() else lines  # fmt: skip
+        ran = executed.get(rel, set()) & code
+        files[rel] = FileCoverage(executed=ran, missing=(lines & code) - ran)
+    return CoverageMap(files=files)
