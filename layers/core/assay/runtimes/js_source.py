@@ -33,13 +33,32 @@ def _skip_string(code: str, i: int) -> int:
     return len(code)
 
 
-def matching(code: str, start: int) -> int | None:
-    """The index of the bracket that closes the one at `start`, or None."""
+_RUST_CHAR = re.compile(r"'(?:\\.[^']*|[^\\'])'")
+_RUST_RAW = re.compile(r'r(#*)"')
+
+
+def matching(code: str, start: int, *, rust: bool = False) -> int | None:
+    """The index of the bracket that closes the one at `start`, or None. With `rust`, a
+    quote is a char literal only when one closes it (`'a` is a lifetime), and raw strings
+    (`r#"..."#`) are skipped whole; backquotes mean nothing."""
     stack = [_OPEN[code[start]]]
     i = start + 1
     while i < len(code):
         char = code[i]
-        if char in "'\"`":
+        if rust:
+            raw = _RUST_RAW.match(code, i) if char == "r" else None
+            if raw and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] == "_")):
+                close = code.find('"' + raw.group(1), raw.end())
+                i = len(code) if close < 0 else close + 1 + len(raw.group(1))
+                continue
+            if char == "'":
+                literal = _RUST_CHAR.match(code, i)
+                i = literal.end() if literal else i + 1
+                continue
+            if char == '"':
+                i = _skip_string(code, i)
+                continue
+        elif char in "'\"`":
             i = _skip_string(code, i)
             continue
         if code.startswith("//", i):

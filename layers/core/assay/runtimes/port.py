@@ -24,6 +24,7 @@ class Detection(BaseModel):
     test_files: list[str]  # existing test files (relative)
     dependency_files: list[str] = Field(default_factory=list)
     module_system: str | None = None  # JavaScript: "esm" or "commonjs"
+    package: str | None = None  # the project's own name where tests import it (a Rust crate)
 
 
 class Environment(BaseModel):

@@ -10,6 +10,7 @@ from assay.runtimes.golang import GoRuntime
 from assay.runtimes.javascript import JavaScriptRuntime
 from assay.runtimes.port import Runtime
 from assay.runtimes.python import PythonRuntime
+from assay.runtimes.rust import RustRuntime
 
 
 def runtimes(
@@ -20,4 +21,5 @@ def runtimes(
         PythonRuntime(package_hosts=hosts, package_index=package_index),
         JavaScriptRuntime(package_hosts=hosts),
         GoRuntime(package_hosts=hosts),
+        RustRuntime(),
     ]

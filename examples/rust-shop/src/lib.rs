@@ -1,0 +1,4 @@
+//! A shop's prices and carts.
+
+pub mod cart;
+pub mod pricing;

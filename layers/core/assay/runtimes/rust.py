@@ -1,0 +1,356 @@
+"""Rust: `cargo test` on the machine's toolchain, with LLVM source-based coverage
+(`-C instrument-coverage`, then `llvm-profdata` and `llvm-cov export` as LCOV).
+
+Generated tests are integration tests (`tests/assay_<file>_<engine>_<n>.rs`) that use the
+library crate's public API. Coverage needs LLVM tools of the same major version as rustc's
+LLVM (rustup's llvm-tools component, or Debian's `llvm-<major>`); on stable Rust it is lines
+only. Crates with dependencies must vendor them (`cargo vendor`): runs are offline, and no
+crates.io mirror is wired to the sandbox's proxy yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib.resources import files
+from pathlib import Path, PurePosixPath
+
+from assay.errors import AssayError
+from assay.intake.local import SKIP_DIRS
+from assay.runtimes import js_source
+from assay.runtimes.coverage import CoverageMap, FileCoverage
+from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
+from assay.runtimes.results import read_inside
+from assay.sandbox import Job, Limits, Sandbox
+
+STATE_DIR = ".assay"
+RUST_ADDRESS_SPACE_MB = 16 * 1024
+RUST_PROCESSES = 1024
+_FN = re.compile(
+    r"^[ \t]*(?:pub(?:\([\w:]+\))?\s+)?(?:(?:const|async|unsafe|extern\s+\"\w+\")\s+)*fn\s+"
+    r"(?P<name>\w+)",
+    re.MULTILINE,
+)
+_IMPL = re.compile(r"^[ \t]*impl(?:<[^>]*>)?\s+(?:[\w:<>, ]+\s+for\s+)?(?P<type>\w+)", re.MULTILINE)
+_TEST_FN = re.compile(r"^[ \t]*#\[test\][ \t]*\n(?:[ \t]*#\[[^\]]*\][ \t]*\n)*[ \t]*"
+                      r"(?:async\s+)?fn\s+(?P<name>\w+)", re.MULTILINE)  # fmt: skip
+_RUNNING = re.compile(r"^\s*Running (?:unittests )?(?P<file>\S+\.rs)")
+_RESULT = re.compile(r"^test (?P<name>\S+) \.\.\. (?P<status>ok|FAILED|ignored)")
+_SECTION = re.compile(r"^---- (?P<name>\S+) stdout ----$")
+_LLVM = re.compile(r"LLVM version: (\d+)")
+
+
+class EnvironmentFailed(AssayError):
+    status = 422
+    code = "environment_failed"
+
+
+def _manifest(root: Path) -> dict[str, object] | None:
+    path = root / "Cargo.toml"
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        return tomllib.loads(path.read_text(errors="replace"))
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+class RustRuntime(Runtime):
+    language = "rust"
+
+    def __init__(self, rustc: Path | None = None) -> None:
+        self._rustc = rustc
+
+    # ------------------------------------------------------------------ toolchain
+    def rustc(self) -> Path:
+        found = self._rustc or (Path(p) if (p := shutil.which("rustc")) else None)
+        if found is None:
+            raise EnvironmentFailed("Rust is not installed on this machine",
+                                    fix="install a Rust toolchain (rustup)")  # fmt: skip
+        return found
+
+    def sysroot(self) -> Path:
+        """The toolchain itself (rustup's `rustc` is a proxy that needs its home)."""
+        done = subprocess.run(  # noqa: S603 - the machine's rustc, no project code
+            [str(self.rustc()), "--print", "sysroot"], capture_output=True, text=True, check=True
+        )
+        return Path(done.stdout.strip())
+
+    def llvm_tools(self) -> tuple[Path, Path]:
+        """llvm-profdata and llvm-cov matching rustc's LLVM."""
+        done = subprocess.run(  # noqa: S603 - the machine's rustc
+            [str(self.rustc()), "-vV"], capture_output=True, text=True, check=True
+        )
+        found = _LLVM.search(done.stdout)
+        major = found.group(1) if found else "?"
+        host = next((ln.split(": ", 1)[1] for ln in done.stdout.splitlines()
+                     if ln.startswith("host: ")), "")  # fmt: skip
+        bundled = self.sysroot() / "lib" / "rustlib" / host / "bin"
+        for directory, suffix in ((bundled, ""), (Path("/usr/bin"), f"-{major}"),
+                                  (Path(f"/usr/lib/llvm-{major}/bin"), "")):  # fmt: skip
+            profdata, cov = directory / f"llvm-profdata{suffix}", directory / f"llvm-cov{suffix}"
+            if profdata.is_file() and cov.is_file():
+                return profdata.resolve(), cov.resolve()
+        raise EnvironmentFailed(
+            f"no llvm-profdata/llvm-cov for rustc's LLVM {major}",
+            fix=f"rustup component add llvm-tools, or apt-get install llvm-{major}",
+        )
+
+    def availability(self) -> tuple[bool, str]:
+        try:
+            sysroot = self.sysroot()
+            self.llvm_tools()
+        except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
+            return False, str(exc)
+        return True, f"cargo test with LLVM line coverage ({sysroot.name})"
+
+    # ------------------------------------------------------------------ detect
+    def detect(self, root: Path) -> Detection | None:
+        manifest = _manifest(root)
+        if manifest is None or not (root / "src" / "lib.rs").is_file():
+            return None  # generated tests reach a library crate's public API
+        modules: list[str] = []
+        tests: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            skip = {*SKIP_DIRS, "target"}
+            dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
+            for name in sorted(filenames):
+                if name.endswith(".rs"):
+                    rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                    if rel.startswith("src/"):
+                        modules.append(rel)
+                    elif rel.startswith("tests/"):
+                        tests.append(rel)
+        return Detection(language="rust", test_runner="cargo test", package_manager="cargo",
+                         source_roots=["src"], modules=modules, test_files=tests,
+                         dependency_files=[n for n in ("Cargo.toml", "Cargo.lock")
+                                           if (root / n).is_file()],
+                         package=self._crate(manifest))  # fmt: skip
+
+    def _crate(self, root_manifest: dict[str, object] | None) -> str:
+        package = (root_manifest or {}).get("package")
+        name = package.get("name") if isinstance(package, dict) else None
+        lib = (root_manifest or {}).get("lib")
+        if isinstance(lib, dict) and isinstance(lib.get("name"), str):
+            name = lib["name"]
+        return str(name or "crate").replace("-", "_")
+
+    # ------------------------------------------------------------------ language
+    def idioms(self, detection: Detection) -> Idioms:
+        return Idioms(
+            language="Rust", fence="rust", framework="Rust's built-in test harness",
+            rules="The file is an integration test (tests/*.rs): reach the library through its "
+            "public API with `use <crate>::...`; write #[test] functions with assert!, "
+            "assert_eq! and #[should_panic] where a panic is the promised behaviour; use no "
+            "external crates.",
+            starts=("use ", "#[test]", "mod "),
+        )  # fmt: skip
+
+    def candidate_path(self, module: str, index: int, engine: str, detection: Detection) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_]", "_", PurePosixPath(module).with_suffix("").as_posix())
+        return f"tests/assay_{stem.removeprefix('src_')}_{engine}_{index}.rs"
+
+    def import_hint(self, module: str, detection: Detection) -> str:
+        crate = detection.package or "crate"
+        parts = list(PurePosixPath(module).relative_to("src").with_suffix("").parts)
+        if parts and parts[-1] in {"lib", "mod"}:
+            parts = parts[:-1]
+        return "::".join([crate, *parts])
+
+    def functions(self, source: str) -> list[tuple[str, int, int]]:
+        impls = []
+        for match in _IMPL.finditer(source):
+            brace = source.find("{", match.end())
+            close = js_source.matching(source, brace, rust=True) if brace >= 0 else None
+            if close is not None:
+                impls.append((match.group("type"), match.start(), close))
+        found = []
+        for match in _FN.finditer(source):
+            brace = source.find("{", match.end())
+            semicolon = source.find(";", match.end())
+            if brace < 0 or (0 <= semicolon < brace):
+                continue  # a declaration without a body (traits, extern blocks)
+            close = js_source.matching(source, brace, rust=True)
+            if close is None:
+                continue
+            owner = [t for t, s, e in impls if s < match.start() < e]
+            name = f"{owner[-1]}::{match.group('name')}" if owner else match.group("name")
+            found.append((name, source.count("\n", 0, match.start()) + 1,
+                          source.count("\n", 0, close) + 1))  # fmt: skip
+        return found
+
+    def prune(self, code: str, failing: set[str]) -> str | None:
+        names = {name.rsplit("::", 1)[-1] for name in failing}
+        spans = []
+        for match in _TEST_FN.finditer(code):
+            if match.group("name") not in names:
+                continue
+            brace = code.find("{", match.end())
+            close = js_source.matching(code, brace, rust=True) if brace >= 0 else None
+            if close is None:
+                return None
+            spans.append((match.start(), close + 1))
+            names.discard(match.group("name"))
+        if names:
+            return None
+        for start, end in sorted(spans, reverse=True):
+            code = code[:start] + code[end:].lstrip("\n")
+        return code
+
+    def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
+        return error_type == "AssertionError"
+
+    # ------------------------------------------------------------------ prepare
+    def prepare(self, detection: Detection, root: Path, sandbox: Sandbox, cache: Path,
+                extra_tools: list[str]) -> Environment:  # fmt: skip
+        del sandbox, cache, extra_tools  # nothing to install: runs are offline
+        del detection, root
+        sysroot = self.sysroot()
+        profdata, cov = self.llvm_tools()
+        return Environment(
+            interpreter=sysroot / "bin" / "cargo",
+            readonly=sorted({sysroot, profdata.parent.parent, cov.parent.parent,
+                             Path(sys.base_prefix)}),
+            key=sysroot.name, tools=[str(profdata), str(cov)],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ run tests
+    def run_tests(self, env: Environment, detection: Detection, workdir: Path,
+                  tests: list[str], sandbox: Sandbox, *, limits: Limits,
+                  collect_only: bool = False) -> TestRun:  # fmt: skip
+        state = workdir / STATE_DIR
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
+        cargo = str(env.interpreter)
+        profdata, cov = env.tools
+        selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
+                             if t.startswith("tests/"))  # fmt: skip
+        if collect_only:
+            script = f"'{cargo}' test --offline --no-run -q {selection}"
+        else:
+            script = (
+                f"'{cargo}' test --offline --no-fail-fast {selection} > {STATE_DIR}/test.txt 2>&1;"
+                " code=$?;"
+                f" '{profdata}' merge -sparse {STATE_DIR}/prof/*.profraw -o {STATE_DIR}/merged"
+                " >/dev/null 2>&1;"
+                f" '{cargo}' test --offline --no-run --message-format=json {selection}"
+                f" > {STATE_DIR}/artifacts.json 2>/dev/null;"
+                f' objects=$(grep -o \'"executable":"[^"]*"\' {STATE_DIR}/artifacts.json'
+                " | cut -d'\"' -f4 | sed 's/^/-object /');"
+                f" '{cov}' export -format=lcov -instr-profile={STATE_DIR}/merged $objects"
+                f" > {STATE_DIR}/lcov.info 2>/dev/null;"
+                " exit $code"
+            )
+        job = {"steps": [{"name": "tests", "argv": ["/bin/sh", "-c", script]}],
+               "results": f"{STATE_DIR}/runner.json"}  # fmt: skip
+        (state / "job.json").write_text(json.dumps(job))
+        sysroot = Path(cargo).parent.parent
+        env_vars = {
+            "RUSTC": str(sysroot / "bin" / "rustc"),
+            "CARGO_HOME": str(state / "cargo-home"),
+            "CARGO_TARGET_DIR": str(state / "target"),
+            "CARGO_NET_OFFLINE": "true",
+            "RUSTFLAGS": "-C instrument-coverage",
+            "LLVM_PROFILE_FILE": str(state / "prof" / "%p-%m.profraw"),
+            "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
+        }
+        base = Path(sys.base_prefix)
+        outcome = sandbox.run(Job(
+            argv=[str(base / "bin" / "python3"), f"{STATE_DIR}/runner.py", f"{STATE_DIR}/job.json"],
+            workdir=workdir, readonly=env.readonly, env=env_vars,
+            limits=limits.model_copy(update={
+                "memory_mb": max(limits.memory_mb, RUST_ADDRESS_SPACE_MB),
+                "processes": max(limits.processes, RUST_PROCESSES),
+                "open_files": max(limits.open_files, 4096),
+                "wall_s": max(limits.wall_s, 300), "cpu_s": max(limits.cpu_s, 300)}),
+        ))  # fmt: skip
+        records = json.loads(read_inside(workdir, f"{STATE_DIR}/runner.json") or b"{}").get(
+            "steps", []
+        )
+        output = "\n".join(str(r.get("output", "")) for r in records)
+        if not records:
+            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
+                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+        code = records[0].get("exit_code")
+        if collect_only:
+            return TestRun(ok=code == 0, reason="the tests compile" if code == 0 else
+                           "the tests do not compile", output=output[-4000:],
+                           duration_s=outcome.duration_s)  # fmt: skip
+        text = (read_inside(workdir, f"{STATE_DIR}/test.txt") or b"").decode("utf-8", "replace")
+        found = _results(text)
+        lcov = (read_inside(workdir, f"{STATE_DIR}/lcov.info") or b"").decode("utf-8", "replace")
+        coverage = _lcov(lcov, str(workdir.resolve())) if lcov.strip() else None
+        failed = [t for t in found if t.outcome == "failed"]
+        reason = ("all tests passed" if code == 0 else "some tests failed" if failed
+                  else "the tests did not compile or cargo failed")  # fmt: skip
+        return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
+                       coverage=coverage, output=text[-4000:],
+                       duration_s=outcome.duration_s)  # fmt: skip
+
+
+def _results(text: str) -> list[TestCaseResult]:
+    """libtest's plain output: each binary announced by `Running <file>`, one line per test,
+    then a `---- name stdout ----` section per failure with its panic message."""
+    results: list[TestCaseResult] = []
+    current = "src/lib.rs"
+    sections: dict[tuple[str, str], list[str]] = {}
+    open_section: tuple[str, str] | None = None
+    for line in text.splitlines():
+        if running := _RUNNING.match(line):
+            current, open_section = running.group("file"), None
+            continue
+        if outcome := _RESULT.match(line):
+            status = {"ok": "passed", "FAILED": "failed"}.get(outcome.group("status"), "skipped")
+            name = outcome.group("name")
+            results.append(TestCaseResult(test_id=f"{current}::{name}", file=current,
+                                          outcome=status))  # fmt: skip
+            continue
+        if section := _SECTION.match(line):
+            open_section = (current, section.group("name"))
+            sections[open_section] = []
+            continue
+        if open_section is not None:
+            if line.startswith(("failures:", "---- ")) or line.startswith("stack backtrace"):
+                open_section = None
+            else:
+                sections[open_section].append(line)
+    for index, result in enumerate(results):
+        body = sections.get((result.file, result.test_id.split("::", 1)[1]))
+        if result.outcome != "failed" or body is None:
+            continue
+        text_body = "\n".join(body).strip()
+        panic = next((ln for ln in body if "panicked at" in ln), "")
+        message_lines = [ln for ln in body if ln.strip() and "panicked at" not in ln]
+        message = message_lines[0].strip() if message_lines else panic
+        assertion = message.startswith("assertion") or "assertion" in message
+        results[index] = result.model_copy(update={
+            "error_type": "AssertionError" if assertion else "Panic",
+            "message": message[:500], "detail": text_body[-3000:]})  # fmt: skip
+    return results
+
+
+def _lcov(text: str, root: str) -> CoverageMap:
+    prefix = root.rstrip("/") + "/"
+    files: dict[str, FileCoverage] = {}
+    name: str | None = None
+    for line in text.splitlines():
+        if line.startswith("SF:"):
+            path = line[3:]
+            name = path[len(prefix) :] if path.startswith(prefix) else None
+            if name is not None and name not in files:
+                files[name] = FileCoverage()
+        elif line.startswith("DA:") and name is not None:
+            number, hits = line[3:].split(",")[:2]
+            coverage = files[name]
+            if int(hits) > 0:
+                coverage.executed.add(int(number))
+                coverage.missing.discard(int(number))
+            elif int(number) not in coverage.executed:
+                coverage.missing.add(int(number))
+    return CoverageMap(files={k: v for k, v in files.items() if k.startswith("src/")})
