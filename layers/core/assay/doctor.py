@@ -175,7 +175,7 @@ def check_runtimes() -> list[Check]:
 
 
 # Languages on the roadmap, said plainly so nobody expects them to work yet.
-PLANNED_LANGUAGES = ("java",)
+PLANNED_LANGUAGES: tuple[str, ...] = ()
 
 
 def check_languages(settings: Settings) -> list[Check]:

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
 )
 
@@ -75,8 +76,8 @@ class AnalysisIn(BaseModel):
     engine: Engine = "auto"
     model: str | None = Field(default=None, max_length=200)
     budget_s: int = Field(default=600, ge=10, le=24 * 3600)
-    mutation: bool = Field(
-        default=False, description="Also measure the kept tests' mutation score (Python)."
+    mutation: StrictBool = Field(
+        default=False, description="Also measure the kept tests' mutation score."
     )
     workspace_id: str = Field(default="default", max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 

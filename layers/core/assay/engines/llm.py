@@ -96,11 +96,12 @@ class LlmEngine(Engine):
         code = prompts.extract_code(text, idioms)
         if code is None:
             return None
+        path = context.runtime.candidate_path(target.module, index, self.name, context.detection)
         return Candidate(
             candidate_id=f"{Path(target.module).stem}-llm-{index}",
             module=target.module,
-            path=context.runtime.candidate_path(target.module, index, self.name, context.detection),
-            code=code,
+            path=path,
+            code=context.runtime.place(code, path),
             engine=self.name,
             usage=usage,
         )
@@ -113,6 +114,7 @@ class LlmEngine(Engine):
         code = prompts.extract_code(text, idioms)
         if code is None:
             return None
+        code = context.runtime.place(code, candidate.path)
         return candidate.model_copy(
             update={"code": code, "turn": candidate.turn + 1, "usage": candidate.usage + usage}
         )

@@ -124,6 +124,10 @@ class Runtime(ABC):
     def import_hint(self, module: str, detection: Detection) -> str:
         """How a test file at `candidate_path` reaches the module (an import name or path)."""
 
+    def place(self, code: str, path: str) -> str:
+        """A generated file as it must be to live at `path` (Java names classes after files)."""
+        return code
+
     def functions(self, source: str) -> list[tuple[str, int, int]]:
         """(qualified name, first line, last line) of each function; none when unknown."""
         return []

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from assay.config import Settings
 from assay.runtimes.golang import GoRuntime
+from assay.runtimes.java import JavaRuntime
 from assay.runtimes.javascript import JavaScriptRuntime
 from assay.runtimes.port import Runtime
 from assay.runtimes.python import PythonRuntime
@@ -22,4 +23,5 @@ def runtimes(
         JavaScriptRuntime(package_hosts=hosts),
         GoRuntime(package_hosts=hosts),
         RustRuntime(),
+        JavaRuntime(),
     ]
