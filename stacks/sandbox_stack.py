@@ -31,7 +31,7 @@ from stacks.data_stack import DataStack
 from stacks.package_repository import PackageRepository
 
 SANDBOX_TASKS = Path(__file__).resolve().parent.parent / "sandbox-tasks"
-RUNTIMES = ("python",)  # one image each under sandbox-tasks/images/
+RUNTIMES = ("python", "javascript", "go", "rust", "java", "universal")  # images/<name>/
 SANDBOX_UID = "10001"
 
 

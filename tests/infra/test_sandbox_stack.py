@@ -81,10 +81,19 @@ def test_the_sandbox_job_definition_passes_the_validator() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_image_runs_the_runner_unprivileged() -> None:
-    dockerfile = (ROOT / "sandbox-tasks" / "images" / "python" / "Dockerfile").read_text()
-    assert "USER 10001" in dockerfile
-    assert 'ENTRYPOINT ["python", "/opt/assay/assay_runner.py", "--remote"]' in dockerfile
+def test_every_image_runs_the_runner_unprivileged_on_pinned_toolchains() -> None:
+    images = sorted((ROOT / "sandbox-tasks" / "images").glob("*/Dockerfile"))
+    assert [p.parent.name for p in images] == ["go", "java", "javascript", "python", "rust",
+                                               "universal"]  # fmt: skip
+    for path in images:
+        dockerfile = path.read_text()
+        assert "USER 10001" in dockerfile, path
+        assert "COPY runner/assay_runner.py /opt/assay/assay_runner.py" in dockerfile, path
+        assert re.search(r'ENTRYPOINT \["python3?", "/opt/assay/assay_runner.py", "--remote"\]',
+                         dockerfile), path  # fmt: skip
+        # Base images by exact version, never a floating tag.
+        (base,) = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+        assert re.search(r":[\w.-]*\d+\.\d+[\w.-]*$|:bookworm-\d{8}-slim$", base), base
 
 
 def test_sandboxes_reach_https_only_and_endpoints_only_their_clients(
