@@ -124,18 +124,22 @@ def test_the_runtime_detects_installs_and_measures(js_home: Path, tmp_path: Path
     assert pruned is not None and "even count" not in pruned and "empty" in pruned
 
 
+CART_BROKEN = '```javascript\nconst { Cart } = require("../src/cart.js");\ntest("x", () => {\n```\n'
+
+
 def test_an_llm_analysis_of_the_javascript_example(js_home: Path, tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        [("Module `src/pricing.js`", PRICING_TESTS), ("Module `src/cart.js`", CART_TESTS)]
-    )
+        [("Your previous test file for `src/cart.js`", CART_TESTS),
+         ("Module `src/pricing.js`", PRICING_TESTS), ("Module `src/cart.js`", CART_BROKEN)]
+    )  # fmt: skip
     out = tmp_path / "out"
     with llm.serve() as base:
         settings = load_settings(home=js_home, openai_api_base=base, openai_api_key="sk-test",
-                                 model="openai/gpt-4o-mini", repair_turns=0)  # fmt: skip
+                                 model="openai/gpt-4o-mini", repair_turns=1)  # fmt: skip
         engine = choose_engine("llm", None, settings)
         options = AnalysisOptions(
             analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
-            model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=0, workers=2,
+            model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=1, workers=2,
             engine_time_s=15,
         )  # fmt: skip
         store = SqliteStore(settings.database_path)
@@ -154,6 +158,10 @@ def test_an_llm_analysis_of_the_javascript_example(js_home: Path, tmp_path: Path
     system = llm.requests[0]["messages"][0]["content"]
     assert "JavaScript" in system and "Jest" in system and "```javascript" in system
     assert "import it as `../src/" in llm.requests[0]["messages"][1]["content"]
+    # The broken cart file was sent back once, in JavaScript, and its repair kept.
+    (repair,) = [r["messages"][1]["content"] for r in llm.requests
+                 if "Your previous test file" in r["messages"][1]["content"]]  # fmt: skip
+    assert "```javascript" in repair and "src/cart.js" in repair
     assert report["funnel"]["kept"] == 2
     kept = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
     assert [p.split("_llm_")[0] for p in kept] == [
