@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
 from assay.analysis.report import validate
-from assay.config import load_settings
 from assay.evidence import verify_dir
 from assay.runtimes.golang import GoRuntime
 from assay.sandbox import Limits
 from assay.sandbox.process import ProcessSandbox
-from assay.store.sqlite import SqliteStore
-from tests.support.fake_llm import ScriptedLLM
+from tests.support.analysis import analyze_with_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-shop"
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed")
@@ -124,30 +120,11 @@ def test_the_runtime_runs_go_tests_with_coverage(tmp_path: Path) -> None:
 
 
 def test_an_llm_analysis_of_the_go_example(tmp_path: Path) -> None:
-    from assay.wiring import make_signer
-
-    llm = ScriptedLLM(
-        [("Module `pricing/pricing.go`", PRICING_TESTS), ("Module `cart/cart.go`", CART_TESTS)]
-    )
-    out = tmp_path / "out"
-    home = tmp_path / "home"
-    with llm.serve() as base:
-        settings = load_settings(home=home, openai_api_base=base, openai_api_key="sk-t",
-                                 model="openai/gpt-4o-mini", repair_turns=0)  # fmt: skip
-        options = AnalysisOptions(
-            analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
-            model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=0,
-        )  # fmt: skip
-        store = SqliteStore(settings.database_path)
-        try:
-            result = run_analysis(
-                settings, options, records=store, sandbox=ProcessSandbox(hidden=(home,)),
-                engine=choose_engine("llm", None, settings), signer=make_signer(settings),
-                out=out,
-            )  # fmt: skip
-        finally:
-            store.close()
-    report = result.report
+    report, llm = analyze_with_script(
+        EXAMPLE,
+        [("Module `pricing/pricing.go`", PRICING_TESTS), ("Module `cart/cart.go`", CART_TESTS)],
+        tmp_path / "home", tmp_path / "out",
+    )  # fmt: skip
     assert report["status"] == "succeeded", report["reason"]
     assert validate(report) == []
     assert report["language"] == "go"
@@ -167,4 +144,4 @@ def test_an_llm_analysis_of_the_go_example(tmp_path: Path) -> None:
     )
     assert files["pricing/pricing.go"]["after"]["line_pct"] > 80.0
     assert report["coverage"]["after"]["line_pct"] > report["coverage"]["before"]["line_pct"]
-    assert verify_dir(out).ok
+    assert verify_dir(tmp_path / "out").ok

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
 from assay.analysis.report import validate
-from assay.config import load_settings
 from assay.evidence import verify_dir
 from assay.runtimes.java import JavaRuntime
 from assay.sandbox import Limits
 from assay.sandbox.process import ProcessSandbox
-from assay.store.sqlite import SqliteStore
-from tests.support.fake_llm import ScriptedLLM
+from tests.support.analysis import analyze_with_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "java-shop"
 USABLE, WHY = JavaRuntime().availability()
@@ -118,31 +114,12 @@ def test_the_runtime_runs_junit_with_jacoco(tmp_path: Path) -> None:
 
 
 def test_an_llm_analysis_of_the_java_example(tmp_path: Path) -> None:
-    from assay.wiring import make_signer
-
-    llm = ScriptedLLM(
+    report, _ = analyze_with_script(
+        EXAMPLE,
         [("Module `src/main/java/shop/Pricing.java`", PRICING_TESTS),
-         ("Module `src/main/java/shop/Cart.java`", CART_TESTS)]
+         ("Module `src/main/java/shop/Cart.java`", CART_TESTS)],
+        tmp_path / "home", tmp_path / "out", test_timeout_s=300,
     )  # fmt: skip
-    out, home = tmp_path / "out", tmp_path / "home"
-    with llm.serve() as base:
-        settings = load_settings(home=home, openai_api_base=base, openai_api_key="sk-t",
-                                 model="openai/gpt-4o-mini", repair_turns=0)  # fmt: skip
-        options = AnalysisOptions(
-            analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
-            model="openai/gpt-4o-mini", budget_s=600, reruns=2, repair_turns=0,
-            test_timeout_s=300,
-        )  # fmt: skip
-        store = SqliteStore(settings.database_path)
-        try:
-            result = run_analysis(
-                settings, options, records=store, sandbox=ProcessSandbox(hidden=(home,)),
-                engine=choose_engine("llm", None, settings), signer=make_signer(settings),
-                out=out,
-            )  # fmt: skip
-        finally:
-            store.close()
-    report = result.report
     assert report["status"] == "succeeded", report["reason"]
     assert validate(report) == []
     assert report["language"] == "java"
@@ -152,9 +129,9 @@ def test_an_llm_analysis_of_the_java_example(tmp_path: Path) -> None:
     kept = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
     assert all(p.startswith("src/test/java/shop/Assay") for p in kept)
     for path in kept:
-        assert f"class {Path(path).stem} " in (out / path).read_text()
+        assert f"class {Path(path).stem} " in (tmp_path / "out" / path).read_text()
     (finding,) = report["findings"]
     assert finding["test_id"].endswith("::medianOfAnEvenCountIsTheMeanOfTheMiddle()")
     assert report["coverage"]["after"]["line_pct"] > report["coverage"]["before"]["line_pct"]
     assert report["coverage"]["after"]["branch_pct"] > report["coverage"]["before"]["branch_pct"]
-    assert verify_dir(out).ok
+    assert verify_dir(tmp_path / "out").ok

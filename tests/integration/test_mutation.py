@@ -5,44 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
 from assay.analysis.report import validate
-from assay.config import load_settings
 from assay.evidence import verify_dir
-from assay.sandbox.process import ProcessSandbox
-from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
 from tests.integration.conftest import EXAMPLE, REGISTRY
 from tests.integration.test_pipeline import CART_REPAIRED, PRICING_TESTS
-from tests.support.fake_llm import ScriptedLLM
+from tests.support.analysis import analyze_with_script
 
 pytestmark = REGISTRY
 
 
 def test_mutation_score_of_the_kept_tests(assay_home: Path, tmp_path: Path) -> None:
-    llm = ScriptedLLM(
-        [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)]
-    )
+    report, _ = analyze_with_script(
+        EXAMPLE,
+        [("Module `shop/pricing.py`", PRICING_TESTS), ("Module `shop/cart.py`", CART_REPAIRED)],
+        assay_home, tmp_path / "out", budget_s=300, mutation=True, mutation_budget_s=120,
+    )  # fmt: skip
     out = tmp_path / "out"
-    with llm.serve() as base:
-        settings = load_settings(home=assay_home, openai_api_base=base, openai_api_key="sk-t",
-                                 model="openai/gpt-4o-mini", repair_turns=0)  # fmt: skip
-        options = AnalysisOptions(
-            analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
-            model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=0,
-            mutation=True, mutation_budget_s=120,
-        )  # fmt: skip
-        store = SqliteStore(settings.database_path)
-        try:
-            result = run_analysis(
-                settings, options, records=store, sandbox=ProcessSandbox(hidden=(assay_home,)),
-                engine=choose_engine("llm", None, settings), signer=make_signer(settings),
-                out=out,
-            )  # fmt: skip
-        finally:
-            store.close()
-    report = result.report
     assert report["status"] == "succeeded", report["reason"]
     assert validate(report) == []
     mutation = report["mutation"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import js_source
+from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
 from assay.runtimes.results import read_inside
@@ -37,7 +37,7 @@ GO_PROCESSES = 1024
 _MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
 _PACKAGE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
 _FUNC = re.compile(r"^func\s+(?:\((?P<recv>[^)]*)\)\s*)?(?P<name>\w+)\s*[\[(]", re.MULTILINE)
-_TEST = re.compile(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
+_TEST = re.compile(r"^func\s+(?P<name>Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
 _PROFILE = re.compile(r"^(?P<file>.+):(?P<l1>\d+)\.\d+,(?P<l2>\d+)\.\d+ \d+ (?P<count>\d+)$")
 
 
@@ -149,7 +149,7 @@ class GoRuntime(Runtime):
         found = []
         for match in _FUNC.finditer(source):
             brace = source.find("{", match.end())
-            close = js_source.matching(source, brace) if brace >= 0 else None
+            close = scanning.matching(source, brace) if brace >= 0 else None
             if close is None:
                 continue
             receiver = (match.group("recv") or "").split()
@@ -169,21 +169,7 @@ class GoRuntime(Runtime):
 
     def prune(self, code: str, failing: set[str]) -> str | None:
         """Cut out the failing TestXxx functions (a failing subtest takes its parent)."""
-        names = {name.split("/")[0] for name in failing}
-        spans = []
-        for match in _TEST.finditer(code):
-            if match.group(1) not in names:
-                continue
-            close = js_source.matching(code, code.find("{", match.end()))
-            if close is None:
-                return None
-            spans.append((match.start(), close + 1))
-            names.discard(match.group(1))
-        if names:
-            return None
-        for start, end in sorted(spans, reverse=True):
-            code = code[:start] + code[end:].lstrip("\n")
-        return code
+        return scanning.cut_blocks(code, _TEST, {name.split("/")[0] for name in failing})
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         return error_type == "AssertionError"
@@ -262,10 +248,7 @@ class GoRuntime(Runtime):
         limits: Limits,
         collect_only: bool = False,
     ) -> TestRun:
-        state = workdir / STATE_DIR
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
+        state = sandboxed.stage(workdir)
         go = str(env.interpreter)
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
         packages = sorted({"./" + str(PurePosixPath(t).parent) for t in tests}) or ["./..."]
@@ -279,23 +262,15 @@ class GoRuntime(Runtime):
             command = (f"'{go}' test -json -count=1 -covermode=count -coverpkg=./... "
                        f"-coverprofile={STATE_DIR}/cover.out {selection}"
                        f"{' '.join(packages)} > {STATE_DIR}/test.json")  # fmt: skip
-        job = {"steps": [{"name": "tests", "argv": ["/bin/sh", "-c", command]}],
-               "results": f"{STATE_DIR}/runner.json"}  # fmt: skip
-        (state / "job.json").write_text(json.dumps(job))
-        base = Path(sys.base_prefix)
         flags = "-mod=vendor" if (workdir / "vendor").is_dir() else "-mod=mod"
-        outcome = sandbox.run(Job(
-            argv=[str(base / "bin" / "python3"), f"{STATE_DIR}/runner.py", f"{STATE_DIR}/job.json"],
-            workdir=workdir, readonly=env.readonly,
+        records, outcome = sandboxed.run_steps(
+            workdir, [sandboxed.shell(command)], sandbox, readonly=env.readonly,
             env={**_go_env(envdir, state), "GOFLAGS": flags, "GOPROXY": "off"},
             limits=limits.model_copy(update={
                 "memory_mb": max(limits.memory_mb, GO_ADDRESS_SPACE_MB),
                 "processes": max(limits.processes, GO_PROCESSES),
                 "open_files": max(limits.open_files, 4096)}),
-        ))  # fmt: skip
-        records = json.loads(read_inside(workdir, f"{STATE_DIR}/runner.json") or b"{}").get(
-            "steps", []
-        )
+        )  # fmt: skip
         output = "\n".join(str(r.get("output", "")) for r in records)
         if not records:
             return TestRun(ok=False, reason=f"the test run {outcome.reason}",
@@ -305,7 +280,7 @@ class GoRuntime(Runtime):
             return TestRun(ok=code == 0, reason="the package builds" if code == 0 else
                            "the package does not build", output=output[-4000:],
                            duration_s=outcome.duration_s)  # fmt: skip
-        events = (read_inside(workdir, f"{STATE_DIR}/test.json") or b"").decode("utf-8", "replace")
+        events = sandboxed.text(workdir, "test.json")
         found, build_output = _results(events, workdir)
         profile = (read_inside(workdir, f"{STATE_DIR}/cover.out") or b"").decode("utf-8", "replace")
         coverage = _coverage(profile, _module_path(workdir) or "", workdir) if profile else None

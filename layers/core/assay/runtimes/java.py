@@ -25,11 +25,11 @@ from defusedxml import ElementTree
 
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import js_source
+from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
 from assay.runtimes.results import read_inside
-from assay.sandbox import Job, Limits, Sandbox
+from assay.sandbox import Limits, Sandbox
 
 STATE_DIR = ".assay"
 MAIN, TEST = "src/main/java", "src/test/java"
@@ -161,7 +161,7 @@ class JavaRuntime(Runtime):
         for match in _METHOD.finditer(source):
             if match.group("name") in {"if", "for", "while", "switch", "catch", "synchronized"}:
                 continue
-            close = js_source.matching(source, match.end() - 1)
+            close = scanning.matching(source, match.end() - 1)
             if close is None:
                 continue
             name = f"{owner.group(2)}.{match.group('name')}" if owner else match.group("name")
@@ -170,22 +170,7 @@ class JavaRuntime(Runtime):
         return found
 
     def prune(self, code: str, failing: set[str]) -> str | None:
-        names = {n.split("(")[0] for n in failing}
-        spans = []
-        for match in _TEST_METHOD.finditer(code):
-            if match.group("name") not in names:
-                continue
-            brace = code.find("{", match.end())
-            close = js_source.matching(code, brace) if brace >= 0 else None
-            if close is None:
-                return None
-            spans.append((match.start(), close + 1))
-            names.discard(match.group("name"))
-        if names:
-            return None
-        for start, end in sorted(spans, reverse=True):
-            code = code[:start] + code[end:].lstrip("\n")
-        return code
+        return scanning.cut_blocks(code, _TEST_METHOD, {n.split("(")[0] for n in failing})
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         return error_type == "AssertionError"
@@ -231,10 +216,7 @@ class JavaRuntime(Runtime):
     def run_tests(self, env: Environment, detection: Detection, workdir: Path,
                   tests: list[str], sandbox: Sandbox, *, limits: Limits,
                   collect_only: bool = False) -> TestRun:  # fmt: skip
-        state = workdir / STATE_DIR
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
+        sandboxed.stage(workdir)
         jars = self.jars()
         jdk = Path(env.interpreter).parent.parent
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
@@ -268,23 +250,15 @@ class JavaRuntime(Runtime):
                 f" {STATE_DIR}/classes {MAIN} {STATE_DIR}/jacoco.xml >> {STATE_DIR}/build.txt 2>&1;"
                 " exit $code"
             )
-        job = {"steps": [{"name": "tests", "argv": ["/bin/sh", "-c", script]}],
-               "results": f"{STATE_DIR}/runner.json"}  # fmt: skip
-        (state / "job.json").write_text(json.dumps(job))
-        base = Path(sys.base_prefix)
-        outcome = sandbox.run(Job(
-            argv=[str(base / "bin" / "python3"), f"{STATE_DIR}/runner.py", f"{STATE_DIR}/job.json"],
-            workdir=workdir, readonly=env.readonly,
+        records, outcome = sandboxed.run_steps(
+            workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly,
             env={"PATH": f"{jdk / 'bin'}:/usr/bin:/bin", "JAVA_TOOL_OPTIONS": "-Xss4m"},
             limits=limits.model_copy(update={
                 "memory_mb": max(limits.memory_mb, JAVA_ADDRESS_SPACE_MB),
                 "processes": max(limits.processes, JAVA_PROCESSES),
                 "open_files": max(limits.open_files, 4096)}),
-        ))  # fmt: skip
-        records = json.loads(read_inside(workdir, f"{STATE_DIR}/runner.json") or b"{}").get(
-            "steps", []
-        )
-        build = (read_inside(workdir, f"{STATE_DIR}/build.txt") or b"").decode("utf-8", "replace")
+        )  # fmt: skip
+        build = sandboxed.text(workdir, "build.txt")
         if not records:
             return TestRun(ok=False, reason=f"the test run {outcome.reason}",
                            output=build[-4000:], duration_s=outcome.duration_s)  # fmt: skip
@@ -297,7 +271,7 @@ class JavaRuntime(Runtime):
         found = _junit(read_inside(workdir, f"{STATE_DIR}/junit/TEST-junit-jupiter.xml"))
         xml = read_inside(workdir, f"{STATE_DIR}/jacoco.xml")
         coverage = _jacoco(xml) if xml else None
-        text = (read_inside(workdir, f"{STATE_DIR}/test.txt") or b"").decode("utf-8", "replace")
+        text = sandboxed.text(workdir, "test.txt")
         failed = [t for t in found if t.outcome in {"failed", "error"}]
         reason = ("all tests passed" if code == 0 else "some tests failed" if failed
                   else f"the JUnit launcher exited with {code}")  # fmt: skip

@@ -26,7 +26,7 @@ from typing import Any
 
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import istanbul, js_source
+from assay.runtimes import istanbul, sandboxed, scanning
 from assay.runtimes.port import (
     Detection,
     Environment,
@@ -206,10 +206,10 @@ class JavaScriptRuntime(Runtime):
         return path.as_posix()
 
     def functions(self, source: str) -> list[tuple[str, int, int]]:
-        return js_source.functions(source)
+        return scanning.functions(source)
 
     def prune(self, code: str, failing: set[str]) -> str | None:
-        return js_source.remove_tests(code, failing)
+        return scanning.remove_tests(code, failing)
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         return error_type == "AssertionError"
@@ -358,10 +358,7 @@ class JavaScriptRuntime(Runtime):
         limits: Limits,
         collect_only: bool = False,
     ) -> TestRun:
-        state = workdir / STATE_DIR
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "assay_runner.py")
+        sandboxed.stage(workdir)
         link = workdir / "node_modules"
         if link.is_symlink() or link.is_file():
             link.unlink()
@@ -373,33 +370,18 @@ class JavaScriptRuntime(Runtime):
             # No separate collection in Jest or Vitest: a file that cannot load fails its run,
             # which the first run reports as a suite error.
             argv = [str(env.interpreter), "--check", tests[0]] if _checkable(tests) else argv
-        job = {"steps": [{"name": "tests", "argv": argv}], "results": f"{STATE_DIR}/runner.json"}
-        (state / "job.json").write_text(json.dumps(job))
-        base = Path(sys.base_prefix)
         # Jest loads ES modules only through Node's VM modules; Vitest needs nothing.
         jest_esm = detection.test_runner == "jest" and _esm(detection)
         options = "--experimental-vm-modules" if jest_esm else ""
         node_env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "NODE_OPTIONS": options}
-        runner = [str(base / "bin" / "python3"), f"{STATE_DIR}/assay_runner.py",
-                  f"{STATE_DIR}/job.json"]  # fmt: skip
-        outcome = sandbox.run(
-            Job(
-                argv=runner,
-                workdir=workdir,
-                readonly=env.readonly,
-                env=node_env,
-                # V8 reserves address space far beyond what it uses; Jest opens many files.
-                limits=limits.model_copy(
-                    update={
-                        "memory_mb": max(limits.memory_mb, NODE_ADDRESS_SPACE_MB),
-                        "open_files": max(limits.open_files, 4096),
-                    }
-                ),
-            )
-        )
-        records = (json_or_none(read_inside(workdir, f"{STATE_DIR}/runner.json")) or {}).get(
-            "steps", []
-        )
+        records, outcome = sandboxed.run_steps(
+            workdir, [{"name": "tests", "argv": argv}], sandbox, readonly=env.readonly,
+            env=node_env,
+            # V8 reserves address space far beyond what it uses; Jest opens many files.
+            limits=limits.model_copy(update={
+                "memory_mb": max(limits.memory_mb, NODE_ADDRESS_SPACE_MB),
+                "open_files": max(limits.open_files, 4096)}),
+        )  # fmt: skip
         output = _ANSI.sub("", "\n".join(str(r.get("output", "")) for r in records))
         if not records:
             return TestRun(ok=False, reason=f"the test run {outcome.reason}",

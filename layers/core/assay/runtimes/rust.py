@@ -10,23 +10,20 @@ crates.io mirror is wired to the sandbox's proxy yet.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
-from importlib.resources import files
 from pathlib import Path, PurePosixPath
 
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import js_source
+from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
-from assay.runtimes.results import read_inside
-from assay.sandbox import Job, Limits, Sandbox
+from assay.sandbox import Limits, Sandbox
 
 STATE_DIR = ".assay"
 RUST_ADDRESS_SPACE_MB = 16 * 1024
@@ -166,7 +163,7 @@ class RustRuntime(Runtime):
         impls = []
         for match in _IMPL.finditer(source):
             brace = source.find("{", match.end())
-            close = js_source.matching(source, brace, rust=True) if brace >= 0 else None
+            close = scanning.matching(source, brace, rust=True) if brace >= 0 else None
             if close is not None:
                 impls.append((match.group("type"), match.start(), close))
         found = []
@@ -175,7 +172,7 @@ class RustRuntime(Runtime):
             semicolon = source.find(";", match.end())
             if brace < 0 or (0 <= semicolon < brace):
                 continue  # a declaration without a body (traits, extern blocks)
-            close = js_source.matching(source, brace, rust=True)
+            close = scanning.matching(source, brace, rust=True)
             if close is None:
                 continue
             owner = [t for t, s, e in impls if s < match.start() < e]
@@ -186,21 +183,7 @@ class RustRuntime(Runtime):
 
     def prune(self, code: str, failing: set[str]) -> str | None:
         names = {name.rsplit("::", 1)[-1] for name in failing}
-        spans = []
-        for match in _TEST_FN.finditer(code):
-            if match.group("name") not in names:
-                continue
-            brace = code.find("{", match.end())
-            close = js_source.matching(code, brace, rust=True) if brace >= 0 else None
-            if close is None:
-                return None
-            spans.append((match.start(), close + 1))
-            names.discard(match.group("name"))
-        if names:
-            return None
-        for start, end in sorted(spans, reverse=True):
-            code = code[:start] + code[end:].lstrip("\n")
-        return code
+        return scanning.cut_blocks(code, _TEST_FN, names, rust=True)
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         return error_type == "AssertionError"
@@ -223,10 +206,7 @@ class RustRuntime(Runtime):
     def run_tests(self, env: Environment, detection: Detection, workdir: Path,
                   tests: list[str], sandbox: Sandbox, *, limits: Limits,
                   collect_only: bool = False) -> TestRun:  # fmt: skip
-        state = workdir / STATE_DIR
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
+        state = sandboxed.stage(workdir)
         cargo = str(env.interpreter)
         profdata, cov = env.tools
         selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
@@ -247,9 +227,6 @@ class RustRuntime(Runtime):
                 f" > {STATE_DIR}/lcov.info 2>/dev/null;"
                 " exit $code"
             )
-        job = {"steps": [{"name": "tests", "argv": ["/bin/sh", "-c", script]}],
-               "results": f"{STATE_DIR}/runner.json"}  # fmt: skip
-        (state / "job.json").write_text(json.dumps(job))
         sysroot = Path(cargo).parent.parent
         env_vars = {
             "RUSTC": str(sysroot / "bin" / "rustc"),
@@ -260,19 +237,14 @@ class RustRuntime(Runtime):
             "LLVM_PROFILE_FILE": str(state / "prof" / "%p-%m.profraw"),
             "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
         }
-        base = Path(sys.base_prefix)
-        outcome = sandbox.run(Job(
-            argv=[str(base / "bin" / "python3"), f"{STATE_DIR}/runner.py", f"{STATE_DIR}/job.json"],
-            workdir=workdir, readonly=env.readonly, env=env_vars,
+        records, outcome = sandboxed.run_steps(
+            workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly, env=env_vars,
             limits=limits.model_copy(update={
                 "memory_mb": max(limits.memory_mb, RUST_ADDRESS_SPACE_MB),
                 "processes": max(limits.processes, RUST_PROCESSES),
                 "open_files": max(limits.open_files, 4096),
                 "wall_s": max(limits.wall_s, 300), "cpu_s": max(limits.cpu_s, 300)}),
-        ))  # fmt: skip
-        records = json.loads(read_inside(workdir, f"{STATE_DIR}/runner.json") or b"{}").get(
-            "steps", []
-        )
+        )  # fmt: skip
         output = "\n".join(str(r.get("output", "")) for r in records)
         if not records:
             return TestRun(ok=False, reason=f"the test run {outcome.reason}",
@@ -282,9 +254,9 @@ class RustRuntime(Runtime):
             return TestRun(ok=code == 0, reason="the tests compile" if code == 0 else
                            "the tests do not compile", output=output[-4000:],
                            duration_s=outcome.duration_s)  # fmt: skip
-        text = (read_inside(workdir, f"{STATE_DIR}/test.txt") or b"").decode("utf-8", "replace")
+        text = sandboxed.text(workdir, "test.txt")
         found = _results(text)
-        lcov = (read_inside(workdir, f"{STATE_DIR}/lcov.info") or b"").decode("utf-8", "replace")
+        lcov = sandboxed.text(workdir, "lcov.info")
         coverage = _lcov(lcov, str(workdir.resolve())) if lcov.strip() else None
         failed = [t for t in found if t.outcome == "failed"]
         reason = ("all tests passed" if code == 0 else "some tests failed" if failed

@@ -1,7 +1,7 @@
-"""Just enough of JavaScript and TypeScript source to plan and prune: where functions start and
-end, and where a `test(...)`/`it(...)` call ends. A scanner, not a parser: it skips strings,
-template literals and comments while matching brackets, and answers None when unsure (a
-caller then treats the file as a whole)."""
+"""Just enough of brace languages (JavaScript and TypeScript, Go, Rust, Java) to plan and prune:
+where a block ends, where JavaScript functions start and end, and cutting named test blocks out
+of a file. A scanner, not a parser: it skips strings, template literals and comments while
+matching brackets, and answers None when unsure (a caller then keeps the file whole)."""
 
 from __future__ import annotations
 
@@ -166,3 +166,27 @@ def remove_tests(code: str, full_names: set[str]) -> str | None:
         line_end = end + 1 if out[end : end + 1] == "\n" else end
         out = out[:line_start] + out[line_end:]
     return out
+
+
+def cut_blocks(
+    code: str, declaration: re.Pattern[str], names: set[str], *, rust: bool = False
+) -> str | None:
+    """`code` without the blocks whose declarations (`declaration`, naming its `name` group)
+    name one of `names`: from the declaration's start to the brace closing its body. None
+    when a name has no block or a block does not close."""
+    wanted = set(names)
+    spans = []
+    for match in declaration.finditer(code):
+        if match.group("name") not in wanted:
+            continue
+        brace = code.find("{", match.end())
+        close = matching(code, brace, rust=rust) if brace >= 0 else None
+        if close is None:
+            return None
+        spans.append((match.start(), close + 1))
+        wanted.discard(match.group("name"))
+    if wanted:
+        return None
+    for start, end in sorted(spans, reverse=True):
+        code = code[:start] + code[end:].lstrip("\n")
+    return code
