@@ -103,3 +103,35 @@ def test_the_install_job_reads_the_index_or_goes_through_the_proxy(
     else:
         assert "PIP_INDEX_URL" not in env and env["HTTPS_PROXY"].startswith("http://127.0.0.1:")
         assert "bridge" in spec and job.limits.network is False
+
+
+def test_go_module_downloads_go_through_the_proxy_and_fail_clearly(tmp_path: Path) -> None:
+    import shutil as _shutil
+
+    from assay.runtimes.golang import EnvironmentFailed as GoFailed
+    from assay.runtimes.golang import GoRuntime
+
+    if _shutil.which("go") is None:
+        pytest.skip("Go is not installed")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "go.mod").write_text(
+        "module example.com/x\n\ngo 1.19\n\nrequire rsc.io/quote v1.5.2\n"
+    )
+    (project / "go.sum").write_text(
+        "rsc.io/quote v1.5.2 h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=\n"
+    )
+    (project / "x.go").write_text("package x\n")
+    runtime = GoRuntime(package_hosts=("proxy.golang.org", "sum.golang.org"))
+    detection = runtime.detect(project)
+    assert detection is not None
+    sandbox = Refusing()
+    with pytest.raises(GoFailed, match=r"proxy\.golang\.org and sum\.golang\.org"):
+        runtime.prepare(detection, project, sandbox, tmp_path / "cache", [])
+    ((job, spec),) = sandbox.jobs
+    (step,) = spec["steps"]
+    assert step["argv"][1:] == ["mod", "download"]
+    assert step["env"]["HTTPS_PROXY"].startswith("http://127.0.0.1:")  # the only way out
+    assert step["env"]["GOMODCACHE"].endswith("/mod") and "bridge" in spec
+    assert job.limits.network is False
+    assert not list((tmp_path / "cache" / "envs").glob("*/.ready"))  # nothing half-made kept

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,8 +25,8 @@ from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
 from assay.runtimes.results import read_inside
-from assay.sandbox import Job, Limits, Sandbox
-from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
+from assay.sandbox import Limits, Sandbox
+from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 STATE_DIR = ".assay"
 SKIP = {*SKIP_DIRS, "vendor", "testdata"}
@@ -198,35 +197,24 @@ class GoRuntime(Runtime):
         shutil.rmtree(envdir, ignore_errors=True)
         (envdir / "mod").mkdir(parents=True)
         if sums.strip():
-            self._download(root, envdir, sandbox, cache, base)
+            self._download(root, envdir, sandbox, cache)
         (envdir / ".ready").write_text(json.dumps({"go": version}))
         return environment
 
-    def _download(self, root: Path, envdir: Path, sandbox: Sandbox, cache: Path,
-                  base: Path) -> None:  # fmt: skip
+    def _download(self, root: Path, envdir: Path, sandbox: Sandbox, cache: Path) -> None:
         """`go mod download` of the module's requirements, through the egress proxy."""
         work = cache / ".go-download"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         for name in ("go.mod", "go.sum"):
             shutil.copyfile(root / name, work / name)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), work / "runner.py")
-        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
-        env = {**proxy_env(), **_go_env(envdir, work), "GOFLAGS": "-mod=mod"}
-        job = {"steps": [{"name": "download", "argv": [str(self.go()), "mod", "download"],
-                          "env": env}],
-               "results": "results.json", "bridge": {"port": BRIDGE_PORT,
-                                                     "socket": str(proxy.socket_path)}}  # fmt: skip
-        (work / "job.json").write_text(json.dumps(job))
-        with proxy.running():
-            outcome = sandbox.run(Job(
-                argv=[str(base / "bin" / "python3"), "runner.py", "job.json"], workdir=work,
-                readonly=[base, self.goroot(), envdir],
-                limits=Limits(wall_s=600, cpu_s=600, memory_mb=GO_ADDRESS_SPACE_MB,
-                              processes=GO_PROCESSES, open_files=4096),
-            ))  # fmt: skip
-        results = json.loads(read_inside(work, "results.json") or b'{"steps": []}')
-        step = results["steps"][0] if results["steps"] else {}
+        step, outcome = sandboxed.install(
+            cache, [str(self.go()), "mod", "download"], sandbox,
+            env={**_go_env(envdir, work), "GOFLAGS": "-mod=mod"}, hosts=self._package_hosts,
+            direct=None, readonly=[self.goroot(), envdir], workdir=work,
+            limits=Limits(wall_s=600, cpu_s=600, memory_mb=GO_ADDRESS_SPACE_MB,
+                          processes=GO_PROCESSES, open_files=4096),
+        )  # fmt: skip
         if not outcome.ok or step.get("exit_code") != 0:
             tail = str(step.get("output") or outcome.stderr).strip().splitlines()[-3:]
             raise EnvironmentFailed(

@@ -11,7 +11,6 @@ use Vitest, which compiles TypeScript itself.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +19,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,8 +34,8 @@ from assay.runtimes.port import (
     TestRun,
 )
 from assay.runtimes.results import json_or_none, read_inside
-from assay.sandbox import Job, Limits, Sandbox
-from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
+from assay.sandbox import Limits, Sandbox
+from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 # The runners Assay installs when a project names none, pinned to majors whose JSON reports
 # and coverage options it reads.
@@ -267,8 +265,6 @@ class JavaScriptRuntime(Runtime):
         (envdir / "package.json").write_text(json.dumps(package, indent=1))
         if lock is not None:
             shutil.copyfile(lock, envdir / "package-lock.json")
-        runner = cache / ".assay-runner.py"
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
         install = [str(self.node()), str(self.npm_cli()), "install", "--ignore-scripts",
                    "--no-audit", "--no-fund", "--loglevel=error",
                    "--prefix", str(envdir)]  # fmt: skip
@@ -282,32 +278,14 @@ class JavaScriptRuntime(Runtime):
         machine = self.node().parent.parent / "etc" / "npmrc"
         if machine.is_file():
             env["npm_config_globalconfig"] = str(machine)
-        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
-        job: dict[str, Any] = {"results": str(cache / ".install-results.json")}
-        if self._registry is None:
-            env.update(proxy_env())
-            job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
-        else:
-            env["npm_config_registry"] = self._registry()
-        job["steps"] = [{"name": "install", "argv": install, "env": env}]
-        job_file = cache / ".install-job.json"
-        job_file.write_text(json.dumps(job))
-        serving = proxy.running() if self._registry is None else contextlib.nullcontext()
-        with serving:
-            outcome = sandbox.run(
-                Job(
-                    argv=[str(base / "bin" / "python3"), str(runner), str(job_file)],
-                    workdir=cache,
-                    readonly=[base, self.node().parent.parent, self.npm_cli().parent.parent],
-                    limits=Limits(
-                        network=self._registry is not None, wall_s=900, cpu_s=900,
-                        memory_mb=NODE_ADDRESS_SPACE_MB, processes=256, output_bytes=2_000_000,
-                        open_files=8192,  # npm opens its cache's files many at a time
-                    ),
-                )
-            )  # fmt: skip
-        results = json_or_none(read_inside(cache, ".install-results.json")) or {"steps": []}
-        step = results["steps"][0] if results["steps"] else {}
+        direct = None if self._registry is None else {"npm_config_registry": self._registry()}
+        step, outcome = sandboxed.install(
+            cache, install, sandbox, env=env, hosts=self._package_hosts, direct=direct,
+            readonly=[self.node().parent.parent, self.npm_cli().parent.parent],
+            limits=Limits(wall_s=900, cpu_s=900, memory_mb=NODE_ADDRESS_SPACE_MB,
+                          processes=256, output_bytes=2_000_000,
+                          open_files=8192),  # npm opens its cache's files many at a time
+        )  # fmt: skip
         if not outcome.ok or step.get("exit_code") not in (0, None):
             shutil.rmtree(envdir, ignore_errors=True)
             tail = str(step.get("output") or outcome.stderr or outcome.stdout).strip()

@@ -8,7 +8,6 @@ own code is put on PYTHONPATH (its source roots) instead of being installed.
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from defusedxml import ElementTree
 
 from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
+from assay.runtimes import sandboxed
 from assay.runtimes.coverage import CoverageMap
 from assay.runtimes.mutation import MutationTool
 from assay.runtimes.port import (
@@ -40,7 +40,7 @@ from assay.runtimes.python_mutation import Mutmut
 from assay.runtimes.results import json_or_none as _json
 from assay.runtimes.results import read_inside
 from assay.sandbox import Job, Limits, Sandbox
-from assay.sandbox.egress import BRIDGE_PORT, DEFAULT_PACKAGE_HOSTS, EgressProxy, proxy_env
+from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 # Test tools installed next to the project's dependencies. pytest stays below 9 because
 # Pynguin (the offline engine) pins it so.
@@ -277,42 +277,17 @@ class PythonRuntime(Runtime):
         (cache / "pip").mkdir(exist_ok=True)
         install = [str(environment.interpreter), "-m", "pip", "install", "--quiet",
                    "--disable-pip-version-check", "--no-input", *tools, *requirements]  # fmt: skip
-        runner = cache / ".assay-runner.py"
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
-        proxy = EgressProxy(cache / ".egress.sock", self._package_hosts)
-        env = {"PIP_CACHE_DIR": str(cache / "pip")}
-        job: dict[str, Any] = {"results": str(cache / ".install-results.json")}
-        if self._package_index is None:
-            # No network for the job: its only way out is the registry-only proxy.
-            env.update(proxy_env())
-            job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
-        else:
-            env["PIP_INDEX_URL"] = self._package_index()
-        job["steps"] = [{"name": "install", "argv": install, "env": env}]
-        job_file = cache / ".install-job.json"
-        job_file.write_text(json.dumps(job))
-        serving = proxy.running() if self._package_index is None else contextlib.nullcontext()
-        with serving:
-            outcome = sandbox.run(
-                Job(
-                    argv=[str(environment.interpreter), str(runner), str(job_file)],
-                    workdir=cache,
-                    readonly=[base],
-                    limits=Limits(
-                        network=self._package_index is not None,
-                        wall_s=900,
-                        cpu_s=900,
-                        memory_mb=4096,
-                        processes=256,
-                        output_bytes=2_000_000,
-                    ),
-                )
-            )
-        results = _json(read_inside(cache, ".install-results.json")) or {"steps": []}
-        if results["steps"]:
-            outcome = outcome.model_copy(
-                update={"stdout": str(results["steps"][0].get("output", ""))}
-            )
+        direct = None if self._package_index is None else {
+            "PIP_INDEX_URL": self._package_index()}  # fmt: skip
+        step, outcome = sandboxed.install(
+            cache, install, sandbox, env={"PIP_CACHE_DIR": str(cache / "pip")},
+            hosts=self._package_hosts, direct=direct, readonly=[base],
+            python=environment.interpreter,
+            limits=Limits(wall_s=900, cpu_s=900, memory_mb=4096, processes=256,
+                          output_bytes=2_000_000),
+        )  # fmt: skip
+        if step:
+            outcome = outcome.model_copy(update={"stdout": str(step.get("output", ""))})
         if not outcome.ok:
             shutil.rmtree(envdir, ignore_errors=True)
             tail = (outcome.stderr or outcome.stdout).strip().splitlines()[-3:]

@@ -4,6 +4,7 @@ back as untrusted data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -66,3 +67,54 @@ def run_steps(
 def text(workdir: Path, name: str) -> str:
     """A file the run wrote in `.assay`, as text ('' when it is missing or too large)."""
     return (read_inside(workdir, f"{STATE_DIR}/{name}") or b"").decode("utf-8", "replace")
+
+
+def install(
+    cache: Path,
+    argv: list[str],
+    sandbox: Sandbox,
+    *,
+    env: dict[str, str],
+    hosts: tuple[str, ...],
+    direct: dict[str, str] | None,
+    readonly: list[Path],
+    limits: Limits,
+    python: Path | None = None,
+    workdir: Path | None = None,
+) -> tuple[dict[str, Any], Outcome]:
+    """Run a dependency install (`argv`) in the sandbox. With `direct` (settings that point the
+    installer at a registry the job may reach itself, e.g. CodeArtifact) the job gets network;
+    without, its only way out is the registry-only proxy for `hosts`. Returns the install
+    step's record (empty when the runner wrote none) and the sandbox's outcome."""
+    from assay.sandbox.egress import BRIDGE_PORT, EgressProxy, proxy_env
+
+    where = workdir or cache
+    runner = where / ".assay-runner.py"
+    shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
+    proxy = EgressProxy(cache / ".egress.sock", hosts)
+    job: dict[str, Any] = {"results": str(where / ".install-results.json")}
+    step_env = dict(env)
+    if direct is None:
+        step_env.update(proxy_env())
+        job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
+    else:
+        step_env.update(direct)
+    job["steps"] = [{"name": "install", "argv": argv, "env": step_env}]
+    job_file = where / ".install-job.json"
+    job_file.write_text(json.dumps(job))
+    base = Path(sys.base_prefix)
+    interpreter = python or base / "bin" / "python3"
+    serving = proxy.running() if direct is None else contextlib.nullcontext()
+    with serving:
+        outcome = sandbox.run(
+            Job(
+                argv=[str(interpreter), str(runner), str(job_file)],
+                workdir=where,
+                readonly=sorted({*readonly, base}),
+                limits=limits.model_copy(update={"network": direct is not None}),
+            )
+        )
+    record = json_or_none(read_inside(where, ".install-results.json"))
+    steps = record.get("steps", []) if isinstance(record, dict) else []
+    step = steps[0] if steps and isinstance(steps[0], dict) else {}
+    return step, outcome
