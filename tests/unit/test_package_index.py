@@ -108,8 +108,8 @@ def test_the_install_job_reads_the_index_or_goes_through_the_proxy(
 def test_go_module_downloads_go_through_the_proxy_and_fail_clearly(tmp_path: Path) -> None:
     import shutil as _shutil
 
-    from assay.runtimes.golang import EnvironmentFailed as GoFailed
     from assay.runtimes.golang import GoRuntime
+    from assay.runtimes.port import EnvironmentFailed as GoFailed
 
     if _shutil.which("go") is None:
         pytest.skip("Go is not installed")

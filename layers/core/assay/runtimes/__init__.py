@@ -6,6 +6,7 @@ from assay.runtimes.coverage import CoverageMap, CoverageSummary, FileCoverage
 from assay.runtimes.port import (
     Detection,
     Environment,
+    EnvironmentFailed,
     Idioms,
     Runtime,
     TestCaseResult,
@@ -17,6 +18,7 @@ __all__ = [
     "CoverageSummary",
     "Detection",
     "Environment",
+    "EnvironmentFailed",
     "FileCoverage",
     "Idioms",
     "Runtime",

@@ -19,11 +19,18 @@ import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
-from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    EnvironmentFailed,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
 from assay.runtimes.results import read_inside
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
@@ -38,11 +45,6 @@ _PACKAGE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
 _FUNC = re.compile(r"^func\s+(?:\((?P<recv>[^)]*)\)\s*)?(?P<name>\w+)\s*[\[(]", re.MULTILINE)
 _TEST = re.compile(r"^func\s+(?P<name>Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
 _PROFILE = re.compile(r"^(?P<file>.+):(?P<l1>\d+)\.\d+,(?P<l2>\d+)\.\d+ \d+ (?P<count>\d+)$")
-
-
-class EnvironmentFailed(AssayError):
-    status = 422
-    code = "environment_failed"
 
 
 def _module_path(root: Path) -> str | None:

@@ -23,11 +23,18 @@ from pathlib import Path, PurePosixPath
 
 from defusedxml import ElementTree
 
-from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
-from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    EnvironmentFailed,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
 from assay.runtimes.results import read_inside
 from assay.sandbox import Limits, Sandbox
 
@@ -60,11 +67,6 @@ _METHOD = re.compile(
 _TEST_METHOD = re.compile(r"^[ \t]*@Test\b[^\n]*\n(?:[ \t]*@[^\n]*\n)*[ \t]*(?:[\w<>]+\s+)*"
                           r"(?P<name>\w+)\s*\(", re.MULTILINE)  # fmt: skip
 _DEPENDENCY = re.compile(r"<dependency>(.*?)</dependency>", re.DOTALL)
-
-
-class EnvironmentFailed(AssayError):
-    status = 422
-    code = "environment_failed"
 
 
 def _foreign_dependencies(root: Path) -> list[str]:

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import istanbul, sandboxed, scanning
 from assay.runtimes.port import (
     Detection,
     Environment,
+    EnvironmentFailed,
     Idioms,
     Runtime,
     TestCaseResult,
@@ -52,11 +52,6 @@ STATE_DIR = ".assay"
 NODE_ADDRESS_SPACE_MB = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
-
-
-class EnvironmentFailed(AssayError):
-    status = 422
-    code = "environment_failed"
 
 
 def is_test_file(rel: str) -> bool:

@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from assay.errors import AssayError
 from assay.runtimes.coverage import CoverageMap
 from assay.sandbox import Limits, Sandbox
 
 if TYPE_CHECKING:
     from assay.runtimes.mutation import MutationTool
+
+
+class EnvironmentFailed(AssayError):
+    """A project's toolchain is missing, or its dependencies could not be installed."""
+
+    status = 422
+    code = "environment_failed"
 
 
 class Detection(BaseModel):

@@ -23,7 +23,6 @@ from typing import Any
 
 from defusedxml import ElementTree
 
-from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed
 from assay.runtimes.coverage import CoverageMap
@@ -31,6 +30,7 @@ from assay.runtimes.mutation import MutationTool
 from assay.runtimes.port import (
     Detection,
     Environment,
+    EnvironmentFailed,
     Idioms,
     Runtime,
     TestCaseResult,
@@ -59,11 +59,6 @@ OMIT = [
     ".assay/*",
 ]
 STATE_DIR = ".assay"
-
-
-class EnvironmentFailed(AssayError):
-    status = 422
-    code = "environment_failed"
 
 
 def is_test_file(rel: str) -> bool:

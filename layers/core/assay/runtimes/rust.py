@@ -18,11 +18,18 @@ import sys
 import tomllib
 from pathlib import Path, PurePosixPath
 
-from assay.errors import AssayError
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
-from assay.runtimes.port import Detection, Environment, Idioms, Runtime, TestCaseResult, TestRun
+from assay.runtimes.port import (
+    Detection,
+    Environment,
+    EnvironmentFailed,
+    Idioms,
+    Runtime,
+    TestCaseResult,
+    TestRun,
+)
 from assay.sandbox import Limits, Sandbox
 
 STATE_DIR = ".assay"
@@ -40,11 +47,6 @@ _RUNNING = re.compile(r"^\s*Running (?:unittests )?(?P<file>\S+\.rs)")
 _RESULT = re.compile(r"^test (?P<name>\S+) \.\.\. (?P<status>ok|FAILED|ignored)")
 _SECTION = re.compile(r"^---- (?P<name>\S+) stdout ----$")
 _LLVM = re.compile(r"LLVM version: (\d+)")
-
-
-class EnvironmentFailed(AssayError):
-    status = 422
-    code = "environment_failed"
 
 
 def _manifest(root: Path) -> dict[str, object] | None:
