@@ -31,7 +31,6 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
 )
-from assay.runtimes.results import read_inside
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
@@ -161,12 +160,7 @@ class GoRuntime(Runtime):
         return found
 
     def statement_lines(self, source: str) -> list[int]:
-        lines = []
-        for number, line in enumerate(source.splitlines(), start=1):
-            text = line.strip()
-            if text and not text.startswith(("//", "package ", "import", ")", "}", "(")):
-                lines.append(number)
-        return lines
+        return _code_lines(source)
 
     def prune(self, code: str, failing: set[str]) -> str | None:
         """Cut out the failing TestXxx functions (a failing subtest takes its parent)."""
@@ -256,30 +250,34 @@ class GoRuntime(Runtime):
         records, outcome = sandboxed.run_steps(
             workdir, [sandboxed.shell(command)], sandbox, readonly=env.readonly,
             env={**_go_env(envdir, state), "GOFLAGS": flags, "GOPROXY": "off"},
-            limits=limits.model_copy(update={
-                "memory_mb": max(limits.memory_mb, GO_ADDRESS_SPACE_MB),
-                "processes": max(limits.processes, GO_PROCESSES),
-                "open_files": max(limits.open_files, 4096)}),
+            limits=sandboxed.at_least(limits, memory_mb=GO_ADDRESS_SPACE_MB,
+                                      processes=GO_PROCESSES, open_files=4096),
         )  # fmt: skip
         output = "\n".join(str(r.get("output", "")) for r in records)
         if not records:
-            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
-                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.unrun(outcome, output)
         code = records[0].get("exit_code")
         if collect_only:
-            return TestRun(ok=code == 0, reason="the package builds" if code == 0 else
-                           "the package does not build", output=output[-4000:],
-                           duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.checked(code, outcome, output, yes="the package builds",
+                                     no="the package does not build")  # fmt: skip
         events = sandboxed.text(workdir, "test.json")
         found, build_output = _results(events, workdir)
-        profile = (read_inside(workdir, f"{STATE_DIR}/cover.out") or b"").decode("utf-8", "replace")
+        profile = sandboxed.text(workdir, "cover.out")
         coverage = _coverage(profile, _module_path(workdir) or "", workdir) if profile else None
-        failed = [t for t in found if t.outcome in {"failed", "error"}]
-        reason = ("all tests passed" if code == 0 else "some tests failed" if failed
-                  else f"go test exited with {code}")  # fmt: skip
+        reason = sandboxed.verdict(code, found, f"go test exited with {code}")
         return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
                        coverage=coverage, output=(build_output + output)[-4000:],
                        duration_s=outcome.duration_s)  # fmt: skip
+
+
+def _code_lines(source: str) -> list[int]:
+    """Lines with code on them (not blank, comments, or a declaration's punctuation)."""
+    lines = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        text = line.strip()
+        if text and not text.startswith(("//", "package ", "import", ")", "}", "(")):
+            lines.append(number)
+    return lines
 
 
 def _go_env(envdir: Path, scratch: Path) -> dict[str, str]:
@@ -382,8 +380,7 @@ def _coverage(profile: str, module: str, workdir: Path) -> CoverageMap:
     files = {}
     for rel, lines in seen.items():
         source = workdir / rel
-        code = set(GoRuntime().statement_lines(source.read_text(errors="replace"))) \
-            if source.is_file() else lines  # fmt: skip
+        code = set(_code_lines(source.read_text(errors="replace"))) if source.is_file() else lines
         ran = executed.get(rel, set()) & code
         files[rel] = FileCoverage(executed=ran, missing=(lines & code) - ran)
     return CoverageMap(files=files)

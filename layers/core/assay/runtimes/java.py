@@ -255,28 +255,21 @@ class JavaRuntime(Runtime):
         records, outcome = sandboxed.run_steps(
             workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly,
             env={"PATH": f"{jdk / 'bin'}:/usr/bin:/bin", "JAVA_TOOL_OPTIONS": "-Xss4m"},
-            limits=limits.model_copy(update={
-                "memory_mb": max(limits.memory_mb, JAVA_ADDRESS_SPACE_MB),
-                "processes": max(limits.processes, JAVA_PROCESSES),
-                "open_files": max(limits.open_files, 4096)}),
+            limits=sandboxed.at_least(limits, memory_mb=JAVA_ADDRESS_SPACE_MB,
+                                      processes=JAVA_PROCESSES, open_files=4096),
         )  # fmt: skip
         build = sandboxed.text(workdir, "build.txt")
         if not records:
-            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
-                           output=build[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.unrun(outcome, build)
         code = records[0].get("exit_code")
         if code in (3, 4) or collect_only:
-            ok = code == 0
-            return TestRun(ok=ok, reason="the code compiles" if ok else
-                           "the code does not compile", output=build[-4000:],
-                           duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.checked(code, outcome, build, yes="the code compiles",
+                                     no="the code does not compile")  # fmt: skip
         found = _junit(read_inside(workdir, f"{STATE_DIR}/junit/TEST-junit-jupiter.xml"))
         xml = read_inside(workdir, f"{STATE_DIR}/jacoco.xml")
         coverage = _jacoco(xml) if xml else None
         text = sandboxed.text(workdir, "test.txt")
-        failed = [t for t in found if t.outcome in {"failed", "error"}]
-        reason = ("all tests passed" if code == 0 else "some tests failed" if failed
-                  else f"the JUnit launcher exited with {code}")  # fmt: skip
+        reason = sandboxed.verdict(code, found, f"the JUnit launcher exited with {code}")
         return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
                        coverage=coverage, output=(text + build)[-4000:],
                        duration_s=outcome.duration_s)  # fmt: skip

@@ -351,19 +351,15 @@ class JavaScriptRuntime(Runtime):
             workdir, [{"name": "tests", "argv": argv}], sandbox, readonly=env.readonly,
             env=node_env,
             # V8 reserves address space far beyond what it uses; Jest opens many files.
-            limits=limits.model_copy(update={
-                "memory_mb": max(limits.memory_mb, NODE_ADDRESS_SPACE_MB),
-                "open_files": max(limits.open_files, 4096)}),
+            limits=sandboxed.at_least(limits, memory_mb=NODE_ADDRESS_SPACE_MB, open_files=4096),
         )  # fmt: skip
         output = _ANSI.sub("", "\n".join(str(r.get("output", "")) for r in records))
         if not records:
-            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
-                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.unrun(outcome, output)
         code = records[0].get("exit_code")
         if collect_only:
-            return TestRun(ok=code == 0, reason="the file loads" if code == 0 else
-                           "the file does not parse", output=output[-4000:],
-                           duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.checked(code, outcome, output, yes="the file loads",
+                                     no="the file does not parse")  # fmt: skip
         report = json_or_none(read_inside(workdir, f"{STATE_DIR}/results.json"))
         found = _results(report, workdir) if isinstance(report, dict) else []
         coverage = json_or_none(read_inside(workdir, f"{STATE_DIR}/coverage/coverage-final.json"))
@@ -372,16 +368,9 @@ class JavaScriptRuntime(Runtime):
             if isinstance(coverage, dict)
             else None
         )
-        failed = [t for t in found if t.outcome in {"failed", "error"}]
-        if code == 0:
-            reason = "all tests passed"
-        elif failed:
-            reason = "some tests failed"
-        else:
-            reason = f"the test runner exited with {code}"
         return TestRun(
             ok=outcome.ok and code == 0,
-            reason=reason,
+            reason=sandboxed.verdict(code, found, f"the test runner exited with {code}"),
             tests=found,
             coverage=coverage_map,
             output=output[-4000:],

@@ -241,28 +241,22 @@ class RustRuntime(Runtime):
         }
         records, outcome = sandboxed.run_steps(
             workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly, env=env_vars,
-            limits=limits.model_copy(update={
-                "memory_mb": max(limits.memory_mb, RUST_ADDRESS_SPACE_MB),
-                "processes": max(limits.processes, RUST_PROCESSES),
-                "open_files": max(limits.open_files, 4096),
-                "wall_s": max(limits.wall_s, 300), "cpu_s": max(limits.cpu_s, 300)}),
+            limits=sandboxed.at_least(limits, memory_mb=RUST_ADDRESS_SPACE_MB,
+                                      processes=RUST_PROCESSES, open_files=4096,
+                                      wall_s=300, cpu_s=300),
         )  # fmt: skip
         output = "\n".join(str(r.get("output", "")) for r in records)
         if not records:
-            return TestRun(ok=False, reason=f"the test run {outcome.reason}",
-                           output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.unrun(outcome, output)
         code = records[0].get("exit_code")
         if collect_only:
-            return TestRun(ok=code == 0, reason="the tests compile" if code == 0 else
-                           "the tests do not compile", output=output[-4000:],
-                           duration_s=outcome.duration_s)  # fmt: skip
+            return sandboxed.checked(code, outcome, output, yes="the tests compile",
+                                     no="the tests do not compile")  # fmt: skip
         text = sandboxed.text(workdir, "test.txt")
         found = _results(text)
         lcov = sandboxed.text(workdir, "lcov.info")
         coverage = _lcov(lcov, str(workdir.resolve())) if lcov.strip() else None
-        failed = [t for t in found if t.outcome == "failed"]
-        reason = ("all tests passed" if code == 0 else "some tests failed" if failed
-                  else "the tests did not compile or cargo failed")  # fmt: skip
+        reason = sandboxed.verdict(code, found, "the tests did not compile or cargo failed")
         return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
                        coverage=coverage, output=text[-4000:],
                        duration_s=outcome.duration_s)  # fmt: skip
