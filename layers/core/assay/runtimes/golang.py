@@ -31,10 +31,10 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
 )
+from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
-STATE_DIR = ".assay"
 SKIP = {*SKIP_DIRS, "vendor", "testdata"}
 # Go reserves address space generously and compiles with many threads.
 GO_ADDRESS_SPACE_MB = 16 * 1024

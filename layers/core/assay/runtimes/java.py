@@ -36,9 +36,9 @@ from assay.runtimes.port import (
     TestRun,
 )
 from assay.runtimes.results import read_inside
+from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 
-STATE_DIR = ".assay"
 MAIN, TEST = "src/main/java", "src/test/java"
 JAVA_LIB = Path("/usr/share/java")
 JARS = {

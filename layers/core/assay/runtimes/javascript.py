@@ -34,6 +34,7 @@ from assay.runtimes.port import (
     TestRun,
 )
 from assay.runtimes.results import json_or_none, read_inside
+from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
@@ -44,7 +45,6 @@ VITEST = {"vitest": "^3.2.0", "@vitest/coverage-v8": "^3.2.0"}
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
 SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov", "vendor"}
-STATE_DIR = ".assay"
 # The process sandbox bounds memory as address space (RLIMIT_AS). V8 reserves far more than it
 # uses (each WebAssembly memory reserves 10 GB of guard regions, and Vite's parsers use
 # WebAssembly), so Node jobs get room to reserve; wall and CPU time still bound them, and a

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,8 @@ from assay.runtimes.port import (
 from assay.runtimes.python_mutation import Mutmut
 from assay.runtimes.results import json_or_none as _json
 from assay.runtimes.results import read_inside
-from assay.sandbox import Job, Limits, Sandbox
+from assay.runtimes.sandboxed import STATE_DIR
+from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 # Test tools installed next to the project's dependencies. pytest stays below 9 because
@@ -58,7 +58,6 @@ OMIT = [
     "setup.py",
     ".assay/*",
 ]
-STATE_DIR = ".assay"
 
 
 def is_test_file(rel: str) -> bool:
@@ -307,10 +306,7 @@ class PythonRuntime(Runtime):
         limits: Limits,
         collect_only: bool = False,
     ) -> TestRun:
-        state = workdir / STATE_DIR
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "assay_runner.py")
+        sandboxed.stage(workdir)
         python = str(env.interpreter)
         pytest_args = [
             "-q",
@@ -363,28 +359,18 @@ class PythonRuntime(Runtime):
                     ],
                 },
             ]
-        job_file = state / "job.json"
-        job_file.write_text(json.dumps({"steps": steps, "results": f"{STATE_DIR}/results.json"}))
         pythonpath = ":".join(str((workdir / r).resolve()) for r in detection.source_roots)
-        outcome = sandbox.run(
-            Job(
-                argv=[python, f"{STATE_DIR}/assay_runner.py", f"{STATE_DIR}/job.json"],
-                workdir=workdir,
-                readonly=env.readonly,
-                env={"PYTHONPATH": pythonpath},
-                limits=limits,
-            )
+        records, outcome = sandboxed.run_steps(
+            workdir,
+            steps,
+            sandbox,
+            readonly=env.readonly,
+            env={"PYTHONPATH": pythonpath},
+            limits=limits,
         )
-        results = _json(read_inside(workdir, f"{STATE_DIR}/results.json")) or {"steps": []}
-        records = results.get("steps", [])
         output = "\n".join(str(r.get("output", "")) for r in records) or outcome.stdout
         if not records:
-            return TestRun(
-                ok=False,
-                reason=f"the test run {outcome.reason}",
-                output=output[-4000:],
-                duration_s=outcome.duration_s,
-            )
+            return sandboxed.unrun(outcome, output)
         test_code = records[0].get("exit_code")
         tests_found = _junit(read_inside(workdir, f"{STATE_DIR}/junit.xml"), workdir)
         coverage_map = None

@@ -9,18 +9,17 @@ results are read from `mutmut results --all true`; the surviving mutants' diffs 
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from importlib.resources import files
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from assay.runtimes import sandboxed
 from assay.runtimes.mutation import ModuleScore, MutationResult, MutationTool, Survivor
 from assay.runtimes.port import Detection, Environment
-from assay.runtimes.results import json_or_none, read_inside
-from assay.sandbox import Job, Limits, Sandbox
+from assay.runtimes.results import read_inside
+from assay.runtimes.sandboxed import STATE_DIR
+from assay.sandbox import Limits, Sandbox
 
-STATE = ".assay"
 SURVIVORS_SHOWN = 20  # per analysis: the diffs a reader can take in
 _LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)\s*$")
 _TOOL_TABLE = re.compile(r"^\[tool\.mutmut\][^\[]*", re.MULTILINE)
@@ -60,32 +59,17 @@ class Mutmut(MutationTool):
     tools = ["mutmut==3.8.1"]
 
     def _job(
-        self, env: Environment, workdir: Path, steps: list[dict[str, object]], sandbox: Sandbox,
+        self, env: Environment, workdir: Path, steps: list[dict[str, Any]], sandbox: Sandbox,
         wall_s: float,
-    ) -> list[dict[str, object]]:  # fmt: skip
-        state = workdir / STATE
-        state.mkdir(exist_ok=True)
-        shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), state / "runner.py")
-        job = {"steps": steps, "results": f"{STATE}/results.json"}
-        (state / "job.json").write_text(json.dumps(job))
-        sandbox.run(
-            Job(
-                argv=[str(env.interpreter), f"{STATE}/runner.py", f"{STATE}/job.json"],
-                workdir=workdir,
-                readonly=env.readonly,
-                env={"PYTHONPATH": str(workdir.resolve())},
-                limits=Limits(
-                    wall_s=wall_s + 60,
-                    cpu_s=int(wall_s * 2 + 60),
-                    memory_mb=4096,
-                    processes=128,
-                    output_bytes=4_000_000,
-                ),
-            )
-        )
-        results = json_or_none(read_inside(workdir, f"{STATE}/results.json")) or {}
-        found: list[dict[str, object]] = results.get("steps", [])
-        return found
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        sandboxed.stage(workdir)
+        records, _ = sandboxed.run_steps(
+            workdir, steps, sandbox, readonly=env.readonly,
+            env={"PYTHONPATH": str(workdir.resolve())},
+            limits=Limits(wall_s=wall_s + 60, cpu_s=int(wall_s * 2 + 60), memory_mb=4096,
+                          processes=128, output_bytes=4_000_000),
+        )  # fmt: skip
+        return records
 
     def run(
         self,
@@ -100,8 +84,8 @@ class Mutmut(MutationTool):
     ) -> MutationResult:
         _configure(workdir, modules, tests)
         mutmut = str(Path(env.interpreter).parent / "mutmut")
-        listing = f"{STATE}/mutants.txt"
-        steps: list[dict[str, object]] = [
+        listing = f"{STATE_DIR}/mutants.txt"
+        steps: list[dict[str, Any]] = [
             {"name": "run", "argv": [mutmut, "run", "--max-children", "2"],
              "timeout_s": budget_s},
             {"name": "results", "argv": ["/bin/sh", "-c",

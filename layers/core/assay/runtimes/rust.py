@@ -30,9 +30,9 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
 )
+from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 
-STATE_DIR = ".assay"
 RUST_ADDRESS_SPACE_MB = 16 * 1024
 RUST_PROCESSES = 1024
 _FN = re.compile(
