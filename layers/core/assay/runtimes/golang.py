@@ -30,6 +30,7 @@ from assay.runtimes.port import (
     Runtime,
     TestCaseResult,
     TestRun,
+    toolchain,
 )
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
@@ -68,13 +69,10 @@ class GoRuntime(Runtime):
         self._package_hosts = package_hosts
 
     def go(self) -> Path:
-        found = self._go or (Path(p) if (p := shutil.which("go")) else None)
-        if found is None:
-            raise EnvironmentFailed(
-                "Go is not installed on this machine",
-                fix="install Go 1.19 or newer (Debian: apt-get install golang-go)",
-            )
-        return found.resolve()
+        return toolchain(
+            "go", self._go, missing="Go is not installed on this machine",
+            fix="install Go 1.19 or newer (Debian: apt-get install golang-go)",
+        ).resolve()  # fmt: skip
 
     def goroot(self) -> Path:
         done = subprocess.run(  # noqa: S603 - the machine's go, no project code

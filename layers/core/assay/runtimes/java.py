@@ -34,6 +34,7 @@ from assay.runtimes.port import (
     Runtime,
     TestCaseResult,
     TestRun,
+    toolchain,
 )
 from assay.runtimes.results import read_inside
 from assay.runtimes.sandboxed import STATE_DIR
@@ -91,13 +92,9 @@ class JavaRuntime(Runtime):
         self._library = library
 
     def jdk(self) -> Path:
-        javac = shutil.which("javac")
-        if javac is None:
-            raise EnvironmentFailed(
-                "no JDK on this machine (javac)",
-                fix="install a JDK 11+ (Debian: default-jdk-headless)",
-            )
-        return Path(javac).resolve().parent.parent
+        javac = toolchain("javac", None, missing="no JDK on this machine (javac)",
+                          fix="install a JDK 11+ (Debian: default-jdk-headless)")  # fmt: skip
+        return javac.resolve().parent.parent
 
     def jars(self) -> dict[str, Path]:
         missing = [name for name in JARS.values() if not (self._library / name).is_file()]

@@ -32,6 +32,7 @@ from assay.runtimes.port import (
     Runtime,
     TestCaseResult,
     TestRun,
+    toolchain,
 )
 from assay.runtimes.results import json_or_none, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
@@ -85,13 +86,10 @@ class JavaScriptRuntime(Runtime):
         self._registry = registry
 
     def node(self) -> Path:
-        found = self._node or (Path(p) if (p := shutil.which("node")) else None)
-        if found is None:
-            raise EnvironmentFailed(
-                "Node.js is not installed on this machine",
-                fix="install Node.js 20 or newer (Debian: apt-get install nodejs npm)",
-            )
-        return found.resolve()
+        return toolchain(
+            "node", self._node, missing="Node.js is not installed on this machine",
+            fix="install Node.js 20 or newer (Debian: apt-get install nodejs npm)",
+        ).resolve()  # fmt: skip
 
     def npm_cli(self) -> Path:
         """npm's own script, run by `node` (the `npm` launcher is a shell script)."""

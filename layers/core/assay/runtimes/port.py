@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,15 @@ class EnvironmentFailed(AssayError):
 
     status = 422
     code = "environment_failed"
+
+
+def toolchain(command: str, configured: Path | None, *, missing: str, fix: str) -> Path:
+    """`configured`, else `command` found on PATH (as found: a rustup proxy must stay one);
+    a clear EnvironmentFailed when neither exists."""
+    found = configured or (Path(p) if (p := shutil.which(command)) else None)
+    if found is None:
+        raise EnvironmentFailed(missing, fix=fix)
+    return found
 
 
 class Detection(BaseModel):

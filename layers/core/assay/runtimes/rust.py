@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -29,6 +28,7 @@ from assay.runtimes.port import (
     Runtime,
     TestCaseResult,
     TestRun,
+    toolchain,
 )
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
@@ -67,11 +67,8 @@ class RustRuntime(Runtime):
 
     # ------------------------------------------------------------------ toolchain
     def rustc(self) -> Path:
-        found = self._rustc or (Path(p) if (p := shutil.which("rustc")) else None)
-        if found is None:
-            raise EnvironmentFailed("Rust is not installed on this machine",
-                                    fix="install a Rust toolchain (rustup)")  # fmt: skip
-        return found
+        return toolchain("rustc", self._rustc, missing="Rust is not installed on this machine",
+                         fix="install a Rust toolchain (rustup)")  # fmt: skip
 
     def sysroot(self) -> Path:
         """The toolchain itself (rustup's `rustc` is a proxy that needs its home)."""
