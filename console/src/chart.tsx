@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { DataTable } from "./ui";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
 
@@ -44,30 +45,10 @@ export function TimeChart({ title, times, series, unit, range }: { title: string
       {times.length > 0 && (
         <details>
           <summary>Values</summary>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  {series.map((s) => (
-                    <th scope="col" key={s.label}>
-                      {s.label}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {times.map((t, i) => (
-                  <tr key={t}>
-                    <td>{new Date(t * 1000).toLocaleString()}</td>
-                    {series.map((s) => (
-                      <td key={s.label}>{s.values[i] ?? "–"}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable rows={times.map((_, i) => i)} rowKey={(i) => String(times[i])} columns={[
+            { label: "Time", cell: (i) => new Date(times[i] * 1000).toLocaleString() },
+            ...series.map((s) => ({ label: s.label, cell: (i: number) => s.values[i] ?? "–" })),
+          ]} />
         </details>
       )}
     </figure>

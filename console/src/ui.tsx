@@ -95,6 +95,60 @@ export function useCursor(resetOn: unknown[]) {
   };
 }
 
+export interface Column<T> {
+  label: string;
+  cell: (row: T) => ComponentChildren;
+  rowHeader?: boolean; // the cell that names the row (a <th scope="row">)
+  hiddenLabel?: boolean; // a label for screen readers only (an actions column)
+  class?: string | ((row: T) => string);
+}
+
+/** A table of rows with one column definition per column: labelled headers, scrolling on a
+ * narrow screen, the naming cell of each row a row header where there is one. */
+export function DataTable<T>({ rows, columns, rowKey, caption, class: className, rowProps }: {
+  rows: T[];
+  columns: Column<T>[];
+  rowKey: (row: T) => string;
+  caption?: string;
+  class?: string;
+  rowProps?: (row: T) => Record<string, string>;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class={className}>
+        {caption && <caption class="visually-hidden">{caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th scope="col" key={column.label}>
+                {column.hiddenLabel ? <span class="visually-hidden">{column.label}</span> : column.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)} {...(rowProps?.(row) ?? {})}>
+              {columns.map((column) => {
+                const cls = typeof column.class === "function" ? column.class(row) : column.class;
+                return column.rowHeader ? (
+                  <th scope="row" key={column.label} class={cls}>
+                    {column.cell(row)}
+                  </th>
+                ) : (
+                  <td key={column.label} class={cls}>
+                    {column.cell(row)}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge badge-${status}`}>{status}</span>;
 }

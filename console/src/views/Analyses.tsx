@@ -4,9 +4,34 @@ import type { Analysis, Page, Workspace } from "../api";
 import { age, pct, repository, usd } from "../format";
 import { go, href } from "../router";
 import { canWrite, useSession } from "../session";
-import { Pager, StatusBadge, View, useCursor, useLoad } from "../ui";
+import { DataTable, Pager, StatusBadge, View, useCursor, useLoad, type Column } from "../ui";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
+
+const COLUMNS: Column<Analysis>[] = [
+  { label: "Status", cell: (a) => <StatusBadge status={a.status} /> },
+  {
+    label: "Repository",
+    cell: (a) => (
+      <>
+        <a href={href(`analyses/${a.id}`)}>{repository(a.source)}</a>
+        {a.ref && <span class="muted"> @ {a.ref}</span>}
+      </>
+    ),
+  },
+  { label: "Line coverage", cell: (a) => (a.summary ? `${pct(a.summary.line_pct_before)} → ${pct(a.summary.line_pct_after)}` : "–") },
+  { label: "Kept tests", cell: (a) => a.summary?.kept ?? "–" },
+  { label: "Findings", cell: (a) => a.summary?.findings ?? "–" },
+  { label: "Cost", cell: (a) => (a.summary ? usd(a.summary.usd, a.summary.usd_known) : "–") },
+  {
+    label: "Age",
+    cell: (a) => (
+      <time dateTime={a.created_at} title={new Date(a.created_at).toLocaleString()}>
+        {age(a.created_at)}
+      </time>
+    ),
+  },
+];
 
 export function AnalysesView({ query }: { query: URLSearchParams }) {
   const { client, me } = useSession();
@@ -84,44 +109,7 @@ export function AnalysesView({ query }: { query: URLSearchParams }) {
           page.items.length === 0 ? (
             <p class="empty">No analyses{status || workspace || after || before ? " match these filters" : " yet"}.</p>
           ) : (
-            <div class="table-wrap">
-              <table class="analyses">
-                <caption class="visually-hidden">Analyses, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Status</th>
-                    <th scope="col">Repository</th>
-                    <th scope="col">Line coverage</th>
-                    <th scope="col">Kept tests</th>
-                    <th scope="col">Findings</th>
-                    <th scope="col">Cost</th>
-                    <th scope="col">Age</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((a) => (
-                    <tr key={a.id}>
-                      <td>
-                        <StatusBadge status={a.status} />
-                      </td>
-                      <td>
-                        <a href={href(`analyses/${a.id}`)}>{repository(a.source)}</a>
-                        {a.ref && <span class="muted"> @ {a.ref}</span>}
-                      </td>
-                      <td>{a.summary ? `${pct(a.summary.line_pct_before)} → ${pct(a.summary.line_pct_after)}` : "–"}</td>
-                      <td>{a.summary?.kept ?? "–"}</td>
-                      <td>{a.summary?.findings ?? "–"}</td>
-                      <td>{a.summary ? usd(a.summary.usd, a.summary.usd_known) : "–"}</td>
-                      <td>
-                        <time dateTime={a.created_at} title={new Date(a.created_at).toLocaleString()}>
-                          {age(a.created_at)}
-                        </time>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable class="analyses" caption="Analyses, newest first" rows={page.items} rowKey={(a) => a.id} columns={COLUMNS} />
           )
         }
       </View>

@@ -7,7 +7,7 @@ import { pct, repository, seconds, usd, when } from "../format";
 import { href } from "../router";
 import { canWrite, useSession } from "../session";
 import { follow, type AnalysisEvent } from "../sse";
-import { ErrorBox, Loading, Section, StatusBadge, View, useAction, useLoad } from "../ui";
+import { DataTable, ErrorBox, Loading, Section, StatusBadge, View, useAction, useLoad } from "../ui";
 import { FUNNEL, liveFunnel, stagesOf } from "./progress";
 
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
@@ -176,38 +176,28 @@ function CoverageSection({ report }: { report: Report }) {
         <strong>{pct(after.branch_pct)}</strong>
       </p>
       {files.length > 0 && (
-        <div class="table-wrap">
-          <table class="coverage">
-            <caption class="visually-hidden">Coverage per file</caption>
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Lines before</th>
-                <th scope="col">Lines after</th>
-                <th scope="col">Branches before</th>
-                <th scope="col">Branches after</th>
-              </tr>
-            </thead>
-            <tbody>
-              {files.map(([path, cov]) => (
-                <tr key={path}>
-                  <th scope="row">
-                    <code>{path}</code>
-                  </th>
-                  <td>{pct(cov.before?.line_pct)}</td>
-                  <td class={cov.after.line_pct > (cov.before?.line_pct ?? 0) ? "gain" : ""}>
-                    <span class="mini-track" aria-hidden="true">
-                      <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} />
-                    </span>
-                    {pct(cov.after.line_pct)}
-                  </td>
-                  <td>{pct(cov.before?.branch_pct)}</td>
-                  <td class={cov.after.branch_pct > (cov.before?.branch_pct ?? 0) ? "gain" : ""}>{pct(cov.after.branch_pct)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable class="coverage" caption="Coverage per file" rows={files} rowKey={([path]) => path} columns={[
+          { label: "File", rowHeader: true, cell: ([path]) => <code>{path}</code> },
+          { label: "Lines before", cell: ([, cov]) => pct(cov.before?.line_pct) },
+          {
+            label: "Lines after",
+            class: ([, cov]) => (cov.after.line_pct > (cov.before?.line_pct ?? 0) ? "gain" : ""),
+            cell: ([, cov]) => (
+              <>
+                <span class="mini-track" aria-hidden="true">
+                  <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} />
+                </span>
+                {pct(cov.after.line_pct)}
+              </>
+            ),
+          },
+          { label: "Branches before", cell: ([, cov]) => pct(cov.before?.branch_pct) },
+          {
+            label: "Branches after",
+            class: ([, cov]) => (cov.after.branch_pct > (cov.before?.branch_pct ?? 0) ? "gain" : ""),
+            cell: ([, cov]) => pct(cov.after.branch_pct),
+          },
+        ]} />
       )}
     </Section>
   );
@@ -274,30 +264,12 @@ function TestsSection({ analysisId, tests }: { analysisId: string; tests: Report
         {discarded.length === 0 ? (
           <p class="empty">None.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="discarded">
-              <thead>
-                <tr>
-                  <th scope="col">Candidate</th>
-                  <th scope="col">Module</th>
-                  <th scope="col">Stopped at</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {discarded.map((test) => (
-                  <tr key={test.test_id}>
-                    <td>
-                      <code>{test.test_id}</code>
-                    </td>
-                    <td>{test.module}</td>
-                    <td>{test.stage}</td>
-                    <td>{test.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable class="discarded" rows={discarded} rowKey={(t) => t.test_id} columns={[
+            { label: "Candidate", cell: (t) => <code>{t.test_id}</code> },
+            { label: "Module", cell: (t) => t.module },
+            { label: "Stopped at", cell: (t) => t.stage },
+            { label: "Reason", cell: (t) => t.reason },
+          ]} />
         )}
       </Section>
     </>
@@ -396,32 +368,13 @@ function MutationSection({ mutation }: { mutation: Mutation }) {
         {mutation.score !== null && mutation.score !== undefined ? ` (${pct(mutation.score)})` : ""}
         {mutation.complete ? "" : `; ${mutation.reason}`}
       </p>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Module</th>
-              <th scope="col">Killed</th>
-              <th scope="col">Survived</th>
-              <th scope="col">Not reached</th>
-              <th scope="col">Total</th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(mutation.modules ?? {}).map(([name, module]) => (
-              <tr key={name}>
-                <th scope="row">
-                  <code>{name}</code>
-                </th>
-                <td>{module.killed}</td>
-                <td>{module.survived}</td>
-                <td>{module.uncovered}</td>
-                <td>{module.total}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable rows={Object.entries(mutation.modules ?? {})} rowKey={([name]) => name} columns={[
+        { label: "Module", rowHeader: true, cell: ([name]) => <code>{name}</code> },
+        { label: "Killed", cell: ([, m]) => m.killed },
+        { label: "Survived", cell: ([, m]) => m.survived },
+        { label: "Not reached", cell: ([, m]) => m.uncovered },
+        { label: "Total", cell: ([, m]) => m.total },
+      ]} />
       {Object.values(mutation.modules ?? {}).flatMap((m) => m.survivors).map((survivor) => (
         <Disclosure key={survivor.mutant} summary={<code>{survivor.mutant}</code>}>
           {() => <pre class="code">{survivor.diff}</pre>}

@@ -5,7 +5,35 @@ import type { AuditEntry, GatewayRequest, Page } from "../api";
 import { usd, when } from "../format";
 import { go } from "../router";
 import { useSession } from "../session";
-import { Pager, Section, View, useCursor, useLoad } from "../ui";
+import { DataTable, Pager, Section, View, useCursor, useLoad, type Column } from "../ui";
+
+const REQUEST_COLUMNS: Column<GatewayRequest>[] = [
+  { label: "When", cell: (r) => when(r.at) },
+  { label: "Key", cell: (r) => <code>{r.api_key_id ?? (r.analysis_id ? `analysis ${r.analysis_id}` : "–")}</code> },
+  { label: "Resource", cell: (r) => r.resource ?? "–" },
+  { label: "Model used", cell: (r) => r.model },
+  { label: "Path", cell: (r) => r.path.join(" → ") || "–" },
+  { label: "Tokens", cell: (r) => `${r.prompt_tokens} + ${r.completion_tokens}` },
+  { label: "Cost", cell: (r) => usd(r.usd) },
+  { label: "Latency", cell: (r) => `${r.latency_ms} ms${r.cached ? " (cache)" : ""}` },
+  {
+    label: "Outcome",
+    cell: (r) => (
+      <>
+        {r.status}
+        {r.guardrails.length > 0 && <div class="muted">{r.guardrails.join(", ")}</div>}
+      </>
+    ),
+  },
+];
+
+const CHANGE_COLUMNS: Column<AuditEntry>[] = [
+  { label: "When", cell: (e) => when(e.at) },
+  { label: "Actor", cell: (e) => <code>{e.actor}</code> },
+  { label: "Action", cell: (e) => e.action },
+  { label: "Target", cell: (e) => e.target ?? "–" },
+  { label: "Details", cell: (e) => <code class="details">{Object.keys(e.details).length ? JSON.stringify(e.details) : ""}</code> },
+];
 
 export function AuditView({ query }: { query: URLSearchParams }) {
   const tab = query.get("tab") === "changes" ? "changes" : "requests";
@@ -56,47 +84,7 @@ function Requests() {
           page.items.length === 0 ? (
             <p class="empty">No requests.</p>
           ) : (
-            <div class="table-wrap">
-              <table class="requests">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Resource</th>
-                    <th scope="col">Model used</th>
-                    <th scope="col">Path</th>
-                    <th scope="col">Tokens</th>
-                    <th scope="col">Cost</th>
-                    <th scope="col">Latency</th>
-                    <th scope="col">Outcome</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((r) => (
-                    <tr key={r.id}>
-                      <td>{when(r.at)}</td>
-                      <td>
-                        <code>{r.api_key_id ?? (r.analysis_id ? `analysis ${r.analysis_id}` : "–")}</code>
-                      </td>
-                      <td>{r.resource ?? "–"}</td>
-                      <td>{r.model}</td>
-                      <td>{r.path.join(" → ") || "–"}</td>
-                      <td>
-                        {r.prompt_tokens} + {r.completion_tokens}
-                      </td>
-                      <td>{usd(r.usd)}</td>
-                      <td>
-                        {r.latency_ms} ms{r.cached ? " (cache)" : ""}
-                      </td>
-                      <td>
-                        {r.status}
-                        {r.guardrails.length > 0 && <div class="muted">{r.guardrails.join(", ")}</div>}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable class="requests" rows={page.items} rowKey={(r) => r.id} columns={REQUEST_COLUMNS} />
           )
         }
       </View>
@@ -128,34 +116,7 @@ function Changes() {
           page.items.length === 0 ? (
             <p class="empty">No changes.</p>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Target</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((e) => (
-                    <tr key={e.id}>
-                      <td>{when(e.at)}</td>
-                      <td>
-                        <code>{e.actor}</code>
-                      </td>
-                      <td>{e.action}</td>
-                      <td>{e.target ?? "–"}</td>
-                      <td>
-                        <code class="details">{Object.keys(e.details).length ? JSON.stringify(e.details) : ""}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable rows={page.items} rowKey={(e) => e.id} columns={CHANGE_COLUMNS} />
           )
         }
       </View>

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import type { Connection, Page, Resource, RouteTarget } from "../api";
 import { when } from "../format";
 import { useSession } from "../session";
-import { ErrorBox, Section, View, useAction, useLoad } from "../ui";
+import { DataTable, ErrorBox, Section, View, useAction, useLoad } from "../ui";
 
 export function GatewayView() {
   const { client } = useSession();
@@ -32,6 +32,10 @@ export function GatewayView() {
   );
 }
 
+function limitsText(rpm: number | null, tpm: number | null): string {
+  return [rpm && `${rpm} req/min`, tpm && `${tpm} tok/min`].filter(Boolean).join(", ") || "none";
+}
+
 function numberOrNull(text: string): number | null {
   return text.trim() === "" ? null : Number(text);
 }
@@ -52,51 +56,30 @@ function Connections({ items, reload }: { items: Connection[]; reload: () => voi
       {items.length === 0 ? (
         <p class="empty">No connections yet: add the provider your resources will call.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Base URL</th>
-                <th scope="col">Credentials</th>
-                <th scope="col">Limits</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => (
-                <tr key={c.id}>
-                  <td>
-                    {c.name} <span class="muted">({c.id})</span>
-                  </td>
-                  <td>{c.provider}</td>
-                  <td>{c.base_url ?? "provider default"}</td>
-                  <td>{c.has_credentials ? "set (write-only)" : "none"}</td>
-                  <td>{[c.requests_per_minute && `${c.requests_per_minute} req/min`, c.tokens_per_minute && `${c.tokens_per_minute} tok/min`].filter(Boolean).join(", ") || "none"}</td>
-                  <td>{c.enabled ? "enabled" : "disabled"}</td>
-                  <td class="row-actions">
-                    <button type="button" onClick={() => setEditing(c)} aria-label={`Edit connection ${c.name}`}>
-                      Edit
-                    </button>
-                    {c.enabled ? (
-                      <button type="button" onClick={() => void disable.run(c.id)} aria-label={`Disable connection ${c.name}`}>
-                        Disable
-                      </button>
-                    ) : (
-                      <button type="button" onClick={() => void enable.run(c.id)} aria-label={`Enable connection ${c.name}`}>
-                        Enable
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable rows={items} rowKey={(c) => c.id} columns={[
+          { label: "Name", cell: (c) => <>{c.name} <span class="muted">({c.id})</span></> },
+          { label: "Provider", cell: (c) => c.provider },
+          { label: "Base URL", cell: (c) => c.base_url ?? "provider default" },
+          { label: "Credentials", cell: (c) => (c.has_credentials ? "set (write-only)" : "none") },
+          { label: "Limits", cell: (c) => limitsText(c.requests_per_minute, c.tokens_per_minute) },
+          { label: "State", cell: (c) => (c.enabled ? "enabled" : "disabled") },
+          { label: "Actions", hiddenLabel: true, class: "row-actions", cell: (c) => (
+            <>
+              <button type="button" onClick={() => setEditing(c)} aria-label={`Edit connection ${c.name}`}>
+                Edit
+              </button>
+              {c.enabled ? (
+                <button type="button" onClick={() => void disable.run(c.id)} aria-label={`Disable connection ${c.name}`}>
+                  Disable
+                </button>
+              ) : (
+                <button type="button" onClick={() => void enable.run(c.id)} aria-label={`Enable connection ${c.name}`}>
+                  Enable
+                </button>
+              )}
+            </>
+          ) },
+        ]} />
       )}
       <ErrorBox error={disable.error || enable.error} />
       {editing ? (
@@ -194,58 +177,40 @@ function Resources({ items, connections, reload }: { items: Resource[]; connecti
       {items.length === 0 ? (
         <p class="empty">No resources yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name (the model clients pass)</th>
-                <th scope="col">Targets, in fallback order</th>
-                <th scope="col">Rules</th>
-                <th scope="col">Limits</th>
-                <th scope="col">Cache</th>
-                <th scope="col">Guardrails</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <tr key={r.name}>
-                  <td>
-                    <code>{r.name}</code>
-                    <div class="muted">since {when(r.created_at)}</div>
-                  </td>
-                  <td>
-                    <ol class="targets">
-                      {r.targets.map((t, i) => (
-                        <li key={i}>
-                          {nameOf(t.connection_id)} / {t.model}
-                        </li>
-                      ))}
-                    </ol>
-                  </td>
-                  <td>{r.rules.length}</td>
-                  <td>{[r.requests_per_minute && `${r.requests_per_minute} req/min`, r.tokens_per_minute && `${r.tokens_per_minute} tok/min`].filter(Boolean).join(", ") || "none"}</td>
-                  <td>{r.cache_ttl_s ? `${r.cache_ttl_s} s` : "off"}</td>
-                  <td>{r.guardrails.length}</td>
-                  <td>{r.enabled ? "enabled" : "disabled"}</td>
-                  <td class="row-actions">
-                    <button type="button" onClick={() => setEditing(r)} aria-label={`Edit resource ${r.name}`}>
-                      Edit
-                    </button>
-                    {r.enabled && (
-                      <button type="button" onClick={() => void disable.run(r.name)} aria-label={`Disable resource ${r.name}`}>
-                        Disable
-                      </button>
-                    )}
-                  </td>
-                </tr>
+        <DataTable rows={items} rowKey={(r) => r.name} columns={[
+          { label: "Name (the model clients pass)", cell: (r) => (
+            <>
+              <code>{r.name}</code>
+              <div class="muted">since {when(r.created_at)}</div>
+            </>
+          ) },
+          { label: "Targets, in fallback order", cell: (r) => (
+            <ol class="targets">
+              {r.targets.map((t, i) => (
+                <li key={i}>
+                  {nameOf(t.connection_id)} / {t.model}
+                </li>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </ol>
+          ) },
+          { label: "Rules", cell: (r) => r.rules.length },
+          { label: "Limits", cell: (r) => limitsText(r.requests_per_minute, r.tokens_per_minute) },
+          { label: "Cache", cell: (r) => (r.cache_ttl_s ? `${r.cache_ttl_s} s` : "off") },
+          { label: "Guardrails", cell: (r) => r.guardrails.length },
+          { label: "State", cell: (r) => (r.enabled ? "enabled" : "disabled") },
+          { label: "Actions", hiddenLabel: true, class: "row-actions", cell: (r) => (
+            <>
+              <button type="button" onClick={() => setEditing(r)} aria-label={`Edit resource ${r.name}`}>
+                Edit
+              </button>
+              {r.enabled && (
+                <button type="button" onClick={() => void disable.run(r.name)} aria-label={`Disable resource ${r.name}`}>
+                  Disable
+                </button>
+              )}
+            </>
+          ) },
+        ]} />
       )}
       <ErrorBox error={disable.error} />
       {editing ? (

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import type { Key, NewKey, Scope } from "../api";
 import { when } from "../format";
 import { useSession } from "../session";
-import { ErrorBox, Section, View, useAction, useLoad } from "../ui";
+import { DataTable, ErrorBox, Section, View, useAction, useLoad } from "../ui";
 
 const SCOPES: { scope: Scope; what: string }[] = [
   { scope: "analyses:read", what: "read analyses, reports and evidence" },
@@ -39,45 +39,19 @@ export function KeysView() {
       <Section title="Keys">
         <View loaded={keys} what="keys">
           {(list) => (
-            <div class="table-wrap">
-              <table class="keys">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">State</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((key) => (
-                    <tr key={key.id} data-key-id={key.id}>
-                      <td>
-                        {key.name}
-                        {key.id === me.actor && <span class="muted"> (this console)</span>}
-                      </td>
-                      <td>
-                        <code>…{key.hint}</code>
-                      </td>
-                      <td>{key.scopes.join(", ")}</td>
-                      <td>{when(key.created_at)}</td>
-                      <td>{key.active ? "active" : `revoked ${key.revoked_at ? when(key.revoked_at) : ""}`}</td>
-                      <td class="row-actions">
-                        {key.active && (
-                          <button type="button" class="danger" onClick={() => void revoke.run(key)} aria-label={`Revoke key ${key.name}`}>
-                            Revoke
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable class="keys" rows={list} rowKey={(k) => k.id} rowProps={(k) => ({ "data-key-id": k.id })} columns={[
+              { label: "Name", cell: (key) => <>{key.name}{key.id === me.actor && <span class="muted"> (this console)</span>}</> },
+              { label: "Key", cell: (key) => <code>…{key.hint}</code> },
+              { label: "Scopes", cell: (key) => key.scopes.join(", ") },
+              { label: "Created", cell: (key) => when(key.created_at) },
+              { label: "State", cell: (key) => (key.active ? "active" : `revoked ${key.revoked_at ? when(key.revoked_at) : ""}`) },
+              { label: "Actions", hiddenLabel: true, class: "row-actions", cell: (key) =>
+                key.active && (
+                  <button type="button" class="danger" onClick={() => void revoke.run(key)} aria-label={`Revoke key ${key.name}`}>
+                    Revoke
+                  </button>
+                ) },
+            ]} />
           )}
         </View>
         <ErrorBox error={revoke.error} />
