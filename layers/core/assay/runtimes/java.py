@@ -36,7 +36,7 @@ from assay.runtimes.port import (
     TestRun,
     toolchain,
 )
-from assay.runtimes.results import read_inside
+from assay.runtimes.results import junit_cases, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 
@@ -273,32 +273,19 @@ class JavaRuntime(Runtime):
 
 
 def _junit(data: bytes | None) -> list[TestCaseResult]:
-    if not data:
-        return []
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return []
     results = []
-    for case in root.iter("testcase"):
-        classname, name = case.get("classname", ""), case.get("name", "")
-        path = f"{TEST}/{classname.replace('.', '/')}.java"
-        outcome, error_type, message, detail = "passed", None, None, None
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                thrown = node.get("type") or ""
-                assertion = thrown.endswith(("AssertionFailedError", "AssertionError"))
-                error_type = "AssertionError" if assertion else thrown.rsplit(".", 1)[-1] or None
-                message = node.get("message")
-                detail = (node.text or "")[-3000:]
-                if tag != "skipped" and outcome == "error" and assertion:
-                    outcome = "failed"
-                break
+    for case in junit_cases(data):
+        path = f"{TEST}/{case.classname.replace('.', '/')}.java"
+        thrown = case.thrown or ""
+        assertion = thrown.endswith(("AssertionFailedError", "AssertionError"))
+        error_type = None
+        if case.outcome != "passed":
+            error_type = "AssertionError" if assertion else thrown.rsplit(".", 1)[-1] or None
+        # The launcher reports a failed assertion thrown outside the test body as an error.
+        outcome = "failed" if case.outcome == "error" and assertion else case.outcome
         results.append(
-            TestCaseResult(test_id=f"{path}::{name}", file=path, outcome=outcome,
-                           error_type=error_type, message=message, detail=detail)
+            TestCaseResult(test_id=f"{path}::{case.name}", file=path, outcome=outcome,
+                           error_type=error_type, message=case.message, detail=case.detail)
         )  # fmt: skip
     return results
 

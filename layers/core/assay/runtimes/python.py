@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from defusedxml import ElementTree
-
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed
 from assay.runtimes.coverage import CoverageMap
@@ -37,7 +35,7 @@ from assay.runtimes.port import (
 )
 from assay.runtimes.python_mutation import Mutmut
 from assay.runtimes.results import json_or_none as _json
-from assay.runtimes.results import read_inside
+from assay.runtimes.results import junit_cases, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
@@ -412,34 +410,19 @@ def _test_path(classname: str, workdir: Path) -> str:
 
 
 def _junit(data: bytes | None, workdir: Path) -> list[TestCaseResult]:
-    if data is None:
-        return []
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return []
     results = []
-    for case in root.iter("testcase"):
-        classname, name = case.get("classname", ""), case.get("name", "")
-        path = _test_path(classname, workdir) if classname else name.replace(".", "/") + ".py"
-        outcome, error_type, message, detail = "passed", None, None, None
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                message = node.get("message")
-                error_type = node.get("type") or _error_type(message)
-                detail = (node.text or "")[-3000:]
-                break
-        test_id = f"{path}::{name}" if classname else path
+    for case in junit_cases(data):
+        path = (_test_path(case.classname, workdir) if case.classname
+                else case.name.replace(".", "/") + ".py")  # fmt: skip
+        failed = case.outcome != "passed"
         results.append(
             TestCaseResult(
-                test_id=test_id,
+                test_id=f"{path}::{case.name}" if case.classname else path,
                 file=path,
-                outcome=outcome,
-                error_type=error_type,
-                message=message,
-                detail=detail,
+                outcome=case.outcome,
+                error_type=(case.thrown or _error_type(case.message)) if failed else None,
+                message=case.message,
+                detail=case.detail,
             )
         )
     return results

@@ -1,12 +1,14 @@
 """Reading what a sandboxed job wrote: its files are untrusted (no links followed, sizes
-capped) and its JSON may be anything."""
+capped) and its JSON or XML may be anything."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from defusedxml import ElementTree
 
 MAX_RESULT_BYTES = 50 * 1024 * 1024
 
@@ -32,3 +34,35 @@ def json_or_none(data: bytes | None) -> Any:
         return json.loads(data)
     except ValueError:
         return None
+
+
+class JUnitCase(NamedTuple):
+    classname: str
+    name: str
+    outcome: str  # passed | failed | error | skipped
+    thrown: str | None  # the failure's `type` attribute (an exception class), if any
+    message: str | None
+    detail: str | None
+
+
+def junit_cases(data: bytes | None) -> list[JUnitCase]:
+    """The test cases of a JUnit XML report (pytest's, the JUnit console launcher's)."""
+    if not data:
+        return []
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        outcome, thrown, message, detail = "passed", None, None, None
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                thrown, message = node.get("type") or None, node.get("message")
+                detail = (node.text or "")[-3000:]
+                break
+        cases.append(JUnitCase(case.get("classname", ""), case.get("name", ""), outcome,
+                               thrown, message, detail))  # fmt: skip
+    return cases
