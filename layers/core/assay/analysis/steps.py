@@ -82,7 +82,8 @@ class StepsState(BaseModel):
 
 
 def _suffix(path: str) -> str:
-    """A test file's full suffix: `.py`, `.test.js`, `_test.go`..."""
+    """A file name's suffixes from its first dot (`.py`, `.test.js`, `.rs`): kept on the
+    copies of candidates and findings so they read as what they are."""
     name = PurePosixPath(path).name
     stem = name.split(".", 1)[0]
     return name[len(stem) :] if "." in name else ""
