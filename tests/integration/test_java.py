@@ -135,3 +135,31 @@ def test_an_llm_analysis_of_the_java_example(tmp_path: Path) -> None:
     assert report["coverage"]["after"]["line_pct"] > report["coverage"]["before"]["line_pct"]
     assert report["coverage"]["after"]["branch_pct"] > report["coverage"]["before"]["branch_pct"]
     assert verify_dir(tmp_path / "out").ok
+
+
+def test_a_pom_with_dependencies_beyond_junit_is_refused_with_the_reason(tmp_path: Path) -> None:
+    from assay.runtimes import EnvironmentFailed
+
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    pom = project / "pom.xml"
+    pom.write_text(
+        pom.read_text().replace(
+            "  </dependencies>",
+            """    <dependency>
+      <groupId>com.google.guava</groupId>
+      <artifactId>guava</artifactId>
+      <version>33.0.0-jre</version>
+    </dependency>
+  </dependencies>""",
+        )
+    )
+    runtime = JavaRuntime()
+    detection = runtime.detect(project)
+    assert detection is not None
+    with pytest.raises(EnvironmentFailed) as refused:
+        runtime.prepare(detection, project, ProcessSandbox(hidden=(tmp_path,)),
+                        tmp_path / "cache", [])  # fmt: skip
+    assert "com.google.guava:guava" in refused.value.message
+    assert "Maven Central" in (refused.value.fix or "")
+    assert not (tmp_path / "cache" / "envs").exists()  # nothing half-made left behind
