@@ -106,8 +106,9 @@ def _unpack(data: bytes, dest: Path) -> None:
         tar.extractall(dest, filter="tar")
 
 
-def _env_dir(environment: Environment) -> Path:
-    return environment.interpreter.parent.parent  # <env>/bin/python
+def _env_blob(number: int) -> str:
+    """The project's environment, then the generators'."""
+    return ENVIRONMENT if number == 0 else ENVIRONMENT.replace(".tar", f"-{number}.tar")
 
 
 class AnalysisMirror:
@@ -165,15 +166,17 @@ class AnalysisMirror:
             self.blobs.put(_run_key(self.analysis, SNAPSHOT), _pack(self.stores.snapshot))
 
     def put_environment(self, environment: Environment) -> None:
-        """The prepared environment, for the steps that run tests in other processes."""
-        self.blobs.put(_run_key(self.analysis, ENVIRONMENT), _pack(_env_dir(environment)))
+        """The prepared environments (the project's, and the generators' where apart), for the
+        steps that run tests or generators in other processes."""
+        for number, where in enumerate(environment.directories()):
+            self.blobs.put(_run_key(self.analysis, _env_blob(number)), _pack(where))
 
     def get_environment(self, environment: Environment) -> None:
         """At the path it was built at (a venv is not relocatable); a warm process that
         already holds it keeps it."""
-        where = _env_dir(environment)
-        if not environment.interpreter.exists():
-            _unpack(self.blobs.get(_run_key(self.analysis, ENVIRONMENT)), where)
+        for number, where in enumerate(environment.directories()):
+            if not (where / "bin" / "python").exists():
+                _unpack(self.blobs.get(_run_key(self.analysis, _env_blob(number))), where)
 
     def load_state(self) -> SavedSteps | None:
         key = _run_key(self.analysis, STATE)

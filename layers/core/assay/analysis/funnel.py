@@ -161,21 +161,25 @@ class Evaluator:
         first = self._run(f"{key}-run1", files, [candidate.path], collect=False)
         runs = [first]
         failing = {t.test_id.rsplit("::", 1)[-1]: t for t in first.failed}
+        # Skipped tests neither pass nor fail: they go with the failing ones when pruning.
+        skipped = {t.test_id.rsplit("::", 1)[-1] for t in first.skipped} - set(failing)
         if not first.passed:
             findings = self._findings(candidate, failing, runs=1)
             evaluation = self._discard(
                 candidate,
                 Stage.BUILT,
                 Stage.PASSED,
-                f"no test passed ({first.reason})",
+                f"no test passed ({first.counts()}; {first.reason})",
                 [f"{t.test_id}: {t.message}" for t in first.failed][:10],
             )
             evaluation.findings = self._confirm(candidate, evaluation.findings or findings)
             return evaluation
 
         code = candidate.code
+        if skipped:
+            code = self._runtime.prune(code, skipped) or code
         if failing:
-            pruned_code = self._runtime.prune(candidate.code, set(failing))
+            pruned_code = self._runtime.prune(code, set(failing))
             if pruned_code is None:
                 evaluation = self._discard(
                     candidate, Stage.BUILT, Stage.PASSED,
@@ -189,7 +193,8 @@ class Evaluator:
             code = pruned_code
         kept_files = {candidate.path: code}
         # Reliability: the (pruned) file must pass every rerun.
-        for attempt in range(2 if failing else 1, self._reruns + 1):
+        # (A pruned file was not what run 1 ran, so it gets all N runs of its own.)
+        for attempt in range(1 if code != candidate.code else 2, self._reruns + 1):
             rerun = self._run(f"{key}-run{attempt}", kept_files, [candidate.path], collect=False)
             runs.append(rerun)
             if not rerun.ok:

@@ -65,6 +65,16 @@ class ItemFiles:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "seconds.json").write_text(json.dumps(spent_by))
 
+    def save_generation(self, outcome: dict[str, Any]) -> None:
+        """Whether the engine produced a candidate for this item's target, and if not why."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "generation.json").write_text(json.dumps(outcome))
+
+    def generation(self) -> dict[str, Any] | None:
+        path = self.root / "generation.json"
+        loaded = json.loads(path.read_bytes()) if path.exists() else None
+        return loaded if isinstance(loaded, dict) else None
+
     def seconds(self) -> dict[str, float]:
         path = self.root / "seconds.json"
         loaded: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}

@@ -15,8 +15,10 @@ class AnalysisOptions(BaseModel):
     reruns: int = Field(default=3, ge=1)
     repair_turns: int = Field(default=2, ge=0)
     max_targets: int = Field(default=20, ge=1)
-    engine_time_s: float = Field(default=60.0, gt=0)  # per target, within the budget
+    engine_time_s: float = Field(default=600.0, gt=0)  # at most per target, within the budget
     test_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
+    include_entry_points: bool = False  # let generators call main()-like functions too
+    strict: bool = False  # a baseline that did not run cleanly fails the analysis
     mutation: bool = False  # measure the kept tests' mutation score (an optional stage)
     mutation_budget_s: float = Field(default=300.0, gt=0, le=840)  # within one step's 15 min

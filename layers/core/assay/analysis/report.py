@@ -49,6 +49,8 @@ def write_junit(path: Path, results: list[TestCaseResult], name: str = "assay") 
             node.text = result.detail or ""
         elif result.outcome == "skipped":
             ET.SubElement(case, "skipped", message=result.message or "")
+        elif result.outcome == "xfailed":  # a success: say which kind in its output
+            ET.SubElement(case, "system-out").text = f"xfailed: {result.message or ''}"
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)
@@ -85,6 +87,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
                           ("generated", "built", "passed", "reliable", "gained", "kept")) + " |",
         "",
     ]  # fmt: skip
+    lines += _warning_lines(report.get("warnings"))
+    lines += _baseline_lines(report.get("baseline"))
     kept = [t for t in report["tests"] if t["status"] == "kept"]
     discarded = [t for t in report["tests"] if t["status"] == "discarded"]
     if kept:
@@ -101,6 +105,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
                 f"{finding['message']} (failed {finding['runs']} of {finding['runs']} runs)"
             )
         lines.append("")
+    lines += _gap_lines(report.get("gaps"))
     lines += _mutation_lines(report.get("mutation"))
     cost = report["cost"]
     lines += [
@@ -140,5 +145,39 @@ def _mutation_lines(mutation: dict[str, Any] | None) -> list[str]:
         lines += ["", "Surviving mutants (the kept tests pass with these changes):", ""]
         for survivor in survivors:
             lines += [f"- `{survivor['mutant']}`", "", "```diff", survivor["diff"].strip(), "```"]
+    lines.append("")
+    return lines
+
+
+def _warning_lines(warnings: list[str] | None) -> list[str]:
+    if not warnings:
+        return []
+    return ["## Warnings", "", *[f"- {w}" for w in warnings], ""]
+
+
+def _baseline_lines(baseline: dict[str, Any] | None) -> list[str]:
+    if not baseline or (not baseline.get("tests") and not baseline.get("first_errors")):
+        return []
+    lines = [
+        "## The project's own tests",
+        "",
+        f"{baseline['tests']} tests: {baseline['passed']} passed, {baseline['failed']} failed, "
+        f"{baseline['errored']} errors, {baseline['skipped']} skipped; "
+        f"{baseline['collection_errors']} file(s) could not be collected.",
+        "",
+    ]
+    if baseline.get("first_errors"):
+        lines += ["First errors:", ""] + [f"- `{e}`" for e in baseline["first_errors"]] + [""]
+    return lines
+
+
+def _gap_lines(gaps: list[dict[str, Any]] | None) -> list[str]:
+    if not gaps:
+        return []
+    lines = ["## Modules left without tests", "", "| module | lines | branches | why |",
+             "|---|---|---|---|"]  # fmt: skip
+    for gap in gaps:
+        why = gap["reason"].replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{gap['module']}` | {gap['lines']} | {gap['branches']} | {why} |")
     lines.append("")
     return lines

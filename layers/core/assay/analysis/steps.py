@@ -21,12 +21,22 @@ from pydantic import BaseModel
 from assay import __version__
 from assay.analysis import report as reports
 from assay.analysis import selection
+from assay.analysis.baseline import baseline_counts
+from assay.analysis.budget import TimeBank
 from assay.analysis.funnel import Evaluation, Evaluator, Workspace
+from assay.analysis.gaps import left_without_tests, warnings
 from assay.analysis.items import ItemFiles
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.planning import Target, plan
 from assay.clock import utcnow
-from assay.engines import Candidate, Engine, Feedback, GenerationContext, Usage
+from assay.engines import (
+    Candidate,
+    Engine,
+    Feedback,
+    GenerationContext,
+    NothingGenerated,
+    Usage,
+)
 from assay.errors import AssayError
 from assay.evidence import EvidenceLog
 from assay.evidence.canonical import canonical, file_digest
@@ -41,6 +51,8 @@ REPORT_BODY = "evidence/report-body.json"
 # The steps run once per Map item, possibly at the same time in separate processes (Lambdas in
 # AWS): they write only under their item's directory; Select merges what they left.
 ITEM_STEPS = frozenset({"Generate", "Execute", "Repair"})
+# About what one sandboxed test run of a small candidate takes (pytest and coverage starting).
+CHECK_RUN_S = 4.0
 
 
 class AnalysisFailed(AssayError):
@@ -79,6 +91,10 @@ class StepsState(BaseModel):
     findings: list[dict[str, Any]]
     mutation: dict[str, Any] | None = None
     body: dict[str, Any] | None
+    budget_ends_s: float | None = None  # elapsed seconds at which generation must be done
+    baseline_run: dict[str, Any] | None = None  # the project's own suite: counts, first errors
+    generation: dict[str, dict[str, Any]] = {}  # per module, when no candidate came of it
+    unplanned: dict[str, dict[str, Any]] = {}  # modules with gaps left out of the plan, why
 
 
 def _suffix(path: str) -> str:
@@ -134,6 +150,11 @@ class AnalysisSteps:
         self._mutation: dict[str, Any] | None = None
         self._body: dict[str, Any] | None = None
         self._deadline = self.started + options.budget_s
+        self._budget_ends_s: float | None = None
+        self._bank: TimeBank | None = None
+        self._baseline_run: dict[str, Any] | None = None
+        self._generation: dict[str, dict[str, Any]] = {}
+        self._unplanned: dict[str, dict[str, Any]] = {}
 
     def export_state(self) -> StepsState:
         with self._lock:
@@ -154,6 +175,10 @@ class AnalysisSteps:
                 findings=list(self._findings),
                 mutation=self._mutation,
                 body=self._body,
+                budget_ends_s=self._budget_ends_s,
+                baseline_run=self._baseline_run,
+                generation=dict(self._generation),
+                unplanned=dict(self._unplanned),
             )
 
     def restore_state(self, saved: StepsState, *, count_gap: bool = False) -> None:
@@ -164,7 +189,13 @@ class AnalysisSteps:
         if count_gap and saved.saved_at is not None:
             elapsed += max(0.0, (utcnow() - saved.saved_at).total_seconds())
         self.started = time.monotonic() - elapsed
-        self._deadline = self.started + self.options.budget_s
+        self._budget_ends_s = saved.budget_ends_s
+        self._deadline = self.started + (
+            saved.budget_ends_s if saved.budget_ends_s is not None else self.options.budget_s
+        )
+        self._baseline_run = saved.baseline_run
+        self._generation = dict(saved.generation)
+        self._unplanned = dict(saved.unplanned)
         self.started_at = saved.started_at
         self.stage_seconds = dict(saved.stage_seconds)
         self._generated = saved.generated
@@ -249,6 +280,9 @@ class AnalysisSteps:
                 generated += entry.kind == "generate" and "candidate" in entry.payload
             for name, spent in item.seconds().items():
                 self.stage_seconds[name] = round(self.stage_seconds.get(name, 0.0) + spent, 3)
+            outcome = item.generation()
+            if outcome is not None and not outcome.get("produced"):
+                self._generation[str(outcome.get("module"))] = outcome
             evaluation = item.evaluation()
             if evaluation is not None:
                 evaluations.append(evaluation)
@@ -303,9 +337,30 @@ class AnalysisSteps:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _context(self) -> GenerationContext:
-        remaining = max(5.0, self._deadline - time.monotonic())
-        per_target = min(self.options.engine_time_s, remaining / max(1, len(self._targets)))
+    def _time_bank(self) -> TimeBank:
+        """Built at the plan; a step in another process (a Lambda) rebuilds it from the saved
+        state and sees no other item's reservation, so it shares out what is left evenly."""
+        if self._bank is None:
+            self._bank = TimeBank(
+                ends_at=self._deadline - self._suite_reserve_s(),
+                workers=self.options.workers,
+                gaps={t.module: t.gap for t in self._targets.values()},
+                check_s=self._check_reserve_s(),
+                floor_s=float(getattr(self.engine, "min_generate_s", 5.0)),
+                cap_s=self.options.engine_time_s,
+            )
+        return self._bank
+
+    def _check_reserve_s(self) -> float:
+        """What checking one candidate takes: a collection and N runs of a few seconds."""
+        return CHECK_RUN_S * (1 + self.options.reruns)
+
+    def _suite_reserve_s(self) -> float:
+        """What the final whole-suite run needs, judged by the baseline's."""
+        took = float((self._baseline_run or {}).get("duration_s", 0.0))
+        return 1.3 * took + CHECK_RUN_S
+
+    def _context(self, time_budget_s: float = 60.0) -> GenerationContext:
         return GenerationContext(
             root=self.stores.snapshot,
             runtime=self.runtime,
@@ -313,7 +368,8 @@ class AnalysisSteps:
             environment=self.environment,
             sandbox=self.sandbox,
             scratch=self.stores.work / "engine",
-            time_budget_s=per_target,
+            time_budget_s=time_budget_s,
+            include_entry_points=self.options.include_entry_points,
         )
 
     # ------------------------------------------------------------------ steps
@@ -368,14 +424,23 @@ class AnalysisSteps:
         return result
 
     def install(self, state: dict[str, Any]) -> dict[str, Any]:
-        tools = list(getattr(self.engine, "tools", ()))
+        # The generators get an environment of their own where the language allows it, so
+        # that their packages and the project's cannot shadow each other.
+        engine_tools = list(getattr(self.engine, "tools", ()))
+        generator = self.runtime.prepare_generator(engine_tools, self.sandbox, self.cache)
+        tools = [] if generator is not None else engine_tools
         mutation = self.runtime.mutation_tool() if self.options.mutation else None
         if mutation is not None:
             tools += mutation.tools
-        self._environment = self.runtime.prepare(
+        environment = self.runtime.prepare(
             self.detection, self.stores.snapshot, self.sandbox, self.cache, tools
         )
-        result = {"environment": self._environment.key, "tools": self._environment.tools}
+        if generator is not None:
+            environment = environment.model_copy(update={"generator": generator})
+        self._environment = environment
+        result = {"environment": environment.key, "tools": environment.tools,
+                  "generator": str(generator) if generator else None,
+                  "installed": len(environment.installed), "notes": environment.notes}  # fmt: skip
         self._record("install", result)
         return result
 
@@ -386,22 +451,32 @@ class AnalysisSteps:
             run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
         self._baseline = run.coverage or CoverageMap()
         summary = self._baseline.summary()
-        # Modules no test imports are absent from coverage data: count them as uncovered.
-        result = {
-            "tests": len(run.tests),
-            "passed": len(run.passed),
-            "failed": len(run.failed),
-            "reason": run.reason,
-            "line_pct": summary.line_pct,
-            "branch_pct": summary.branch_pct,
-        }
+        counts = baseline_counts(run, has_tests=bool(self.detection.test_files))
+        self._baseline_run = counts
+        result = {**counts, "line_pct": summary.line_pct, "branch_pct": summary.branch_pct}
         self._record("baseline", result)
+        if self.options.strict and counts["warnings"]:
+            raise AnalysisFailed(
+                "the project's own tests did not run cleanly (--strict): "
+                + "; ".join(counts["warnings"]),
+                fix="install what the tests need (test extras, plugins) or drop --strict",
+            )
         return result
 
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:
         assert self._baseline is not None
         targets = plan(self.stores.snapshot, self.detection, self._baseline, self.runtime)
+        self._unplanned = {
+            t.module: {"lines": len(t.missing_lines), "branches": len(t.missing_branches),
+                       "reason": f"not attempted: only the {self.options.max_targets} modules "
+                       "with the largest gaps are targeted"}
+            for t in targets[self.options.max_targets :]
+        }  # fmt: skip
         targets = targets[: self.options.max_targets]
+        # The budget is the time for generation and checking: it starts now.
+        self._deadline = time.monotonic() + self.options.budget_s
+        self._budget_ends_s = self._deadline - self.started
+        self._bank = None
         self._targets = {t.module: t for t in targets}
         # Modules no test touched count against the baseline, as they would for a user.
         for target in targets:
@@ -434,12 +509,25 @@ class AnalysisSteps:
         target = self._targets[item["target"]]
         files = self._item(item)
         files.reset()  # an item run again (a resumed Map) starts clean
-        if time.monotonic() > self._deadline:
-            return {"produced": False, "reason": "the time budget was used up"}
-        candidate = self.engine.generate(target, self._context(), int(item.get("index", 0)))
+        allotment = self._time_bank().allot(target.module, time.monotonic())
+        if allotment.reason is not None:
+            return self._nothing(files, target, "budget_spent", allotment.reason)
+        context = self._context(allotment.generate_s)
+        try:
+            candidate = self.engine.generate(target, context, int(item.get("index", 0)))
+        except NothingGenerated as nothing:
+            return self._nothing(
+                files, target, nothing.kind, nothing.reason, detail=nothing.detail,
+                allotted_s=allotment.generate_s,
+            )  # fmt: skip
+        except AssayError as error:  # the model unreachable, say: this target only
+            return self._nothing(files, target, "model_error", error.message,
+                                 allotted_s=allotment.generate_s)  # fmt: skip
         if candidate is None:
-            self._record_item(files, "generate", {"module": target.module, "produced": False})
-            return {"produced": False, "reason": "the engine produced no test file"}
+            return self._nothing(files, target, "no_tests", "the engine produced no test file",
+                                 allotted_s=allotment.generate_s)  # fmt: skip
+        files.save_generation({"module": target.module, "produced": True,
+                               "allotted_s": allotment.generate_s})  # fmt: skip
         rel = self._save_candidate(candidate)
         self._record_item(
             files,
@@ -449,10 +537,30 @@ class AnalysisSteps:
                 "candidate": candidate.candidate_id,
                 "engine": self.engine.name,
                 "usage": candidate.usage.model_dump(),
+                "allotted_s": allotment.generate_s,
+                "notes": candidate.notes,
             },
             [rel],
         )
         return {"produced": True, "candidate_id": candidate.candidate_id, "turn": candidate.turn}
+
+    def _nothing(
+        self,
+        files: ItemFiles,
+        target: Target,
+        kind: str,
+        reason: str,
+        *,
+        detail: str = "",
+        allotted_s: float = 0.0,
+    ) -> dict[str, Any]:
+        """A target the engine left without a candidate: why, kept for the report."""
+        self._time_bank().release(target.module, time.monotonic())
+        outcome = {"module": target.module, "produced": False, "kind": kind, "reason": reason,
+                   "detail": detail[-2000:], "allotted_s": allotted_s}  # fmt: skip
+        files.save_generation(outcome)
+        self._record_item(files, "generate", {k: v for k, v in outcome.items() if k != "detail"})
+        return {"produced": False, "reason": reason}
 
     def execute(self, item: dict[str, Any]) -> dict[str, Any]:
         candidate = self._load_candidate(item["candidate"]["candidate_id"])
@@ -467,6 +575,8 @@ class AnalysisSteps:
         )
         files = self._item(item)
         files.save_evaluation(evaluation)  # the latest turn's is the item's verdict
+        if not can_repair:
+            self._time_bank().release(candidate.module, time.monotonic())
         if can_repair:
             assert feedback is not None
             (
@@ -493,6 +603,8 @@ class AnalysisSteps:
             ).read_text()
         )
         repaired = self.engine.repair(target, candidate, feedback, self._context())
+        if repaired is None:
+            self._time_bank().release(target.module, time.monotonic())
         if repaired is None:
             return {"produced": False, "reason": "the engine could not repair the candidate"}
         rel = self._save_candidate(repaired)
@@ -649,6 +761,10 @@ class AnalysisSteps:
             for v in self._verdicts
         ]
         funnel = selection.funnel_counts(self._generated, self._verdicts)
+        gaps = left_without_tests(
+            list(self._targets.values()), self._verdicts, self._generation, self._unplanned,
+            self._merged_after() if self._suite is not None else None,
+        )  # fmt: skip
         cost_known = getattr(self.engine, "cost_known", True)
         return {
             "schema_version": reports.SCHEMA_VERSION,
@@ -670,6 +786,13 @@ class AnalysisSteps:
             "duration_s": round(time.monotonic() - self.started, 3),
             "stages": dict(self.stage_seconds),
             "mutation": self._mutation,
+            "baseline": self._baseline_run,
+            "environment": None if self._environment is None else {
+                "installed": len(self._environment.installed),
+                "notes": self._environment.notes},
+            "gaps": gaps,
+            "warnings": warnings(self._baseline_run, self._environment, gaps, self._verdicts,
+                                 planned=len(self._targets)),
         }  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:

@@ -45,6 +45,18 @@ from assay.wiring import make_signer
     help="Also measure the kept tests' mutation score (Python: mutmut), within "
     "ASSAY_MUTATION_BUDGET_S.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail the analysis when the project's own tests do not run cleanly (files that "
+    "cannot be collected, nothing passing).",
+)
+@click.option(
+    "--include-entry-points",
+    is_flag=True,
+    help="Let the offline engine call main()-like functions (left out by default: they read "
+    "stdin or argv, or end the process).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
 @click.option(
     "--unsafe-no-sandbox",
@@ -65,6 +77,8 @@ def analyze(
     out: Path | None,
     ref: str | None,
     mutation: bool,
+    strict: bool,
+    include_entry_points: bool,
     as_json: bool,
     unsafe_no_sandbox: bool,
     server: str | None,
@@ -102,6 +116,8 @@ def analyze(
         workers=settings.workers,
         mutation=mutation,
         mutation_budget_s=settings.mutation_budget_s,
+        strict=strict,
+        include_entry_points=include_entry_points,
     )
     sandbox = ProcessSandbox(hidden=(settings.home,), allow_unisolated=unsafe_no_sandbox)
     progress = Progress(quiet=False)
@@ -127,12 +143,19 @@ def _print(report: dict[str, Any], destination: Path | None, as_json: bool) -> N
         before, after = report["coverage"]["before"], report["coverage"]["after"]
         funnel = report["funnel"]
         reason = f" ({report['reason']})" if report["reason"] else ""
-        click.echo(f"analysis {report['analysis_id']}: {report['status']}{reason}")
+        warned = (f" with {len(report['warnings'])} warning(s)"
+                  if report.get("warnings") and not report["reason"] else "")  # fmt: skip
+        click.echo(f"analysis {report['analysis_id']}: {report['status']}{reason}{warned}")
         click.echo(
             f"coverage: lines {before['line_pct']:.1f}% -> {after['line_pct']:.1f}%, "
             f"branches {before['branch_pct']:.1f}% -> {after['branch_pct']:.1f}%"
         )
         click.echo("funnel: " + ", ".join(f"{k} {v}" for k, v in funnel.items()))
         click.echo(f"findings: {len(report['findings'])} possible bug(s)")
+        gaps = report.get("gaps") or []
+        if gaps:
+            click.echo(f"left without tests: {len(gaps)} module(s), see summary.md")
+        for warning in report.get("warnings") or []:
+            click.echo(f"warning: {warning}")
         if destination is not None:
             click.echo(f"report: {destination / 'report.json'}")

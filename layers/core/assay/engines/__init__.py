@@ -1,5 +1,12 @@
 """Test generators behind one interface: `llm` (LiteLLM) and `offline` (Pynguin)."""
 
-from assay.engines.port import Candidate, Engine, Feedback, GenerationContext, Usage
+from assay.engines.port import (
+    Candidate,
+    Engine,
+    Feedback,
+    GenerationContext,
+    NothingGenerated,
+    Usage,
+)
 
-__all__ = ["Candidate", "Engine", "Feedback", "GenerationContext", "Usage"]
+__all__ = ["Candidate", "Engine", "Feedback", "GenerationContext", "NothingGenerated", "Usage"]

@@ -14,7 +14,14 @@ from typing import Any
 from assay.analysis.planning import Target
 from assay.config import prepare_litellm
 from assay.engines import prompts
-from assay.engines.port import Candidate, Engine, Feedback, GenerationContext, Usage
+from assay.engines.port import (
+    Candidate,
+    Engine,
+    Feedback,
+    GenerationContext,
+    NothingGenerated,
+    Usage,
+)
 from assay.errors import AssayError
 from assay.runtimes import Idioms
 
@@ -95,7 +102,10 @@ class LlmEngine(Engine):
         text, usage = self._complete(prompts.generate(target, source, idioms), idioms)
         code = prompts.extract_code(text, idioms)
         if code is None:
-            return None
+            raise NothingGenerated(
+                "no_tests", f"the model's answer held no {idioms.language} test code",
+                detail=text[-1000:],
+            )  # fmt: skip
         path = context.runtime.candidate_path(target.module, index, self.name, context.detection)
         return Candidate(
             candidate_id=f"{Path(target.module).stem}-llm-{index}",

@@ -3,20 +3,31 @@
 Needs no model and no network while it runs; its tests import the module under test and assert
 what the code returned during the search (regression oracles), so a generated test documents
 current behaviour rather than intended behaviour.
+
+Each run gets the wall time the analysis allots it (`GenerationContext.time_budget_s`), all
+included; functions that look like a program's entry point are left out of the search unless
+asked for; a run that yields nothing says why (NothingGenerated), and one stopped at its limit
+is tried once more, shorter and with cheaper assertions, while its allotment lasts.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from assay.analysis.planning import Target
-from assay.engines.port import Candidate, Engine, GenerationContext
+from assay.engines import pynguin
+from assay.engines.entry_points import entry_points
+from assay.engines.port import Candidate, Engine, GenerationContext, NothingGenerated
 from assay.intake.local import copy_tree
 from assay.intake.policy import IntakePolicy
+from assay.runtimes.python_env import site_packages
 from assay.sandbox import Job, Limits
 
-PYNGUIN = "pynguin==0.48.0"
+PYNGUIN = pynguin.PYNGUIN
+# A second, shorter try after a run that hit its limit needs at least this long to yield.
+RETRY_FLOOR_S = 15.0
 
 
 class OfflineEngine(Engine):
@@ -28,50 +39,74 @@ class OfflineEngine(Engine):
         self._seed = seed
 
     def generate(self, target: Target, context: GenerationContext, index: int) -> Candidate | None:
+        started = time.monotonic()
+        source = (context.root / target.module).read_text(errors="replace")
+        left_out = {} if context.include_entry_points else entry_points(source)
         work = context.scratch / f"pynguin-{Path(target.module).stem}-{index}"
-        shutil.rmtree(work, ignore_errors=True)
-        copy_tree(context.root, work, IntakePolicy())
-        source_root = context.detection.source_roots[0]
-        project = (work / source_root).resolve()
-        budget = max(5, int(context.time_budget_s))
-        outcome = context.sandbox.run(
-            Job(
-                argv=[
-                    str(context.environment.interpreter),
-                    "-m",
-                    "pynguin",
-                    "--project-path",
-                    str(project),
-                    "--output-path",
-                    str(work / ".assay-pynguin"),
-                    "--module-name",
-                    target.import_name,
-                    "--maximum-search-time",
-                    str(budget),
-                    "--seed",
-                    str(self._seed + index),
-                    "--create-coverage-report",
-                    "False",
-                ],
-                workdir=work,
-                readonly=context.environment.readonly,
-                env={"PYNGUIN_DANGER_AWARE": "1", "PYTHONPATH": str(project)},
-                limits=Limits(
-                    wall_s=budget * 3 + 60, cpu_s=budget * 3 + 60, memory_mb=3072, processes=64
-                ),
+        attempt = 0
+        while True:
+            remaining = context.time_budget_s - (time.monotonic() - started)
+            plan = pynguin.Plan.within(remaining)
+            produced = self._run(
+                target, context, index, work, plan=plan, left_out=left_out, fast=attempt > 0
             )
-        )
-        produced = sorted((work / ".assay-pynguin").glob("test_*.py"))
-        if not produced or produced[0].is_symlink():
-            return None
-        code = produced[0].read_text(errors="replace")
-        if "def test_" not in code:
-            return None
-        del outcome  # its output is not needed: the file is the result
+            if isinstance(produced, str):
+                break
+            remaining = context.time_budget_s - (time.monotonic() - started)
+            if produced.kind != "timed_out" or attempt > 0 or remaining < RETRY_FLOOR_S:
+                raise produced
+            attempt += 1
+        notes = [f"left out of the search: {name} ({why})" for name, why in left_out.items()]
         return Candidate(
             candidate_id=f"{Path(target.module).stem}-offline-{index}",
             module=target.module,
             path=context.runtime.candidate_path(target.module, index, self.name, context.detection),
-            code=code,
+            code=produced,
             engine=self.name,
+            notes=notes + ([f"second try after a timeout ({plan.search_s} s)"] if attempt else []),
         )
+
+    def _run(
+        self,
+        target: Target,
+        context: GenerationContext,
+        index: int,
+        work: Path,
+        *,
+        plan: pynguin.Plan,
+        left_out: dict[str, str],
+        fast: bool,
+    ) -> str | NothingGenerated:
+        """The test file Pynguin wrote, or why there is none."""
+        shutil.rmtree(work, ignore_errors=True)
+        copy_tree(context.root, work, IntakePolicy())
+        project = (work / context.detection.source_roots[0]).resolve()
+        environment = context.environment
+        generator = environment.generator or environment.interpreter
+        argv = pynguin.argv(
+            generator, project=project, output=work / ".assay-pynguin",
+            module=target.import_name, plan=plan, seed=self._seed + index,
+            ignore=[f"{target.import_name}.{name}" for name in left_out],
+        )  # fmt: skip
+        if fast:  # plain assertions on what the calls returned, no mutation analysis
+            argv += ["--assertion-generation", "SIMPLE"]
+        env = {**pynguin.ENV, "PYTHONPATH": str(project)}
+        readonly = list(environment.readonly)
+        if environment.generator is not None:  # Pynguin's venv, the project's packages after
+            boot = work / ".assay-boot"
+            boot.mkdir()
+            sites = site_packages(environment.interpreter)
+            (boot / "sitecustomize.py").write_text(pynguin.sitecustomize(sites))
+            env["PYTHONPATH"] = f"{boot}:{project}"
+            readonly.append(environment.generator.parent.parent)
+        limits = Limits(wall_s=plan.hard_s, cpu_s=int(plan.hard_s * 2) + 30, memory_mb=3072,
+                        processes=64, output_bytes=1_000_000)  # fmt: skip
+        outcome = context.sandbox.run(
+            Job(argv=argv, workdir=work, readonly=readonly, env=env, limits=limits)
+        )
+        produced = sorted((work / ".assay-pynguin").glob("test_*.py"))
+        if produced and not produced[0].is_symlink():
+            code = produced[0].read_text(errors="replace")
+            if "def test_" in code:
+                return code
+        return pynguin.explain(outcome, plan)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +34,29 @@ class Candidate(BaseModel):
     engine: str
     turn: int = 0  # 0 for the first attempt, n for the n-th repair
     usage: Usage = Field(default_factory=Usage)
+    notes: list[str] = Field(default_factory=list)  # what the engine wants the report to say
+
+
+# Why an engine left a target without a candidate: each kind is a sentence in the report.
+NothingKind = Literal[
+    "timed_out",  # stopped at its time limit before it wrote anything
+    "crashed",  # ended with an error of its own
+    "import_failed",  # could not import the module under test
+    "nothing_to_call",  # found nothing it could call in the module
+    "no_tests",  # ran to the end and wrote no test
+    "budget_spent",  # the analysis's time was used up before this target's turn
+    "model_error",  # the model could not be reached or answered nothing usable
+]
+
+
+class NothingGenerated(Exception):
+    """An engine's account of why it produced no candidate for a target."""
+
+    def __init__(self, kind: NothingKind, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.kind: NothingKind = kind
+        self.reason = reason
+        self.detail = detail[-2000:]
 
 
 class Feedback(BaseModel):
@@ -53,7 +77,8 @@ class GenerationContext(BaseModel):
     environment: Environment
     sandbox: Sandbox
     scratch: Path  # a directory the engine may use
-    time_budget_s: float = 60.0
+    time_budget_s: float = 60.0  # the wall time this generation may take, all included
+    include_entry_points: bool = False  # search `main()`-like functions too
 
 
 class Engine(ABC):
@@ -63,7 +88,8 @@ class Engine(ABC):
 
     @abstractmethod
     def generate(self, target: Target, context: GenerationContext, index: int) -> Candidate | None:
-        """A candidate test file for `target`, or None when the engine produced nothing."""
+        """A candidate test file for `target`. Raises NothingGenerated saying why when there
+        is none (None is taken as "produced no test file", without a why)."""
 
     def repair(
         self, target: Target, candidate: Candidate, feedback: Feedback, context: GenerationContext

@@ -52,12 +52,27 @@ class Environment(BaseModel):
     readonly: list[Path]  # paths the sandbox must expose read-only to run it
     key: str  # cache key (what it was built from)
     tools: list[str]
+    # The test generators' own interpreter, apart from the project's packages (Python), and
+    # what the install did and what it had to leave out.
+    generator: Path | None = None
+    installed: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def directories(self) -> list[Path]:
+        """The environments' root directories (`<env>/bin/python`), for shipping them."""
+        found = [self.interpreter.parent.parent]
+        if self.generator is not None:
+            found.append(self.generator.parent.parent)
+        return found
+
+
+SUCCESSES = frozenset({"passed", "xfailed"})
 
 
 class TestCaseResult(BaseModel):
     test_id: str  # e.g. tests/test_calc.py::test_add
     file: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | xfailed | failed | error | skipped
     error_type: str | None = None
     message: str | None = None
     detail: str | None = None
@@ -73,7 +88,20 @@ class TestRun(BaseModel):
 
     @property
     def passed(self) -> list[TestCaseResult]:
-        return [t for t in self.tests if t.outcome == "passed"]
+        """The tests the framework counts as successes (an expected failure that happened
+        is one: `xfailed`)."""
+        return [t for t in self.tests if t.outcome in SUCCESSES]
+
+    @property
+    def skipped(self) -> list[TestCaseResult]:
+        return [t for t in self.tests if t.outcome == "skipped"]
+
+    def counts(self) -> str:
+        """What the run found, in words: `3 passed, 1 failed, 2 skipped`."""
+        order = ("passed", "xfailed", "failed", "error", "skipped")
+        found = {name: sum(t.outcome == name for t in self.tests) for name in order}
+        said = ", ".join(f"{n} {name}" for name, n in found.items() if n)
+        return said or "no test ran"
 
     @property
     def failed(self) -> list[TestCaseResult]:
@@ -110,6 +138,11 @@ class Runtime(ABC):
         extra_tools: list[str],
     ) -> Environment:
         """Install the project's dependencies and the test tools (network allowed, sandboxed)."""
+
+    def prepare_generator(self, tools: list[str], sandbox: Sandbox, cache: Path) -> Path | None:
+        """An interpreter with the test generators' `tools`, apart from the project's packages;
+        None when this language keeps them with the project (or needs none)."""
+        return None
 
     @abstractmethod
     def run_tests(

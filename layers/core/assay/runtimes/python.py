@@ -1,8 +1,9 @@
 """Python: pytest and coverage.py (with branches), run inside the sandbox.
 
-Dependencies come from `requirements*.txt` and `pyproject.toml`'s `[project] dependencies`, read
-as data: Assay never runs a project's `setup.py` or build backend to learn them. The project's
-own code is put on PYTHONPATH (its source roots) instead of being installed.
+What the project declares (python_requirements) is installed with the project itself, when it
+has a build system, in the install sandbox (python_env); tests import the snapshot's code, put
+first on PYTHONPATH (its source roots). The project's pytest configuration holds, but for the
+options that would fight Assay's own coverage and reports.
 """
 
 from __future__ import annotations
@@ -12,37 +13,34 @@ import hashlib
 import json
 import os
 import re
-import shutil
+import shlex
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import sandboxed
+from assay.runtimes import python_env, python_requirements, sandboxed
 from assay.runtimes.coverage import CoverageMap
 from assay.runtimes.mutation import MutationTool
 from assay.runtimes.port import (
+    SUCCESSES,
     Detection,
     Environment,
-    EnvironmentFailed,
     Idioms,
     Runtime,
     TestCaseResult,
     TestRun,
 )
 from assay.runtimes.python_mutation import Mutmut
+from assay.runtimes.python_requirements import normalize
 from assay.runtimes.results import json_or_none as _json
 from assay.runtimes.results import junit_cases, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
-# Test tools installed next to the project's dependencies. pytest stays below 9 because
-# Pynguin (the offline engine) pins it so.
-BASE_TOOLS = ["pytest>=8,<9", "coverage>=7.4"]
 OMIT = [
     "tests/*",
     "test/*",
@@ -210,26 +208,6 @@ class PythonRuntime(Runtime):
         return Mutmut()
 
     # ------------------------------------------------------------------ prepare
-    @staticmethod
-    def declared_dependencies(root: Path, detection: Detection) -> list[str]:
-        """Requirements as data, never by running project code."""
-        requirements: list[str] = []
-        for name in detection.dependency_files:
-            path = root / name
-            if name.startswith("requirements") and name.endswith(".txt"):
-                for raw in path.read_text(errors="replace").splitlines():
-                    line = raw.split("#", 1)[0].strip()
-                    # Options (-e, -r, --index-url...) could point pip anywhere: skip them.
-                    if line and not line.startswith("-"):
-                        requirements.append(line)
-            elif name == "pyproject.toml":
-                try:
-                    data = tomllib.loads(path.read_text(errors="replace"))
-                except tomllib.TOMLDecodeError:
-                    continue
-                requirements += [str(d) for d in data.get("project", {}).get("dependencies", [])]
-        return sorted(dict.fromkeys(requirements))
-
     def _version(self) -> str:
         done = subprocess.run(  # noqa: S603
             [str(self._python), "-c", "import sys; print(sys.version.split()[0])"],
@@ -239,6 +217,12 @@ class PythonRuntime(Runtime):
         )
         return done.stdout.strip()
 
+    def _installer(self, sandbox: Sandbox, cache: Path) -> python_env.Installer:
+        return python_env.Installer(
+            python=self._python, sandbox=sandbox, cache=cache, hosts=self._package_hosts,
+            index_url=None if self._package_index is None else self._package_index(),
+        )  # fmt: skip
+
     def prepare(
         self,
         detection: Detection,
@@ -247,50 +231,40 @@ class PythonRuntime(Runtime):
         cache: Path,
         extra_tools: list[str],
     ) -> Environment:
-        requirements = self.declared_dependencies(root, detection)
-        tools = [*BASE_TOOLS, *extra_tools]
+        declared = python_requirements.declared(root)
+        tools = python_env.tools_for(declared, extra_tools)
         version = self._version()
-        key = hashlib.sha256(json.dumps([version, requirements, tools]).encode()).hexdigest()[:16]
+        key = python_env.project_key(version, root, declared, tools)
         envdir = cache / "envs" / f"py{version}-{key}"
         base = Path(sys.base_prefix)
         environment = Environment(
-            interpreter=envdir / "bin" / "python",
-            readonly=sorted({envdir, base}),
-            key=key,
+            interpreter=envdir / "bin" / "python", readonly=sorted({envdir, base}), key=key,
             tools=tools,
-        )
-        if (envdir / ".ready").exists():
-            return environment
-        shutil.rmtree(envdir, ignore_errors=True)
-        envdir.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(  # noqa: S603 - Assay's own interpreter, no project code
-            [str(self._python), "-m", "venv", str(envdir)], check=True, capture_output=True
-        )
-        (cache / "pip").mkdir(exist_ok=True)
-        install = [str(environment.interpreter), "-m", "pip", "install", "--quiet",
-                   "--disable-pip-version-check", "--no-input", *tools, *requirements]  # fmt: skip
-        direct = None if self._package_index is None else {
-            "PIP_INDEX_URL": self._package_index()}  # fmt: skip
-        step, outcome = sandboxed.install(
-            cache, install, sandbox, env={"PIP_CACHE_DIR": str(cache / "pip")},
-            hosts=self._package_hosts, direct=direct, readonly=[base],
-            python=environment.interpreter,
-            limits=Limits(wall_s=900, cpu_s=900, memory_mb=4096, processes=256,
-                          output_bytes=2_000_000),
         )  # fmt: skip
-        if step:
-            outcome = outcome.model_copy(update={"stdout": str(step.get("output", ""))})
-        if not outcome.ok:
-            shutil.rmtree(envdir, ignore_errors=True)
-            tail = (outcome.stderr or outcome.stdout).strip().splitlines()[-3:]
-            raise EnvironmentFailed(
-                f"installing the project's dependencies failed ({outcome.reason}): "
-                + " | ".join(tail),
-                fix="check the project's requirements; the install runs with network access "
-                "to package registries only through the sandbox",
+        ready = envdir / ".ready"
+        if ready.exists():
+            built = python_env.Built.model_validate_json(ready.read_text())
+        else:
+            built = python_env.build_project_env(
+                self._installer(sandbox, cache), envdir, root, declared, tools
             )
-        (envdir / ".ready").write_text(json.dumps({"requirements": requirements, "tools": tools}))
-        return environment
+            ready.write_text(built.model_dump_json())
+        sources = ", ".join(declared.sources) or "nothing declared"
+        return environment.model_copy(update={
+            "installed": built.installed,
+            "notes": [f"dependencies from: {sources}", *built.notes],
+        })  # fmt: skip
+
+    def prepare_generator(self, tools: list[str], sandbox: Sandbox, cache: Path) -> Path | None:
+        if not tools:
+            return None
+        version = self._version()
+        key = hashlib.sha256(json.dumps([version, sorted(tools)]).encode()).hexdigest()[:16]
+        envdir = cache / "envs" / f"tools-py{version}-{key}"
+        if not (envdir / ".ready").exists():
+            built = python_env.build_tools_env(self._installer(sandbox, cache), envdir, tools)
+            (envdir / ".ready").write_text(built.model_dump_json())
+        return envdir / "bin" / "python"
 
     # ------------------------------------------------------------------ run tests
     def run_tests(
@@ -307,15 +281,14 @@ class PythonRuntime(Runtime):
         sandboxed.stage(workdir)
         python = str(env.interpreter)
         pytest_args = [
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "--rootdir=.",
-            f"--junitxml={STATE_DIR}/junit.xml",
-            *tests,
-        ]
+            "-q", "-p", "no:cacheprovider", "-o", f"addopts={project_addopts(workdir)}",
+            "--rootdir=.", f"--junitxml={STATE_DIR}/junit.xml",
+        ]  # fmt: skip
+        if tests and _has(env, "pytest-timeout"):
+            # Generated tests: each gets a short limit of its own, so one that blocks cannot
+            # take the file's whole run with it.
+            pytest_args.append(f"--timeout={TEST_TIMEOUT_S}")
+        pytest_args += tests
         if collect_only:
             steps = [
                 {
@@ -375,14 +348,58 @@ class PythonRuntime(Runtime):
         report = _json(read_inside(workdir, f"{STATE_DIR}/coverage.json"))
         if report is not None:
             coverage_map = CoverageMap.from_coverage_json(report, str(workdir.resolve()))
+        reason = _reason(test_code, outcome.reason)
+        if test_code == 0 and tests_found and not any(t.outcome in SUCCESSES for t in tests_found):
+            reason = "every test was skipped"
         return TestRun(
             ok=outcome.ok and test_code == 0,
-            reason=_reason(test_code, outcome.reason),
+            reason=reason,
             tests=tests_found,
             coverage=coverage_map,
             output=output[-4000:],
             duration_s=outcome.duration_s,
         )
+
+
+# Options of a project's `addopts` that would fight Assay's own coverage run, reports or
+# reruns (parallel workers escape `coverage run`); each with whether it takes a value.
+DROPPED_OPTIONS = {
+    "--cov": False, "--cov-report": True, "--cov-config": True, "--cov-fail-under": True,
+    "--cov-append": False, "--cov-branch": False, "--no-cov": False, "--junitxml": True,
+    "--junit-xml": True, "--junit-prefix": True, "-n": True, "--numprocesses": True,
+    "--dist": True, "--maxprocesses": True, "--lf": False, "--last-failed": False,
+    "--ff": False, "--failed-first": False, "--sw": False, "--stepwise": False, "--pdb": False,
+    "--looponfail": False, "-f": False, "--result-log": True, "--html": True,
+    "--self-contained-html": False, "--benchmark-autosave": False,
+}  # fmt: skip
+TEST_TIMEOUT_S = 20
+
+
+def project_addopts(workdir: Path) -> str:
+    """The project's own `addopts`, without what would fight Assay's run."""
+    raw = python_requirements.pytest_options(workdir).get("addopts", "")
+    try:
+        tokens = shlex.split(raw)
+    except ValueError:
+        return ""
+    kept, skip = [], False
+    for token in tokens:
+        if skip:
+            skip = False
+            continue
+        name = token.split("=", 1)[0]
+        if name in DROPPED_OPTIONS or name.startswith("--cov"):
+            skip = DROPPED_OPTIONS.get(name, False) and "=" not in token
+            continue
+        if name.startswith("-n") and name[2:].isdigit():  # -n4
+            continue
+        kept.append(token)
+    return shlex.join(kept)
+
+
+def _has(env: Environment, distribution: str) -> bool:
+    wanted = normalize(distribution)
+    return any(normalize(i.split("==", 1)[0]) == wanted for i in env.installed)
 
 
 def _reason(code: Any, sandbox_reason: str) -> str:
@@ -414,7 +431,7 @@ def _junit(data: bytes | None, workdir: Path) -> list[TestCaseResult]:
     for case in junit_cases(data):
         path = (_test_path(case.classname, workdir) if case.classname
                 else case.name.replace(".", "/") + ".py")  # fmt: skip
-        failed = case.outcome != "passed"
+        failed = case.outcome not in SUCCESSES
         results.append(
             TestCaseResult(
                 test_id=f"{path}::{case.name}" if case.classname else path,

@@ -39,7 +39,7 @@ def json_or_none(data: bytes | None) -> Any:
 class JUnitCase(NamedTuple):
     classname: str
     name: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | xfailed | failed | error | skipped
     thrown: str | None  # the failure's `type` attribute (an exception class), if any
     message: str | None
     detail: str | None
@@ -61,6 +61,10 @@ def junit_cases(data: bytes | None) -> list[JUnitCase]:
             if node is not None:
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
                 thrown, message = node.get("type") or None, node.get("message")
+                if tag == "skipped" and thrown == "pytest.xfail":
+                    # An expected failure that happened (xfail, strict or not) is a success
+                    # for pytest; a strict xfail that passed arrives as a <failure> instead.
+                    outcome, thrown = "xfailed", None
                 detail = (node.text or "")[-3000:]
                 break
         cases.append(JUnitCase(case.get("classname", ""), case.get("name", ""), outcome,
