@@ -283,6 +283,8 @@ class PythonRuntime(Runtime):
         pytest_args = [
             "-q", "-p", "no:cacheprovider", "-o", f"addopts={project_addopts(workdir)}",
             "--rootdir=.", f"--junitxml={STATE_DIR}/junit.xml",
+            # One test file that cannot be imported must not take the others' coverage with it.
+            "--continue-on-collection-errors",
         ]  # fmt: skip
         if tests and _has(env, "pytest-timeout"):
             # Generated tests: each gets a short limit of its own, so one that blocks cannot
