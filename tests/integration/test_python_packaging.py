@@ -39,8 +39,8 @@ SETUP_CFG_SRC = {
     "def test_name():\n    assert name() == 'iniconfig'\n    assert pretend.stub(a=1).a == 1\n",
 }  # fmt: skip
 HATCH = {
-    "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-    '[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["six"]\n'
+    "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\n'
+    'build-backend = "hatchling.build"\n[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["six"]\n'
     '[project.optional-dependencies]\ntests = ["pretend"]\n'
     '[tool.pytest.ini_options]\nasyncio_mode = "auto"\naddopts = "--cov=demo -p no:warnings"\n',
     "demo/__init__.py": "import six\n\nasync def double(x):\n    return 2 * x\n",

@@ -6,11 +6,11 @@ from assay.analysis.budget import TimeBank
 from assay.engines.pynguin import STARTUP_S, Plan
 
 
-def bank(**overrides: object) -> TimeBank:
-    settings: dict = dict(ends_at=100.0, workers=2, gaps={"a": 30, "b": 10}, check_s=10.0,
-                          floor_s=5.0, cap_s=1000.0)  # fmt: skip
-    settings.update(overrides)
-    return TimeBank(**settings)
+def bank(
+    *, ends_at: float = 100.0, workers: int = 2, gaps: dict[str, int] | None = None
+) -> TimeBank:
+    return TimeBank(ends_at=ends_at, workers=workers, gaps=gaps or {"a": 30, "b": 10},
+                    check_s=10.0, floor_s=5.0, cap_s=1000.0)  # fmt: skip
 
 
 def test_shares_follow_the_gaps_and_fill_the_workers() -> None:

@@ -48,7 +48,8 @@ def pytest_run(tmp_path: Path, files: dict[str, str]) -> Run:
         (tmp_path / name).write_text(text)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir=.",
-         "--continue-on-collection-errors", "--junitxml=junit.xml", "."], cwd=tmp_path, capture_output=True, text=True, check=False,
+         "--continue-on-collection-errors", "--junitxml=junit.xml", "."],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     tests = _junit((tmp_path / "junit.xml").read_bytes(), tmp_path)
     return Run(ok=done.returncode == 0, reason=f"exit {done.returncode}", tests=tests)
