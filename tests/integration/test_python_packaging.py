@@ -40,7 +40,8 @@ SETUP_CFG_SRC = {
 }  # fmt: skip
 HATCH = {
     "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\n'
-    'build-backend = "hatchling.build"\n[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["six"]\n'
+    'build-backend = "hatchling.build"\n[project]\nname = "demo"\nversion = "0.1"\n'
+    'dependencies = ["six"]\n'
     '[project.optional-dependencies]\ntests = ["pretend"]\n'
     '[tool.pytest.ini_options]\nasyncio_mode = "auto"\naddopts = "--cov=demo -p no:warnings"\n',
     "demo/__init__.py": "import six\n\nasync def double(x):\n    return 2 * x\n",
