@@ -439,7 +439,7 @@ class AnalysisSteps:
             environment = environment.model_copy(update={"generator": generator})
         self._environment = environment
         result = {"environment": environment.key, "tools": environment.tools,
-                  "generator": str(generator) if generator else None,
+                  "generator": generator.parent.parent.name if generator else None,
                   "installed": len(environment.installed), "notes": environment.notes}  # fmt: skip
         self._record("install", result)
         return result
