@@ -45,6 +45,28 @@ export interface AnalysisSummary {
   findings: number;
   usd: number;
   usd_known: boolean;
+  left_without_tests?: number;
+  warnings?: string[];
+}
+
+export interface Gap {
+  module: string;
+  lines: number;
+  branches: number;
+  kind: string;
+  reason: string;
+  detail?: string;
+}
+
+export interface BaselineRun {
+  tests: number;
+  passed: number;
+  failed: number;
+  errored: number;
+  skipped: number;
+  collection_errors: number;
+  first_errors: string[];
+  warnings: string[];
 }
 
 export interface Analysis {
@@ -116,6 +138,9 @@ export interface Report {
   duration_s: number;
   stages?: Record<string, number>;
   mutation?: Mutation | null;
+  gaps?: Gap[];
+  warnings?: string[];
+  baseline?: BaselineRun | null;
 }
 
 export interface Mutation {

@@ -144,7 +144,9 @@ function ReportSections({ record }: { record: Analysis }) {
             <FunnelChart counts={body.funnel} caption="Generated tests by the furthest stage they reached" />
           </Section>
           <CoverageSection report={body} />
+          <WarningsSection report={body} />
           <TestsSection analysisId={record.id} tests={body.tests} />
+          <GapsSection report={body} />
           <FindingsSection analysisId={record.id} report={body} />
           {body.mutation && <MutationSection mutation={body.mutation} />}
           <Section title="Cost">
@@ -273,6 +275,49 @@ function TestsSection({ analysisId, tests }: { analysisId: string; tests: Report
         )}
       </Section>
     </>
+  );
+}
+
+function WarningsSection({ report }: { report: Report }) {
+  const warnings = report.warnings ?? [];
+  const baseline = report.baseline;
+  if (warnings.length === 0 && !baseline?.tests) return null;
+  return (
+    <Section title="The project's own tests and warnings">
+      {baseline && baseline.tests > 0 && (
+        <p>
+          {baseline.tests} tests: {baseline.passed} passed, {baseline.failed} failed, {baseline.errored} errors,{" "}
+          {baseline.skipped} skipped; {baseline.collection_errors} file(s) could not be collected.
+        </p>
+      )}
+      {warnings.length > 0 && (
+        <ul class="warnings" aria-label="Warnings">
+          {warnings.map((warning) => (
+            <li key={warning}>
+              <strong>Warning:</strong> {warning}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Section>
+  );
+}
+
+function GapsSection({ report }: { report: Report }) {
+  const gaps = report.gaps ?? [];
+  return (
+    <Section title={`Modules left without tests (${gaps.length})`}>
+      {gaps.length === 0 ? (
+        <p class="empty">Every module with gaps got a kept test, or its gap was closed.</p>
+      ) : (
+        <DataTable class="gaps" rows={gaps} rowKey={(g) => g.module} columns={[
+          { label: "Module", rowHeader: true, cell: (g) => <code>{g.module}</code> },
+          { label: "Lines", cell: (g) => g.lines },
+          { label: "Branches", cell: (g) => g.branches },
+          { label: "Why", cell: (g) => g.reason },
+        ]} />
+      )}
+    </Section>
   );
 }
 

@@ -35,6 +35,8 @@ class AnalysisSummary(BaseModel):
     findings: int = Field(ge=0)
     usd: float = Field(ge=0)
     usd_known: bool = True
+    left_without_tests: int = Field(default=0, ge=0)  # modules with gaps and no kept test
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, report: dict[str, Any]) -> AnalysisSummary:
@@ -48,6 +50,8 @@ class AnalysisSummary(BaseModel):
             findings=len(report["findings"]),
             usd=float(cost["usd"]),
             usd_known=bool(cost.get("usd_known", True)),
+            left_without_tests=len(report.get("gaps") or []),
+            warnings=list(report.get("warnings") or []),
         )
 
 
