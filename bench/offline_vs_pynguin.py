@@ -145,7 +145,12 @@ def measure(python: Path, project: Path, tests: Path, package: str, modules: lis
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--search", type=int, default=30, help="seconds per module")
-    parser.add_argument("--only", help="one distribution")
+    parser.add_argument("--only", help="distributions, comma-separated")
+    parser.add_argument(
+        "--reuse-pynguin",
+        action="store_true",
+        help="keep Pynguin alone's tests from an earlier run (same --search)",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/assay-bench-offline"))
     args = parser.parse_args()
     work: Path = args.work
@@ -159,8 +164,13 @@ def main() -> None:
         project = fetch(work, dist, version, package)
         modules = modules_of(project, package)
         alone_out = work / "pynguin-out" / dist
-        shutil.rmtree(alone_out, ignore_errors=True)
-        alone = pynguin_alone(pynguin_python, project, modules, args.search, alone_out)
+        runs = alone_out / "runs.json"
+        if args.reuse_pynguin and runs.exists():  # Pynguin alone's run of an earlier bench
+            alone = json.loads(runs.read_text())
+        else:
+            shutil.rmtree(alone_out, ignore_errors=True)
+            alone = pynguin_alone(pynguin_python, project, modules, args.search, alone_out)
+            runs.write_text(json.dumps(alone))
         ours = assay(project, args.search * len(modules), work / "assay-out" / dist)
         results["packages"][dist] = {
             "version": version,

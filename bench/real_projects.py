@@ -44,13 +44,13 @@ PROJECTS: list[tuple[str, str, str, str, list[str], str]] = [
     ("marshmallow", "3.20.1", "setup.py with extras", "tests", [], "tests"),
     ("cachetools", "5.3.2", "setup.cfg, src layout", "", [], "tests"),
     ("more-itertools", "10.1.0", "flit", "", [], "tests"),
-    ("tomli", "2.0.1", "flit, src layout", "", [], "tests"),
-    ("python-slugify", "8.0.1", "setup.py, a CLI", "", [], "test.py"),
+    ("six", "1.16.0", "setup.py, one module", "", [], "test_six.py"),
+    ("jmespath", "1.0.1", "setup.py, a CLI script", "", [], "tests"),
     ("inflection", "0.5.1", "setup.py, one module", "", [], "test_inflection.py"),
     ("tomlkit", "0.12.3", "poetry", "", ["pyyaml"], "tests"),
     ("semver", "3.0.2", "setup.cfg, src layout, pytest-cov in addopts", "", ["pytest-cov"],
      "tests"),
-    ("docopt", "0.6.2", "setup.py, a CLI parser", "", [], "test_docopt.py"),
+    ("wcwidth", "0.2.13", "setup.py, setup.cfg", "", [], "tests"),
     ("idna", "3.6", "flit", "", [], "tests"),
 ]  # fmt: skip
 

@@ -96,9 +96,8 @@ def analyze(home: Path, project: Path, out: Path, budget: float) -> dict[str, An
 
 
 def after_baseline_s(report: dict[str, Any]) -> float:
-    stages = report["stages"]
-    return report["duration_s"] - sum(stages.get(s, 0.0) for s in
-                                      ("Intake", "Detect", "Install", "Baseline"))  # fmt: skip
+    before = ("Intake", "Detect", "Install", "Baseline")
+    return float(report["duration_s"]) - sum(float(report["stages"].get(s, 0.0)) for s in before)
 
 
 def test_functions_that_read_stdin_or_exit_are_contained(assay_home: Path, tmp_path: Path) -> None:

@@ -47,3 +47,11 @@ def test_pynguin_plan_leaves_room_to_write_its_tests() -> None:
         plan = Plan.within(allotment)
         assert plan.search_s + plan.mutation_s + STARTUP_S < allotment * 0.8
         assert plan.hard_s >= allotment
+
+
+def test_a_later_pass_gets_only_what_the_first_leaves() -> None:
+    time_bank = TimeBank(ends_at=100.0, workers=1, gaps={"a": 10}, later={"a#2": 10},
+                         check_s=0.0, floor_s=5.0, cap_s=1000.0)  # fmt: skip
+    assert time_bank.allot("a", now=0.0).generate_s == 100.0  # the first pass is not halved
+    time_bank.release("a", now=40.0)
+    assert time_bank.allot("a#2", now=40.0).generate_s == 60.0  # the rest

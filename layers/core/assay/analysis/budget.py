@@ -27,6 +27,7 @@ class TimeBank:
         ends_at: float,
         workers: int,
         gaps: dict[str, int],
+        later: dict[str, int] | None = None,
         check_s: float,
         floor_s: float,
         cap_s: float,
@@ -34,6 +35,8 @@ class TimeBank:
         self._ends_at = ends_at
         self._workers = max(1, workers)
         self._gaps = {k: max(1, v) for k, v in gaps.items()}
+        # Items of a later pass share only what the first pass leaves: they start after it.
+        self._later = {k: max(1, v) for k, v in (later or {}).items()}
         self._check_s = check_s
         self._floor_s = floor_s
         self._cap_s = cap_s
@@ -46,9 +49,10 @@ class TimeBank:
             left = self._ends_at - now
             busy = sum(max(0.0, end - now) for end in self._running.values())
             free = self._workers * left - busy
-            waiting = sum(g for t, g in self._gaps.items() if t not in self._started)
-            waiting = max(waiting, self._gaps.get(target, 1))
-            share = free * self._gaps.get(target, 1) / waiting
+            pool = self._later if target in self._later else self._gaps
+            weight = pool.get(target, 1)
+            waiting = sum(g for t, g in pool.items() if t not in self._started)
+            share = free * weight / max(waiting, weight)
             total = min(share, left, self._cap_s + self._check_s)
             generate = total - self._check_s
             if generate < self._floor_s:

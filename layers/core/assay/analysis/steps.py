@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -53,6 +53,21 @@ REPORT_BODY = "evidence/report-body.json"
 ITEM_STEPS = frozenset({"Generate", "Execute", "Repair"})
 # About what one sandboxed test run of a small candidate takes (pytest and coverage starting).
 CHECK_RUN_S = 4.0
+# A Map item `module#2` is the second pass over `module` (see `plan`); only gaps this large.
+PASS_MARK = "#"  # noqa: S105 - not a password
+MIN_PASS_GAP = 5
+
+
+class Skip(NamedTuple):
+    """Why a later pass over a module has nothing to do."""
+
+    reason: str
+
+
+def item_target(value: str) -> tuple[str, int]:
+    """A Map item's module and pass number."""
+    module, mark, number = value.rpartition(PASS_MARK)
+    return (module, int(number)) if mark and number.isdigit() else (value, 1)
 
 
 class AnalysisFailed(AssayError):
@@ -281,8 +296,9 @@ class AnalysisSteps:
             for name, spent in item.seconds().items():
                 self.stage_seconds[name] = round(self.stage_seconds.get(name, 0.0) + spent, 3)
             outcome = item.generation()
-            if outcome is not None and not outcome.get("produced"):
-                self._generation[str(outcome.get("module"))] = outcome
+            if (outcome is not None and not outcome.get("produced")
+                    and outcome.get("kind") != "skipped"):  # fmt: skip
+                self._generation.setdefault(str(outcome.get("module")), outcome)
             evaluation = item.evaluation()
             if evaluation is not None:
                 evaluations.append(evaluation)
@@ -341,10 +357,17 @@ class AnalysisSteps:
         """Built at the plan; a step in another process (a Lambda) rebuilds it from the saved
         state and sees no other item's reservation, so it shares out what is left evenly."""
         if self._bank is None:
+            passes = range(2, int(getattr(self.engine, "passes", 1)) + 1)
             self._bank = TimeBank(
                 ends_at=self._deadline - self._suite_reserve_s(),
                 workers=self.options.workers,
                 gaps={t.module: t.gap for t in self._targets.values()},
+                later={
+                    f"{t.module}{PASS_MARK}{n}": t.gap
+                    for t in self._targets.values()
+                    for n in passes
+                    if t.gap >= MIN_PASS_GAP
+                },
                 check_s=self._check_reserve_s(),
                 floor_s=float(getattr(self.engine, "min_generate_s", 5.0)),
                 cap_s=self.options.engine_time_s,
@@ -485,6 +508,10 @@ class AnalysisSteps:
                     missing=set(target.missing_lines)
                 )
         items = [t.module for t in targets]
+        # Engines whose runs end early (a search that converged, a module with little to call)
+        # get later passes over the modules with real gaps, in the time the first one leaves.
+        for number in range(2, int(getattr(self.engine, "passes", 1)) + 1):
+            items += [f"{t.module}{PASS_MARK}{number}" for t in targets if t.gap >= MIN_PASS_GAP]
         result = {"count": len(items), "items": items,
                   "gaps": {t.module: t.gap for t in targets}}  # fmt: skip
         self._record("plan", result)
@@ -506,10 +533,18 @@ class AnalysisSteps:
         return Candidate.model_validate_json(data)
 
     def generate(self, item: dict[str, Any]) -> dict[str, Any]:
-        target = self._targets[item["target"]]
+        module, number = item_target(item["target"])
+        target = self._targets[module]
         files = self._item(item)
         files.reset()  # an item run again (a resumed Map) starts clean
-        allotment = self._time_bank().allot(target.module, time.monotonic())
+        earlier = self._earlier_pass(module) if number > 1 else None
+        allotment = self._time_bank().allot(item["target"], time.monotonic())
+        skip = earlier
+        if skip is None and allotment.reason is not None and number > 1:
+            skip = Skip("no time left for another pass")
+        if skip is not None:
+            self._time_bank().release(item["target"], time.monotonic())
+            return self._skip(files, target, skip.reason)
         if allotment.reason is not None:
             return self._nothing(files, target, "budget_spent", allotment.reason)
         context = self._context(allotment.generate_s)
@@ -518,14 +553,14 @@ class AnalysisSteps:
         except NothingGenerated as nothing:
             return self._nothing(
                 files, target, nothing.kind, nothing.reason, detail=nothing.detail,
-                allotted_s=allotment.generate_s,
+                allotted_s=allotment.generate_s, key=item["target"],
             )  # fmt: skip
         except AssayError as error:  # the model unreachable, say: this target only
             return self._nothing(files, target, "model_error", error.message,
-                                 allotted_s=allotment.generate_s)  # fmt: skip
+                                 allotted_s=allotment.generate_s, key=item["target"])  # fmt: skip
         if candidate is None:
             return self._nothing(files, target, "no_tests", "the engine produced no test file",
-                                 allotted_s=allotment.generate_s)  # fmt: skip
+                                 allotted_s=allotment.generate_s, key=item["target"])  # fmt: skip
         files.save_generation({"module": target.module, "produced": True,
                                "allotted_s": allotment.generate_s})  # fmt: skip
         rel = self._save_candidate(candidate)
@@ -544,6 +579,37 @@ class AnalysisSteps:
         )
         return {"produced": True, "candidate_id": candidate.candidate_id, "turn": candidate.turn}
 
+    def _earlier_pass(self, module: str) -> Skip | None:
+        """For a later pass over `module`: why to skip it, if the first pass says so (when it
+        has not finished, or ran in another process, the later pass just runs)."""
+        first = ItemFiles(self.stores.work / "items" / f"{self._first_index(module):05d}")
+        outcome = first.generation() or {}
+        if outcome.get("kind") in {"import_failed", "nothing_to_call"}:
+            return Skip(f"the first pass found: {outcome.get('reason')}")
+        evaluation = first.evaluation()
+        if evaluation is None or evaluation.coverage is None:
+            return None
+        target = self._targets[module]
+        covered = evaluation.coverage.files.get(module)
+        if (
+            covered is not None
+            and not (set(target.missing_lines) - covered.executed)
+            and not (set(target.missing_branches) - covered.executed_branches)
+        ):
+            return Skip("the first pass covered the whole gap")
+        return None
+
+    def _first_index(self, module: str) -> int:
+        return list(self._targets).index(module)
+
+    def _skip(self, files: ItemFiles, target: Target, reason: str) -> dict[str, Any]:
+        """A later pass with nothing to do: not a gap, just said."""
+        files.save_generation({"module": target.module, "produced": False, "kind": "skipped",
+                               "reason": reason})  # fmt: skip
+        self._record_item(files, "generate", {"module": target.module, "produced": False,
+                                              "skipped": reason})  # fmt: skip
+        return {"produced": False, "reason": reason}
+
     def _nothing(
         self,
         files: ItemFiles,
@@ -553,9 +619,10 @@ class AnalysisSteps:
         *,
         detail: str = "",
         allotted_s: float = 0.0,
+        key: str | None = None,
     ) -> dict[str, Any]:
         """A target the engine left without a candidate: why, kept for the report."""
-        self._time_bank().release(target.module, time.monotonic())
+        self._time_bank().release(key or target.module, time.monotonic())
         outcome = {"module": target.module, "produced": False, "kind": kind, "reason": reason,
                    "detail": detail[-2000:], "allotted_s": allotted_s}  # fmt: skip
         files.save_generation(outcome)
@@ -576,7 +643,7 @@ class AnalysisSteps:
         files = self._item(item)
         files.save_evaluation(evaluation)  # the latest turn's is the item's verdict
         if not can_repair:
-            self._time_bank().release(candidate.module, time.monotonic())
+            self._time_bank().release(item["target"], time.monotonic())
         if can_repair:
             assert feedback is not None
             (
@@ -604,7 +671,7 @@ class AnalysisSteps:
         )
         repaired = self.engine.repair(target, candidate, feedback, self._context())
         if repaired is None:
-            self._time_bank().release(target.module, time.monotonic())
+            self._time_bank().release(item["target"], time.monotonic())
         if repaired is None:
             return {"produced": False, "reason": "the engine could not repair the candidate"}
         rel = self._save_candidate(repaired)

@@ -28,11 +28,18 @@ from assay.sandbox import Job, Limits
 PYNGUIN = pynguin.PYNGUIN
 # A second, shorter try after a run that hit its limit needs at least this long to yield.
 RETRY_FLOOR_S = 15.0
+# What the code under test prints while it is searched can be a lot; only the tail is read.
+OUTPUT_BYTES = 32_000_000
 
 
 class OfflineEngine(Engine):
     name = "offline"
     tools = (PYNGUIN,)
+    # A second pass over the modules with real gaps, another seed, in the time the first one
+    # leaves (its search converged or its module was small); its tests are kept only where
+    # they add coverage.
+    passes = 2
+    min_generate_s = 12.0
     languages = frozenset({"python"})  # Pynguin writes pytest for Python modules only
 
     def __init__(self, *, seed: int = 42) -> None:
@@ -100,7 +107,7 @@ class OfflineEngine(Engine):
             env["PYTHONPATH"] = f"{boot}:{project}"
             readonly.append(environment.generator.parent.parent)
         limits = Limits(wall_s=plan.hard_s, cpu_s=int(plan.hard_s * 2) + 30, memory_mb=3072,
-                        processes=64, output_bytes=1_000_000)  # fmt: skip
+                        processes=64, output_bytes=OUTPUT_BYTES)  # fmt: skip
         outcome = context.sandbox.run(
             Job(argv=argv, workdir=work, readonly=readonly, env=env, limits=limits)
         )

@@ -84,6 +84,7 @@ class GenerationContext(BaseModel):
 class Engine(ABC):
     name: str
     repairs: bool = False  # whether `repair` can improve a candidate
+    passes: int = 1  # how many times each module with a real gap is worked on
     languages: frozenset[str] | None = None  # the runtimes it can write for; None: any
 
     @abstractmethod

@@ -20,7 +20,7 @@ from assay.sandbox.port import Ending
 
 PYNGUIN = "pynguin==0.48.0"
 # Pynguin logs through rich, which wraps lines at the terminal's width: one line per message.
-ENV = {"PYNGUIN_DANGER_AWARE": "1", "COLUMNS": "1000", "TERM": "dumb"}
+ENV = {"PYNGUIN_DANGER_AWARE": "1", "COLUMNS": "240", "TERM": "dumb"}
 # Imports of Pynguin itself and the analysis of the module take a few seconds before any search.
 STARTUP_S = 4.0
 
@@ -65,7 +65,7 @@ def argv(
     ignore: list[str],
 ) -> list[str]:
     args = [
-        str(interpreter), "-m", "pynguin", "-v",
+        str(interpreter), "-m", "pynguin",
         "--project-path", str(project),
         "--output-path", str(output),
         "--module-name", module,
