@@ -9,8 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
 from assay.analysis.planning import Target
 from assay.analysis.report import validate
 from assay.config import load_settings
@@ -18,9 +16,8 @@ from assay.engines.offline import OfflineEngine
 from assay.engines.port import GenerationContext
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox.process import ProcessSandbox
-from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
 from tests.integration.conftest import REGISTRY
+from tests.support.analysis import analyze as run
 
 pytestmark = REGISTRY
 
@@ -79,20 +76,10 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def analyze(home: Path, project: Path, out: Path, budget: float) -> dict[str, Any]:
-    settings = load_settings(home=home)
-    options = AnalysisOptions(analysis_id=new_analysis_id(), target=str(project),
-                              engine="offline", budget_s=budget, reruns=2, workers=2)  # fmt: skip
-    store = SqliteStore(settings.database_path)
-    try:
-        result = run_analysis(
-            settings, options, records=store, sandbox=ProcessSandbox(hidden=(home,)),
-            engine=choose_engine("offline", None, settings), signer=make_signer(settings),
-            out=out,
-        )  # fmt: skip
-    finally:
-        store.close()
-    assert validate(result.report) == []
-    return result.report
+    report = run(load_settings(home=home), project, out, engine="offline", budget_s=budget,
+                 workers=2)  # fmt: skip
+    assert validate(report) == []
+    return report
 
 
 def after_baseline_s(report: dict[str, Any]) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
-from assay.config import load_settings
+from assay.config import Settings, load_settings
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
 from assay.wiring import make_signer
@@ -27,18 +27,24 @@ def analyze_with_script(
     with llm.serve() as base:
         settings = load_settings(home=home, openai_api_base=base, openai_api_key="sk-test",
                                  model=MODEL, repair_turns=turns)  # fmt: skip
-        chosen = AnalysisOptions(
-            analysis_id=new_analysis_id(), target=str(example), engine="llm", model=MODEL,
-            budget_s=options.pop("budget_s", 600), reruns=options.pop("reruns", 2),
-            repair_turns=turns, **options,
+        report = analyze(settings, example, out, engine="llm", model=MODEL,
+                         repair_turns=turns, **options)  # fmt: skip
+    return report, llm
+
+
+def analyze(settings: Settings, example: Path, out: Path, *, engine: str,
+            **options: Any) -> dict[str, Any]:  # fmt: skip
+    """The report of one local analysis in the process sandbox (reruns default to 2)."""
+    chosen = AnalysisOptions(
+        analysis_id=new_analysis_id(), target=str(example), engine=engine,
+        budget_s=options.pop("budget_s", 600), reruns=options.pop("reruns", 2), **options,
+    )  # fmt: skip
+    store = SqliteStore(settings.database_path)
+    try:
+        result = run_analysis(
+            settings, chosen, records=store, sandbox=ProcessSandbox(hidden=(settings.home,)),
+            engine=choose_engine(engine, None, settings), signer=make_signer(settings), out=out,
         )  # fmt: skip
-        store = SqliteStore(settings.database_path)
-        try:
-            result = run_analysis(
-                settings, chosen, records=store, sandbox=ProcessSandbox(hidden=(home,)),
-                engine=choose_engine("llm", None, settings), signer=make_signer(settings),
-                out=out,
-            )  # fmt: skip
-        finally:
-            store.close()
-    return result.report, llm
+    finally:
+        store.close()
+    return result.report
