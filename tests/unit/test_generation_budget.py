@@ -55,3 +55,8 @@ def test_a_later_pass_gets_only_what_the_first_leaves() -> None:
     assert time_bank.allot("a", now=0.0).generate_s == 100.0  # the first pass is not halved
     time_bank.release("a", now=40.0)
     assert time_bank.allot("a#2", now=40.0).generate_s == 60.0  # the rest
+
+
+def test_a_large_module_searches_a_smaller_share() -> None:
+    small, large = Plan.within(40.0, source_lines=300), Plan.within(40.0, source_lines=2700)
+    assert large.search_s < small.search_s

@@ -53,7 +53,7 @@ class OfflineEngine(Engine):
         attempt = 0
         while True:
             remaining = context.time_budget_s - (time.monotonic() - started)
-            plan = pynguin.Plan.within(remaining)
+            plan = pynguin.Plan.within(remaining, source_lines=source.count("\n"))
             produced = self._run(
                 target, context, index, work, plan=plan, left_out=left_out, fast=attempt > 0
             )
