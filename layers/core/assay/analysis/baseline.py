@@ -8,15 +8,20 @@ from typing import Any
 
 from assay.runtimes import TestRun
 
-_ERROR_LINE = re.compile(r"^E?\s*(\w+(?:\.\w+)*(?:Error|Exception)): (.+)$", re.M)
+_ERROR_LINE = re.compile(
+    r"^E?\s*(\w+(?:\.\w+)*(?:Error|Exception|Warning|Exit|Failed)): (.+)$", re.M
+)
 
 
 def _first_error(message: str | None, detail: str | None) -> str:
-    """The line that names the error (`ModuleNotFoundError: No module named 'six'`)."""
-    found = _ERROR_LINE.findall(detail or "")
+    """The line that names the error (`ModuleNotFoundError: No module named 'six'`): pytest
+    marks the exception's own lines with `E`, the first of which names it."""
+    text = detail or ""
+    marked = _ERROR_LINE.findall("\n".join(ln for ln in text.splitlines() if ln.startswith("E ")))
+    found = marked or _ERROR_LINE.findall(text)
     if found:
-        kind, text = found[-1]
-        return f"{kind}: {text.strip()}"[:300]
+        kind, said = marked[0] if marked else found[-1]
+        return f"{kind}: {said.strip()}"[:300]
     return (message or "").strip()[:300]
 
 

@@ -50,8 +50,9 @@ class Progress:
                 f"{d['tests']} tests ({d['failed']} failing): "
                 f"{d['line_pct']:.1f}% lines, {d['branch_pct']:.1f}% branches"
             ),
-            "plan": lambda d: f"{len(d.get('gaps') or {})} module(s) with gaps, "
-            f"{d['count']} item(s) to generate",
+            "plan": lambda d: (
+                f"{len(d.get('gaps') or {})} module(s) with gaps, {d['count']} item(s) to generate"
+            ),
             "select": lambda d: " -> ".join(f"{k} {v}" for k, v in d["funnel"].items()),
             "findings": lambda d: f"{d['count']} possible bug(s)",
         }

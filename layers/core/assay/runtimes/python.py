@@ -56,6 +56,26 @@ OMIT = [
 ]
 
 
+# Code in a project that is not the project's: copies of other libraries, and the tooling
+# around it (documentation, CI, release and benchmark scripts). Not targets, not measured.
+VENDORED = frozenset({"_vendor", "vendor", "vendored", "third_party", "thirdparty", "externals"})
+TOOLING = frozenset({"docs", "doc", "documentation", "examples", "example", "scripts", "tools",
+                     "ci_tools", "ci", "benchmarks", "benchmark", "bench", "tasks"})  # fmt: skip
+OMIT += [f"*/{d}/*" for d in sorted(VENDORED)] + [f"{d}/*" for d in sorted(TOOLING)]
+
+
+def project_modules(root: Path, found: list[str], *, src_layout: bool) -> list[str]:
+    """The project's own modules: under src/ in a src layout; in its packages where it has
+    some (a lone `benchmark.py` or `update_data.py` beside them is a script); else what
+    there is (a single-module project such as six.py)."""
+    if src_layout:
+        return [m for m in found if m.startswith("src/")]
+    packaged = [
+        m for m in found if "/" in m and (root / m.split("/", 1)[0] / "__init__.py").is_file()
+    ]
+    return packaged or found
+
+
 def is_test_file(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
     parts = rel.split("/")
@@ -88,9 +108,11 @@ class PythonRuntime(Runtime):
     def detect(self, root: Path) -> Detection | None:
         modules, tests = [], []
         for dirpath, dirnames, filenames in os.walk(root):
+            top = Path(dirpath) == root
             dirnames[:] = sorted(
                 d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
-            )
+                and d not in VENDORED and not (top and d in TOOLING)
+            )  # fmt: skip
             for name in sorted(filenames):
                 if not name.endswith(".py"):
                     continue
@@ -100,9 +122,10 @@ class PythonRuntime(Runtime):
                         tests.append(rel)
                 elif name != "setup.py" and not rel.startswith(("docs/", "examples/")):
                     modules.append(rel)
+        roots = ["src"] if any(m.startswith("src/") for m in modules) else ["."]
+        modules = project_modules(root, modules, src_layout=roots == ["src"])
         if not modules:
             return None
-        roots = ["src"] if any(m.startswith("src/") for m in modules) else ["."]
         dependency_files = sorted(
             p.name
             for p in root.iterdir()
@@ -312,7 +335,7 @@ class PythonRuntime(Runtime):
                         "--branch",
                         data,
                         f"--source={sources}",
-                        f"--omit={','.join(OMIT)}",
+                        f"--omit={','.join([*OMIT, *_scripts(workdir, detection)])}",
                         "-m",
                         "pytest",
                         *pytest_args,
@@ -397,6 +420,12 @@ def project_addopts(workdir: Path) -> str:
             continue
         kept.append(token)
     return shlex.join(kept)
+
+
+def _scripts(workdir: Path, detection: Detection) -> list[str]:
+    """Top-level .py files that are not the project's modules (scripts beside packages)."""
+    modules = set(detection.modules)
+    return sorted(p.name for p in workdir.glob("*.py") if p.name not in modules)
 
 
 def _has(env: Environment, distribution: str) -> bool:
