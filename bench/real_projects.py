@@ -82,21 +82,23 @@ def fetch(work: Path, dist: str, version: str) -> Path:
 
 
 def by_hand(work: Path, project: Path, extras: str, packages: list[str], tests: str) -> dict:
+    """The way a contributor runs the suite: an editable install with the test extras."""
     env_dir = work / "hand-venvs" / project.name
     shutil.rmtree(env_dir, ignore_errors=True)
     run([sys.executable, "-m", "venv", str(env_dir)])
     python = str(env_dir / "bin" / "python")
-    spec = f"{project}[{extras}]" if extras else str(project)
-    installed = run([python, "-m", "pip", "install", "-q", spec, "pytest", "coverage",
-                     *packages])  # fmt: skip
     copy = work / "hand-runs" / project.name
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(project, copy)
+    spec = f"{copy}[{extras}]" if extras else str(copy)
+    installed = run([python, "-m", "pip", "install", "-q", "-e", spec, "pytest", "coverage",
+                     *packages])  # fmt: skip
     started = time.monotonic()
     done = run([python, "-m", "coverage", "run", "--branch", "-m", "pytest", "-q",
-                "-p", "no:cacheprovider", tests], cwd=copy, timeout=1800)  # fmt: skip
+                "-p", "no:cacheprovider", "--color=no", tests], cwd=copy, timeout=1800)  # fmt: skip
     run([python, "-m", "coverage", "json", "-o", "cov.json", "--omit", "*/tests/*,*/test/*,"
-         "test*.py,*/site-packages/*"], cwd=copy)  # fmt: skip
+         "test*.py,*/site-packages/*,*/_vendor/*,setup.py,docs/*,benchmark*.py"],
+        cwd=copy)  # fmt: skip
     data = json.loads((copy / "cov.json").read_text()) if (copy / "cov.json").exists() else {}
     totals = data.get("totals", {})
     tail = done.stdout.strip().splitlines()[-1:] or [""]

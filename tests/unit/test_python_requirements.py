@@ -125,3 +125,8 @@ def test_tox_deps_and_test_imports(tmp_path: Path) -> None:
     }))  # fmt: skip
     assert found.requirements == ["mock", "oldthing", "freezegun", "hypothesis"]
     assert found.extras == ["test"]
+
+
+def test_setup_py_extras_are_asked_for_by_their_usual_names(tmp_path: Path) -> None:
+    found = declared(write(tmp_path, {"setup.py": "from setuptools import setup\nsetup()\n"}))
+    assert found.extras == ["test", "tests", "testing"]

@@ -43,7 +43,10 @@ def baseline_counts(run: TestRun, *, has_tests: bool) -> dict[str, Any]:
             f"(first: {errors[0]})"
         )
     elif has_tests and not run.tests:
-        warnings.append(f"the project's own tests did not run: {run.reason}")
+        why = _first_error(None, run.output)
+        warnings.append(f"the project's own tests did not run: {run.reason}"
+                        + (f" ({why})" if why else ""))  # fmt: skip
+        errors.append(why or run.reason)
     if has_tests and run.tests and not run.passed:
         warnings.append("none of the project's own tests passed")
     return {

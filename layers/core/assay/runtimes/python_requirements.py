@@ -111,6 +111,10 @@ def declared(root: Path) -> Declared:
     _locks(root, found)
     _plugins(root, pyproject, setup_cfg, found)
     _test_imports(root, found)
+    if (root / "setup.py").is_file() and not found.extras:
+        # setup.py computes its extras: ask for the usual test ones (pip only warns about an
+        # extra a project does not have).
+        found.extras = [g for g in TEST_GROUPS if g != "dev"]
     return found
 
 
