@@ -60,3 +60,10 @@ def test_a_later_pass_gets_only_what_the_first_leaves() -> None:
 def test_a_large_module_searches_a_smaller_share() -> None:
     small, large = Plan.within(40.0, source_lines=300), Plan.within(40.0, source_lines=2700)
     assert large.search_s < small.search_s
+
+
+def test_a_target_whose_floor_cannot_be_met_is_not_started() -> None:
+    time_bank = TimeBank(ends_at=40.0, workers=1, gaps={"big": 5, "small": 5}, check_s=10.0,
+                         floor_s=5.0, cap_s=1000.0, floors={"big": 50.0})  # fmt: skip
+    assert time_bank.allot("big", now=0.0).reason is not None  # 30 s left, it needs 50
+    assert time_bank.allot("small", now=0.0).generate_s == 30.0

@@ -31,6 +31,7 @@ class TimeBank:
         check_s: float,
         floor_s: float,
         cap_s: float,
+        floors: dict[str, float] | None = None,
     ) -> None:
         self._ends_at = ends_at
         self._workers = max(1, workers)
@@ -39,6 +40,9 @@ class TimeBank:
         self._later = {k: max(1, v) for k, v in (later or {}).items()}
         self._check_s = check_s
         self._floor_s = floor_s
+        # A generator run shorter than its target's floor yields nothing (a large module takes
+        # longer to analyse and to write out): below it the target is not started at all.
+        self._floors = floors or {}
         self._cap_s = cap_s
         self._running: dict[str, float] = {}  # target -> when its reservation ends
         self._started: set[str] = set()
@@ -46,6 +50,7 @@ class TimeBank:
 
     def allot(self, target: str, now: float) -> Allotment:
         with self._lock:
+            floor = self._floors.get(target, self._floor_s)
             left = self._ends_at - now
             busy = sum(max(0.0, end - now) for end in self._running.values())
             free = self._workers * left - busy
@@ -55,14 +60,14 @@ class TimeBank:
             share = free * weight / max(waiting, weight)
             total = min(share, left, self._cap_s + self._check_s)
             generate = total - self._check_s
-            if generate < self._floor_s:
-                if left - self._check_s < self._floor_s:
+            if generate < floor:
+                if left - self._check_s < floor:
                     return Allotment(
                         generate_s=0, check_s=0,
                         reason=f"the time budget was used up before this module's turn "
                         f"({max(0.0, left):.0f} s left)",
                     )  # fmt: skip
-                generate = self._floor_s  # a run too short to yield anything is wasted
+                generate = floor  # a run too short to yield anything is wasted
             self._started.add(target)
             self._running[target] = now + generate + self._check_s
             return Allotment(generate_s=round(generate, 1), check_s=self._check_s)

@@ -357,22 +357,33 @@ class AnalysisSteps:
         """Built at the plan; a step in another process (a Lambda) rebuilds it from the saved
         state and sees no other item's reservation, so it shares out what is left evenly."""
         if self._bank is None:
-            passes = range(2, int(getattr(self.engine, "passes", 1)) + 1)
+            keys = {key: item_target(key) for key in self._item_keys()}
+            gap = {key: self._targets[module].gap for key, (module, _) in keys.items()}
             self._bank = TimeBank(
                 ends_at=self._deadline - self._suite_reserve_s(),
                 workers=self.options.workers,
-                gaps={t.module: t.gap for t in self._targets.values()},
-                later={
-                    f"{t.module}{PASS_MARK}{n}": t.gap
-                    for t in self._targets.values()
-                    for n in passes
-                    if t.gap >= MIN_PASS_GAP
-                },
+                gaps={key: gap[key] for key, (_, n) in keys.items() if n == 1},
+                later={key: gap[key] for key, (_, n) in keys.items() if n > 1},
                 check_s=self._check_reserve_s(),
-                floor_s=float(getattr(self.engine, "min_generate_s", 5.0)),
+                floor_s=self.engine.min_generate_s(0),
                 cap_s=self.options.engine_time_s,
+                floors={
+                    key: self.engine.min_generate_s(self._source_lines(module))
+                    for key, (module, _) in keys.items()
+                },
             )
         return self._bank
+
+    def _item_keys(self) -> list[str]:
+        passes = range(2, self.engine.passes + 1)
+        return [t.module for t in self._targets.values()] + [
+            f"{t.module}{PASS_MARK}{n}" for t in self._targets.values() for n in passes
+            if t.gap >= MIN_PASS_GAP
+        ]  # fmt: skip
+
+    def _source_lines(self, module: str) -> int:
+        path = self.stores.snapshot / module
+        return path.read_text(errors="replace").count("\n") if path.is_file() else 0
 
     def _check_reserve_s(self) -> float:
         """What checking one candidate takes: a collection and N runs of a few seconds."""
@@ -507,11 +518,9 @@ class AnalysisSteps:
                 self._baseline.files[target.module] = FileCoverage(
                     missing=set(target.missing_lines)
                 )
-        items = [t.module for t in targets]
         # Engines whose runs end early (a search that converged, a module with little to call)
         # get later passes over the modules with real gaps, in the time the first one leaves.
-        for number in range(2, int(getattr(self.engine, "passes", 1)) + 1):
-            items += [f"{t.module}{PASS_MARK}{number}" for t in targets if t.gap >= MIN_PASS_GAP]
+        items = self._item_keys()
         result = {"count": len(items), "items": items,
                   "gaps": {t.module: t.gap for t in targets}}  # fmt: skip
         self._record("plan", result)

@@ -87,6 +87,10 @@ class Engine(ABC):
     passes: int = 1  # how many times each module with a real gap is worked on
     languages: frozenset[str] | None = None  # the runtimes it can write for; None: any
 
+    def min_generate_s(self, source_lines: int) -> float:
+        """The shortest generation worth starting for a module this size."""
+        return 5.0
+
     @abstractmethod
     def generate(self, target: Target, context: GenerationContext, index: int) -> Candidate | None:
         """A candidate test file for `target`. Raises NothingGenerated saying why when there

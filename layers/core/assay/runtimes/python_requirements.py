@@ -292,26 +292,33 @@ def _setup_cfg(parser: configparser.RawConfigParser | None, found: Declared) -> 
               _lines(_get(parser, "options", "tests_require")))  # fmt: skip
 
 
+_EXTRA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FACTOR = re.compile(r"^[\w,.-]+:\s*")
+_TEST_ENV = re.compile(r"^testenv(:(py\d*|py\d+[\w.-]*|tests?|unit[\w-]*))?$")
+
+
 def _tox(root: Path, found: Declared) -> None:
+    """The deps and extras of tox's test environments (`[testenv]`, `py3x`, `test`), with
+    factor prefixes (`py38: mock`) dropped and substitutions skipped."""
     parser = _ini(root / "tox.ini")
     if parser is None:
         return
     deps = []
     for section in parser.sections():
-        if section == "testenv" or (section.startswith("testenv:") and any(
-                g in section for g in ("test", "py", "unit"))):  # fmt: skip
-            for line in _lines(_get(parser, section, "deps")):
-                if "{" in line or line.startswith("-"):
-                    continue  # factor substitutions and options
-                if line.startswith(".["):
-                    found.extras += [e.strip() for e in line[2:].rstrip("]").split(",")]
-                    continue
-                deps.append(line.split(":", 1)[-1].strip() if re.match(r"^[\w,-]+:\s", line)
-                            else line)  # fmt: skip
-            extras = _get(parser, section, "extras")
-            if extras and found.install_project:
-                found.extras += [e.strip() for e in re.split(r"[,\s]+", extras) if e.strip()
-                                 and "{" not in e]  # fmt: skip
+        if not _TEST_ENV.match(section):
+            continue
+        for raw in _lines(_get(parser, section, "deps")):
+            line = _FACTOR.sub("", raw)
+            if "{" in line or line.startswith("-") or not line:
+                continue  # substitutions and options
+            if line.startswith(".["):
+                found.extras += [e for e in line[2:].rstrip("]").split(",") if _EXTRA.match(e)]
+                continue
+            deps.append(line)
+        if found.install_project:
+            for raw in _lines(_get(parser, section, "extras")):
+                line = _FACTOR.sub("", raw)
+                found.extras += [e for e in re.split(r"[,\s]+", line) if _EXTRA.match(e)]
     found.add("tox.ini [testenv] deps", deps)
 
 
