@@ -62,6 +62,7 @@ class TimeBank:
             generate = total - self._check_s
             if generate < floor:
                 if left - self._check_s < floor:
+                    self._started.add(target)  # it will not run: its share goes to the rest
                     return Allotment(
                         generate_s=0, check_s=0,
                         reason=f"the time budget was used up before this module's turn "
