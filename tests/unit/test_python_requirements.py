@@ -130,3 +130,13 @@ def test_tox_deps_and_test_imports(tmp_path: Path) -> None:
 def test_setup_py_extras_are_asked_for_by_their_usual_names(tmp_path: Path) -> None:
     found = declared(write(tmp_path, {"setup.py": "from setuptools import setup\nsetup()\n"}))
     assert found.extras == ["test", "tests", "testing"]
+
+
+def test_requirements_files_for_other_jobs_and_other_pythons_are_left_out(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements-tests36.txt": "attrs==22.2.0\n",
+                     "requirements-tests39.txt": "attrs==23.1.0\n",
+                     "requirements-tests399.txt": "attrs==99\n",
+                     "requirements-update.txt": "pip-tools\n",
+                     "requirements-docs.txt": "sphinx\n",
+                     "requirements.txt": "six\n"})  # fmt: skip
+    assert declared(tmp_path).requirements == ["six", "attrs==23.1.0"]

@@ -133,17 +133,18 @@ def build_project_env(
         constraints = build / "constraints.txt"
         constraints.write_text("\n".join(declared.constraints) + "\n")
     base = [*tools, *declared.plugins, *declared.requirements]
-    attempts: list[tuple[list[str], str | None]] = []
     with_lock = ["-c", str(constraints)] if constraints else []
-    if project_spec:
-        attempts.append(([*base, project_spec, *with_lock], None))
-        if constraints:
-            attempts.append(([*base, project_spec], "the lock file's exact versions"))
+    project = [project_spec] if project_spec else []
+    # Each rung leaves out one more thing the project declared, and says so.
+    attempts: list[tuple[list[str], str | None]] = [([*base, *project, *with_lock], None)]
+    if constraints:
+        attempts.append(([*base, *project], "the lock file's exact versions"))
+    if project and declared.requirements:
+        beside = "the requirements it declares beside its metadata (they conflict)"
+        attempts.append(([*tools, *declared.plugins, *project], beside))
+    if project:
         attempts.append(([*base], "the project itself (its build failed here)"))
-    else:
-        attempts.append(([*base, *with_lock], None))
-        if constraints:
-            attempts.append(([*base], "the lock file's exact versions"))
+    attempts.append(([*tools, *declared.plugins], "everything it declares"))
     notes: list[str] = []
     error: str | None = None
     try:

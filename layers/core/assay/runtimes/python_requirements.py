@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -153,14 +154,39 @@ def _lines(text: str | None) -> list[str]:
     return out
 
 
-def _requirements_files(root: Path, found: Declared) -> None:
+# Requirements files for other jobs than running the tests.
+OTHER_JOBS = ("doc", "update", "lint", "release", "deploy", "publish", "typing", "mypy", "style",
+              "format", "bench", "upload")  # fmt: skip
+_VERSIONED = re.compile(
+    r"^(?P<family>.*?)-?(?:py)?(?P<major>[23])(?P<minor>\d{1,2})(?P<ext>\.txt)$"
+)
+
+
+def requirements_files(root: Path) -> list[Path]:
+    """The requirements files that install what the tests need: the plain and test/dev ones,
+    not those for documentation, releases or updates; of files kept per Python version
+    (`requirements-tests37.txt`, `-tests39.txt`) the newest one this Python can use."""
     files = [p for p in sorted(root.glob("*.txt")) if "requirement" in p.name.lower()]
     folder = root / "requirements"
     if folder.is_dir():
         files += sorted(folder.glob("*.txt")) + sorted(folder.glob("*.in"))
+    files = [p for p in files if not any(job in p.name.lower() for job in OTHER_JOBS)]
+    newest: dict[str, tuple[tuple[int, int], Path]] = {}
+    plain = []
     for path in files:
-        if "doc" in path.name.lower():
-            continue  # building documentation is not testing
+        match = _VERSIONED.match(path.name)
+        if match is None:
+            plain.append(path)
+            continue
+        version = (int(match["major"]), int(match["minor"]))
+        family = f"{path.parent}/{match['family']}"
+        if version <= sys.version_info[:2] and version > newest.get(family, ((0, 0), path))[0]:
+            newest[family] = (version, path)
+    return plain + [path for _, path in newest.values()]
+
+
+def _requirements_files(root: Path, found: Declared) -> None:
+    for path in requirements_files(root):
         _requirements_file(root, path, found, seen=set())
 
 
