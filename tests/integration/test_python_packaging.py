@@ -43,8 +43,12 @@ HATCH = {
     'build-backend = "hatchling.build"\n[project]\nname = "demo"\nversion = "0.1"\n'
     'dependencies = ["six"]\n'
     '[project.optional-dependencies]\ntests = ["pretend"]\n'
-    '[tool.pytest.ini_options]\nasyncio_mode = "auto"\naddopts = "--cov=demo -p no:warnings"\n',
-    "demo/__init__.py": "import six\n\nasync def double(x):\n    return 2 * x\n",
+    '[tool.pytest.ini_options]\nasyncio_mode = "auto"\naddopts = "--cov=demo -p no:warnings"\n'
+    # The project's coverage settings would hide the data (parallel files); its exclusions hold.
+    '[tool.coverage.run]\nparallel = true\n'
+    '[tool.coverage.report]\nexclude_lines = ["pragma: no cover", "if TYPE_CHECKING:"]\n',
+    "demo/__init__.py": "from typing import TYPE_CHECKING\nimport six\n\nif TYPE_CHECKING:\n"
+    "    import decimal\n\nasync def double(x):\n    return 2 * x\n",
     "tests/test_demo.py": "import pretend\nfrom demo import double\n\n"
     "async def test_double():\n    assert await double(2) == 4\n",
 }  # fmt: skip
@@ -91,4 +95,6 @@ def test_declared_dependencies_are_installed_and_the_suite_runs(
     assert [t.test_id for t in run.failed] == [], run.output
     assert len(run.passed) == passed, run.output
     assert run.coverage is not None and run.coverage.summary().line_pct > 0
+    if files is HATCH:
+        assert run.coverage.summary().line_pct == 100.0  # the TYPE_CHECKING block is excluded
     assert any(i.lower().startswith("demo==") for i in environment.installed)

@@ -323,6 +323,7 @@ class PythonRuntime(Runtime):
             ]
         else:
             data = f"--data-file={STATE_DIR}/coverage.data"
+            rcfile = f"--rcfile={_coveragerc(workdir)}"
             sources = ",".join(detection.source_roots)
             steps = [
                 {
@@ -333,6 +334,7 @@ class PythonRuntime(Runtime):
                         "coverage",
                         "run",
                         "--branch",
+                        rcfile,
                         data,
                         f"--source={sources}",
                         f"--omit={','.join([*OMIT, *_scripts(workdir, detection)])}",
@@ -348,6 +350,7 @@ class PythonRuntime(Runtime):
                         "-m",
                         "coverage",
                         "json",
+                        rcfile,
                         data,
                         "-q",
                         "-o",
@@ -420,6 +423,16 @@ def project_addopts(workdir: Path) -> str:
             continue
         kept.append(token)
     return shlex.join(kept)
+
+
+def _coveragerc(workdir: Path) -> str:
+    """Assay's own coverage.py settings for this run (relative to `workdir`), keeping only
+    the project's exclusion patterns."""
+    lines = ["[run]", "branch = True", "parallel = False", "[report]"]
+    for key, patterns in python_requirements.coverage_exclusions(workdir).items():
+        lines += [f"{key} ="] + [f"    {p}" for p in patterns]
+    (workdir / STATE_DIR / "coveragerc").write_text("\n".join(lines) + "\n")
+    return f"{STATE_DIR}/coveragerc"
 
 
 def _scripts(workdir: Path, detection: Detection) -> list[str]:

@@ -433,3 +433,31 @@ def _test_imports(root: Path, found: Declared) -> None:
                     wanted.append(dist)
                     names.add(normalize(dist))
     found.add("imports in the tests", wanted)
+
+
+def coverage_exclusions(root: Path) -> dict[str, list[str]]:
+    """The project's coverage.py `exclude_lines` / `exclude_also` (what it marks as not worth
+    covering), from the first config file coverage.py itself would read. Assay runs coverage
+    with its own settings otherwise: a project's `parallel = True` or `data_file` would hide
+    the data from Assay."""
+    tables: list[dict[str, Any]] = []
+    rc = _ini(root / ".coveragerc")
+    if rc is not None and rc.has_section("report"):
+        tables.append(dict(rc.items("report")))
+    report = _toml(root / "pyproject.toml").get("tool", {}).get("coverage", {}).get("report")
+    if isinstance(report, dict):
+        tables.append(report)
+    for name in ("setup.cfg", "tox.ini"):
+        parser = _ini(root / name)
+        if parser is not None and parser.has_section("coverage:report"):
+            tables.append(dict(parser.items("coverage:report")))
+    for table in tables:
+        found = {}
+        for key in ("exclude_lines", "exclude_also"):
+            value = table.get(key)
+            lines = value if isinstance(value, list) else _lines(str(value or ""))
+            if lines:
+                found[key] = [str(line) for line in lines]
+        if found:
+            return found
+    return {}
