@@ -51,7 +51,7 @@ console: $(NODE_STAMP)  ## Rebuild the console (console/ → layers/core/assay/c
 
 run: setup  ## Analyze the example project with the offline engine and print the summary
 	$(BIN)/assay doctor
-	$(BIN)/assay analyze examples/shop --engine offline --budget 300 --out "$(EXAMPLE_OUT)"
+	$(BIN)/assay analyze examples/shop --engine offline --budget 120 --out "$(EXAMPLE_OUT)"
 	@echo
 	@cat "$(EXAMPLE_OUT)/summary.md"
 	@echo

@@ -156,7 +156,7 @@ def test_upload_the_example_and_fetch_a_verified_report(tmp_path: Path) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     with serving(tmp_path, ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
         submitted = httpx.post(
-            f"{base}/v1/analyses/archive?engine=offline&budget_s=300",
+            f"{base}/v1/analyses/archive?engine=offline&budget_s=60",
             content=_example_archive(),
             headers={**headers, "Content-Type": "application/gzip"},
         )

@@ -145,10 +145,12 @@ def build_project_env(
     if project:
         attempts.append(([*base], "the project itself (its build failed here)"))
     attempts.append(([*tools, *declared.plugins], "everything it declares"))
+    unique = [a for n, a in enumerate(attempts) if a[0] not in [b[0] for b in attempts[:n]]]
+    attempts = unique
     notes: list[str] = []
     error: str | None = None
     try:
-        for args, leaving_out in attempts:
+        for args, leaving_out in attempts:  # (a rung equal to an earlier one is not repeated)
             if error is not None and leaving_out is not None:
                 notes.append(f"installed without {leaving_out}: {error}"[:600])
             interpreter = _venv(installer, envdir)
