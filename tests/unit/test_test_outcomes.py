@@ -10,6 +10,7 @@ from assay.analysis.baseline import baseline_counts
 from assay.engines.pynguin import Plan, explain
 from assay.runtimes import TestRun as Run
 from assay.runtimes.python import _junit
+from assay.runtimes.results import error_lines
 from assay.sandbox import Outcome
 from assay.sandbox.port import Ending
 
@@ -109,3 +110,10 @@ def test_pynguin_outcomes_are_explained() -> None:
     crashed = explain(outcome(Ending.EXITED, 139, "Segmentation fault"), plan)
     assert crashed.kind == "crashed" and "Segmentation fault" in crashed.detail
     assert explain(outcome(Ending.EXITED, 2, "done"), plan).kind == "no_tests"
+
+
+def test_error_lines_keep_whole_exception_names() -> None:
+    text = "Traceback ...\nEOFError: no input\nE   ModuleNotFoundError: No module named 'six'\n"
+    assert error_lines(text) == ["EOFError: no input", "ModuleNotFoundError: No module named 'six'"]
+    assert error_lines("DeprecationWarning: old\n") == []  # only the kinds asked for
+    assert error_lines("DeprecationWarning: old\n", ("Warning",)) == ["DeprecationWarning: old"]

@@ -3,26 +3,22 @@ be collected, and the warnings that make its coverage untrustworthy."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from assay.runtimes import TestRun
+from assay.runtimes.results import error_lines
 
-_ERROR_LINE = re.compile(
-    r"^E?\s*(\w+(?:\.\w+)*(?:Error|Exception|Warning|Exit|Failed)): (.+)$", re.M
-)
+# pytest also fails collection on a warning turned error, and on `pytest.fail` (Failed).
+KINDS = ("Error", "Exception", "Warning", "Exit", "Failed")
 
 
 def _first_error(message: str | None, detail: str | None) -> str:
     """The line that names the error (`ModuleNotFoundError: No module named 'six'`): pytest
     marks the exception's own lines with `E`, the first of which names it."""
     text = detail or ""
-    marked = _ERROR_LINE.findall("\n".join(ln for ln in text.splitlines() if ln.startswith("E ")))
-    found = marked or _ERROR_LINE.findall(text)
-    if found:
-        kind, said = marked[0] if marked else found[-1]
-        return f"{kind}: {said.strip()}"[:300]
-    return (message or "").strip()[:300]
+    marked = error_lines("\n".join(ln for ln in text.splitlines() if ln.startswith("E ")), KINDS)
+    found = marked[:1] or error_lines(text, KINDS)[-1:]
+    return (found[0] if found else (message or "").strip())[:300]
 
 
 def baseline_counts(run: TestRun, *, has_tests: bool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from assay.engines.port import NothingGenerated
+from assay.runtimes.results import error_lines
 from assay.sandbox import Outcome
 from assay.sandbox.port import Ending
 
@@ -107,7 +108,8 @@ def explain(outcome: Outcome, plan: Plan) -> NothingGenerated:
         )
     failed_import = re.search(r"Failed to (?:load|import) SUT: ?(.*)", text)
     if failed_import or re.search(r"^\w*(?:ImportError|ModuleNotFoundError)\b", text, re.M):
-        error = _first_error(text) or (failed_import.group(1).strip() if failed_import else "")
+        errors = error_lines(text)
+        error = errors[0] if errors else (failed_import.group(1).strip() if failed_import else "")
         return NothingGenerated(
             "import_failed", f"the generator could not import the module: {error}"[:500], tail
         )
@@ -118,14 +120,6 @@ def explain(outcome: Outcome, plan: Plan) -> NothingGenerated:
     how = (f"exit code {outcome.exit_code}" if outcome.ending is Ending.EXITED
            else outcome.reason)  # fmt: skip
     return NothingGenerated("crashed", f"the generator failed ({how})", tail)
-
-
-_ERROR_LINE = re.compile(r"^\s*(\w+(?:\.\w+)*(?:Error|Exception|Exit)): (.+)$", re.M)
-
-
-def _first_error(text: str) -> str | None:
-    match = _ERROR_LINE.search(text)
-    return f"{match.group(1)}: {match.group(2).strip()}" if match else None
 
 
 def _tail(text: str, lines: int = 15) -> str:

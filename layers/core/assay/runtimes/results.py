@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +27,17 @@ def read_inside(root: Path, rel: str, limit: int = MAX_RESULT_BYTES) -> bytes | 
             return None
         data = handle.read(limit + 1)
     return None if len(data) > limit else data
+
+
+@cache
+def _error_pattern(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"^(?:E\s+|\s*)(\w+(?:\.\w+)*(?:{'|'.join(kinds)})): (.+)$", re.M)
+
+
+def error_lines(text: str, kinds: tuple[str, ...] = ("Error", "Exception", "Exit")) -> list[str]:
+    """The lines of a tool's output that name an exception whose class ends in one of `kinds`,
+    as `Kind: message`, in order (pytest's `E   ` marker in front is dropped)."""
+    return [f"{m[1]}: {m[2].strip()}" for m in _error_pattern(kinds).finditer(text)]
 
 
 def json_or_none(data: bytes | None) -> Any:
