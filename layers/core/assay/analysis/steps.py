@@ -359,6 +359,8 @@ class AnalysisSteps:
         if self._bank is None:
             keys = {key: item_target(key) for key in self._item_keys()}
             gap = {key: self._targets[module].gap for key, (module, _) in keys.items()}
+            floor = {module: self.engine.min_generate_s(self._source_lines(module))
+                     for module in self._targets}  # fmt: skip
             self._bank = TimeBank(
                 ends_at=self._deadline - self._suite_reserve_s(),
                 workers=self.options.workers,
@@ -367,10 +369,7 @@ class AnalysisSteps:
                 check_s=self._check_reserve_s(),
                 floor_s=self.engine.min_generate_s(0),
                 cap_s=self.options.engine_time_s,
-                floors={
-                    key: self.engine.min_generate_s(self._source_lines(module))
-                    for key, (module, _) in keys.items()
-                },
+                floors={key: floor[module] for key, (module, _) in keys.items()},
             )
         return self._bank
 
@@ -651,13 +650,13 @@ class AnalysisSteps:
         )
         files = self._item(item)
         files.save_evaluation(evaluation)  # the latest turn's is the item's verdict
-        if not can_repair:
-            self._time_bank().release(item["target"], time.monotonic())
         if can_repair:
             assert feedback is not None
             (
                 self.stores.work / "candidates" / f"{candidate.candidate_id}.feedback.json"
             ).write_text(feedback.model_dump_json())
+        else:  # the item is done: what it reserved and did not use goes back
+            self._time_bank().release(item["target"], time.monotonic())
         payload = {
             "candidate": candidate.candidate_id,
             "turn": candidate.turn,
@@ -681,7 +680,6 @@ class AnalysisSteps:
         repaired = self.engine.repair(target, candidate, feedback, self._context())
         if repaired is None:
             self._time_bank().release(item["target"], time.monotonic())
-        if repaired is None:
             return {"produced": False, "reason": "the engine could not repair the candidate"}
         rel = self._save_candidate(repaired)
         self._record_item(

@@ -28,7 +28,8 @@ from assay.sandbox import Job, Limits
 PYNGUIN = pynguin.PYNGUIN
 # A second, shorter try after a run that hit its limit needs at least this long to yield.
 RETRY_FLOOR_S = 15.0
-# What the code under test prints while it is searched can be a lot; only the tail is read.
+# What the code under test prints while it is searched can be a lot: the sandbox keeps the
+# first 32 MB (where Pynguin's set-up and import errors are) and stops a run past that.
 OUTPUT_BYTES = 32_000_000
 
 

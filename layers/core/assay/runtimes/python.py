@@ -264,14 +264,8 @@ class PythonRuntime(Runtime):
             interpreter=envdir / "bin" / "python", readonly=sorted({envdir, base}), key=key,
             tools=tools,
         )  # fmt: skip
-        ready = envdir / ".ready"
-        if ready.exists():
-            built = python_env.Built.model_validate_json(ready.read_text())
-        else:
-            built = python_env.build_project_env(
-                self._installer(sandbox, cache), envdir, root, declared, tools
-            )
-            ready.write_text(built.model_dump_json())
+        built = python_env.once(envdir, lambda: python_env.build_project_env(
+            self._installer(sandbox, cache), envdir, root, declared, tools))  # fmt: skip
         sources = ", ".join(declared.sources) or "nothing declared"
         return environment.model_copy(update={
             "installed": built.installed,
@@ -284,9 +278,10 @@ class PythonRuntime(Runtime):
         version = self._version()
         key = hashlib.sha256(json.dumps([version, sorted(tools)]).encode()).hexdigest()[:16]
         envdir = cache / "envs" / f"tools-py{version}-{key}"
-        if not (envdir / ".ready").exists():
-            built = python_env.build_tools_env(self._installer(sandbox, cache), envdir, tools)
-            (envdir / ".ready").write_text(built.model_dump_json())
+        python_env.once(
+            envdir,
+            lambda: python_env.build_tools_env(self._installer(sandbox, cache), envdir, tools),
+        )
         return envdir / "bin" / "python"
 
     # ------------------------------------------------------------------ run tests

@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -58,6 +59,17 @@ def installed(interpreter: Path) -> list[str]:
             name, _, version = info.name[: -len(".dist-info")].partition("-")
             found.append(f"{name}=={version}")
     return sorted(found, key=str.lower)
+
+
+def once(envdir: Path, build: Callable[[], Built]) -> Built:
+    """The environment at `envdir`, built by `build` unless an earlier build finished (its
+    `.ready` marker holds what it installed)."""
+    ready = envdir / ".ready"
+    if ready.exists():
+        return Built.model_validate_json(ready.read_text())
+    built = build()
+    ready.write_text(built.model_dump_json())
+    return built
 
 
 def tools_for(declared: Declared, extra: list[str]) -> list[str]:
