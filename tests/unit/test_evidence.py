@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from assay.evidence import EvidenceLog, verify_dir
+from assay.evidence.canonical import canonical
 from assay.evidence.log import CHECKPOINT_FILE, LOG_FILE
 from assay.evidence.signing import KmsSigner, LocalSigner
 from tests.conftest import REGION
 
 
-def _sealed(root: Path, key_file: Path) -> EvidenceLog:
+def _sealed(root: Path, key_file: Path, report: str = '{"status": "succeeded"}') -> EvidenceLog:
     (root / "tests").mkdir(parents=True)
     (root / "tests" / "test_a.py").write_text("def test_a():\n    assert True\n")
-    (root / "report.json").write_text('{"status": "succeeded"}')
+    (root / "report.json").write_text(report)
     log = EvidenceLog(root, "an1")
     log.append("intake", {"source": "/src", "files": 3})
     log.append("generate", {"candidates": 1}, artifacts=["tests/test_a.py"])
@@ -70,7 +73,7 @@ def test_an_edited_payload_is_caught(sealed: tuple[Path, Path]) -> None:
 
 
 def test_an_edited_entry_with_a_recomputed_digest_is_caught(sealed: tuple[Path, Path]) -> None:
-    from assay.evidence.canonical import canonical, digest
+    from assay.evidence.canonical import digest
 
     root, _ = sealed
     lines = _lines(root)
@@ -182,3 +185,73 @@ def test_a_broken_chain_is_not_reopened(tmp_path: Path) -> None:
     _write(root, lines)
     with pytest.raises(ValueError, match="line 2"):
         EvidenceLog.reopen(root, "an1")
+
+
+def _checkpoint(root: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((root / CHECKPOINT_FILE).read_text())
+    return loaded
+
+
+def _put_checkpoint(root: Path, checkpoint: dict[str, Any]) -> None:
+    (root / CHECKPOINT_FILE).write_text(json.dumps(checkpoint))
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("analysis_id", lambda c: c.update(analysis_id="an9")),
+        ("signed_at", lambda c: c.update(signed_at="2020-01-01T00:00:00Z")),
+        ("signed_at", lambda c: c.update(signed_at="2099-01-01T00:00:00Z")),
+        ("signed_at", lambda c: c.update(signed_at=c["signed_at"][:-3] + "9Z")),
+        ("algorithm", lambda c: c["signature"].update(algorithm="ecdsa-p256-sha256")),
+        ("key_id", lambda c: c["signature"].update(key_id="0123456789abcdef")),
+        ("format", lambda c: c.pop("format")),  # passed off as the weaker format 1
+        ("head", lambda c: c.update(head="f" * 64)),
+        ("count", lambda c: c.update(count=2)),
+        ("signature value", lambda c: c["signature"].update(value=c["signature"]["value"][::-1])),
+    ],
+)
+def test_every_field_of_the_checkpoint_is_attested(
+    sealed: tuple[Path, Path], field: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    root, key = sealed
+    (root / "report.json").write_text('{"analysis_id": "an1"}')
+    _sealed_again(root, key)
+    checkpoint = _checkpoint(root)
+    assert checkpoint["format"] == 2
+    change(checkpoint)
+    _put_checkpoint(root, checkpoint)
+    for pinned in (None, key.with_suffix(".pub").read_text()):
+        verdict = verify_dir(root, pinned)
+        assert not verdict.ok
+        named = {"head": "the log does not end", "count": "the log does not end"}
+        assert named.get(field, field) in (verdict.reason or ""), verdict.reason
+
+
+def _sealed_again(root: Path, key: Path) -> None:
+    """Re-seal after report.json changed: its digest is in the log, so rebuild the log."""
+    import shutil
+
+    shutil.rmtree(root)
+    _sealed(root, key, report='{"analysis_id": "an1"}')
+
+
+def test_a_checkpoint_of_the_old_format_verifies_and_says_what_it_did_not_cover(
+    sealed: tuple[Path, Path],
+) -> None:
+    root, key = sealed
+    checkpoint = _checkpoint(root)
+    old = {k: v for k, v in checkpoint.items() if k != "format"}
+    message = canonical(
+        {"analysis_id": old["analysis_id"], "count": old["count"], "head": old["head"]}
+    )
+    old["signature"] = LocalSigner(key).sign(message).model_dump()
+    _put_checkpoint(root, old)
+    verdict = verify_dir(root, key.with_suffix(".pub").read_text())
+    assert verdict.ok, verdict.reason
+    assert verdict.checkpoint_format == 1
+    assert verdict.unsigned_fields == ["format", "signed_at", "algorithm", "key_id"]
+    assert "signed_at" in verdict.notes[0]
+    old["signed_at"] = "2021-06-01T00:00:00Z"  # not attested by format 1, but still bounded
+    _put_checkpoint(root, old)
+    assert "signed_at" in (verify_dir(root).reason or "")

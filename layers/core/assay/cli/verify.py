@@ -30,6 +30,8 @@ def verify(directory: Path, public_key: Path | None, as_json: bool) -> None:
             f"verified: {verdict.entries} entries, head {verdict.head}, "
             f"signed by {verdict.key_id} ({source})"
         )
+        for note in verdict.notes:
+            click.echo(f"note: {note}")
     else:
         where = f"entry {verdict.bad_entry}: " if verdict.bad_entry else ""
         click.secho(f"NOT VERIFIED: {where}{verdict.reason}", fg="red", err=True)

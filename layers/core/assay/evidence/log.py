@@ -6,7 +6,8 @@ reordering any entry, or any artifact, breaks every hash after it. The checkpoin
 
 On disk (in an analysis's output directory):
     evidence/log.jsonl         one entry per line, payload included
-    evidence/checkpoint.json   head, count and the signature over them
+    evidence/checkpoint.json   head, count, when and by which key, and the signature over all
+                               of them (format 2; format 1 signed only id, head and count)
 """
 
 from __future__ import annotations
@@ -52,16 +53,35 @@ class LogEntry(BaseModel):
         return digest(canonical(self.linked_fields()))
 
 
+CHECKPOINT_FORMAT = 2
+# What each format's signature covers; a field not listed was not attested by that format.
+SIGNED_FIELDS = {
+    1: ("analysis_id", "head", "count"),
+    2: ("format", "analysis_id", "head", "count", "signed_at", "algorithm", "key_id"),
+}
+
+
 class Checkpoint(BaseModel):
+    format: int = 1  # absent from checkpoints written before format 2
     analysis_id: str
     head: str
     count: int
     signed_at: datetime
     signature: Signature
 
-    @staticmethod
-    def message(analysis_id: str, head: str, count: int) -> bytes:
-        return canonical({"analysis_id": analysis_id, "count": count, "head": head})
+    def signed_fields(self) -> dict[str, Any]:
+        """Every field this checkpoint's format attests, as signed (JSON forms)."""
+        values = self.model_dump(mode="json", exclude={"signature"})
+        values["algorithm"] = self.signature.algorithm
+        values["key_id"] = self.signature.key_id
+        return {name: values[name] for name in SIGNED_FIELDS.get(self.format, ())}
+
+    def message(self) -> bytes:
+        """The bytes the signature is over. Format 2 names itself inside the message, so a
+        checkpoint cannot be passed off as the weaker format 1."""
+        if self.format not in SIGNED_FIELDS:
+            raise ValueError(f"unknown checkpoint format {self.format}")
+        return canonical(self.signed_fields())
 
 
 class EvidenceLog:
@@ -137,13 +157,20 @@ class EvidenceLog:
         return entry
 
     def seal(self, signer: Signer) -> Checkpoint:
-        message = Checkpoint.message(self.analysis_id, self.head, len(self.entries))
+        unsigned = Signature(
+            algorithm=signer.algorithm,
+            key_id=signer.key_id(),
+            public_key_pem=signer.public_key_pem(),
+            value="",
+        )
         checkpoint = Checkpoint(
+            format=CHECKPOINT_FORMAT,
             analysis_id=self.analysis_id,
             head=self.head,
             count=len(self.entries),
             signed_at=utcnow(),
-            signature=signer.sign(message),
+            signature=unsigned,
         )
+        checkpoint.signature = signer.sign(checkpoint.message())
         (self._root / CHECKPOINT_FILE).write_text(checkpoint.model_dump_json(indent=2) + "\n")
         return checkpoint

@@ -52,6 +52,9 @@ class Signer(ABC):
     @abstractmethod
     def _sign(self, message: bytes) -> bytes: ...
 
+    def key_id(self) -> str:
+        return fingerprint(self.public_key_pem())
+
     def sign(self, message: bytes) -> Signature:
         pem = self.public_key_pem()
         return Signature(
@@ -150,6 +153,19 @@ class KmsSigner(Signer):
             SigningAlgorithm="ECDSA_SHA_256",
         )
         return response["Signature"]
+
+
+def key_algorithm(public_key_pem: str) -> str | None:
+    """The signing algorithm a public key is for, as checkpoints name it."""
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except ValueError:
+        return None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ED25519
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ECDSA_P256
+    return None
 
 
 def verify_signature(signature: Signature, message: bytes, public_key_pem: str) -> bool:

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from assay.clock import utcnow
 from assay.evidence.canonical import canonical, digest, file_digest
-from assay.evidence.log import CHECKPOINT_FILE, GENESIS, LOG_FILE, Checkpoint, LogEntry
-from assay.evidence.signing import fingerprint, verify_signature
+from assay.evidence.log import (
+    CHECKPOINT_FILE,
+    GENESIS,
+    LOG_FILE,
+    SIGNED_FIELDS,
+    Checkpoint,
+    LogEntry,
+)
+from assay.evidence.signing import fingerprint, key_algorithm, verify_signature
+
+# Clocks of the machines that append and seal may disagree by this much.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Verdict(BaseModel):
@@ -20,6 +32,10 @@ class Verdict(BaseModel):
     trusted_key: bool = False  # the key came from the caller, not from the log itself
     bad_entry: int | None = None  # sequence number of the first bad entry
     reason: str | None = None
+    checkpoint_format: int | None = None
+    # Checkpoint fields the signature does not attest (checkpoints of an older format).
+    unsigned_fields: list[str] = []
+    notes: list[str] = []
 
 
 class _Bad(Exception):
@@ -38,16 +54,31 @@ def verify_dir(root: Path, public_key_pem: str | None = None) -> Verdict:
         for position, entry in enumerate(entries, start=1):
             _check_entry(root, position, entry, head)
             head = entry.hash
-        key = _check_checkpoint(root, entries, head, public_key_pem)
+        checkpoint, key = _check_checkpoint(root, entries, head, public_key_pem)
         _check_report(root, entries)
     except _Bad as bad:
         return Verdict(ok=False, entries=len(entries), bad_entry=bad.entry, reason=bad.reason)
+    unsigned = [
+        name
+        for name in SIGNED_FIELDS[max(SIGNED_FIELDS)]
+        if name not in SIGNED_FIELDS[checkpoint.format]
+    ]
+    notes = []
+    if unsigned:
+        notes.append(
+            f"this checkpoint is format {checkpoint.format}, whose signature covers only "
+            f"{', '.join(SIGNED_FIELDS[checkpoint.format])}: {', '.join(unsigned)} "
+            "are not attested"
+        )
     return Verdict(
         ok=True,
         entries=len(entries),
         head=head,
         key_id=fingerprint(key),
         trusted_key=public_key_pem is not None,
+        checkpoint_format=checkpoint.format,
+        unsigned_fields=unsigned,
+        notes=notes,
     )
 
 
@@ -87,8 +118,10 @@ def _check_entry(root: Path, position: int, entry: LogEntry, previous: str) -> N
 
 def _check_checkpoint(
     root: Path, entries: list[LogEntry], head: str, public_key_pem: str | None
-) -> str:
-    """Check the signed checkpoint against the log; return the key that verified it."""
+) -> tuple[Checkpoint, str]:
+    """Check every field of the signed checkpoint against what can vouch for it (the log, the
+    report, the key itself), naming the first that does not hold, then the signature over all
+    of them. Returns the checkpoint and the key that verified it."""
     path = root / CHECKPOINT_FILE
     if not path.is_file():
         raise _Bad(f"no signed checkpoint at {CHECKPOINT_FILE}")
@@ -96,6 +129,8 @@ def _check_checkpoint(
         checkpoint = Checkpoint.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError:
         raise _Bad("the checkpoint is not valid") from None
+    if checkpoint.format not in SIGNED_FIELDS:
+        raise _Bad(f"the checkpoint's format {checkpoint.format} is not one this version reads")
     if checkpoint.count != len(entries) or checkpoint.head != head:
         first_extra = min(checkpoint.count, len(entries)) + 1
         raise _Bad(
@@ -103,11 +138,80 @@ def _check_checkpoint(
             f"entries, log: {len(entries)})",
             first_extra if first_extra <= len(entries) else None,
         )
-    key = public_key_pem or checkpoint.signature.public_key_pem
-    message = Checkpoint.message(checkpoint.analysis_id, checkpoint.head, checkpoint.count)
-    if not verify_signature(checkpoint.signature, message, key):
-        raise _Bad("the checkpoint's signature does not verify with this key")
+    key = _check_key(checkpoint, public_key_pem)
+    reported = _reported_analysis_id(root)
+    if reported is not None and reported != checkpoint.analysis_id:
+        raise _Bad(
+            f"the checkpoint's analysis_id {checkpoint.analysis_id} is not the report's "
+            f"({reported})"
+        )
+    if checkpoint.signed_at.tzinfo is None:
+        raise _Bad("the checkpoint's signed_at has no time zone")
+    last = max((entry.at for entry in entries), default=None)
+    if last is not None and checkpoint.signed_at < last - CLOCK_SKEW:
+        raise _Bad(f"the checkpoint's signed_at {checkpoint.signed_at} precedes the log's end")
+    if checkpoint.signed_at > utcnow() + CLOCK_SKEW:
+        raise _Bad(f"the checkpoint's signed_at {checkpoint.signed_at} is in the future")
+    signature = checkpoint.signature
+    if not verify_signature(signature, checkpoint.message(), key):
+        newest = checkpoint.model_copy(update={"format": max(SIGNED_FIELDS)})
+        if checkpoint.format != newest.format and verify_signature(
+            signature, newest.message(), key
+        ):
+            raise _Bad(
+                f"the checkpoint's format was changed to {checkpoint.format}: it was signed as "
+                f"format {newest.format}"
+            )
+        # Every other signed field was vouched for above, so what is left is signed_at (the
+        # only field nothing else records) or the signature itself.
+        changed = "signed_at or " if "signed_at" in checkpoint.signed_fields() else ""
+        raise _Bad(
+            "the checkpoint's signature does not verify with this key: its "
+            f"{changed}signature value was changed"
+        )
+    return checkpoint, key
+
+
+def _check_key(checkpoint: Checkpoint, public_key_pem: str | None) -> str:
+    """The key id must be the embedded key's fingerprint (and the given key's, when pinned),
+    and the algorithm the key's own; returns the key to verify with."""
+    signature = checkpoint.signature
+    embedded = signature.public_key_pem
+    try:
+        embedded_id = fingerprint(embedded)
+    except ValueError:
+        raise _Bad("the checkpoint's public_key_pem is not a public key") from None
+    if signature.key_id != embedded_id:
+        raise _Bad(
+            f"the checkpoint's key_id {signature.key_id} is not its public key's fingerprint "
+            f"({embedded_id})"
+        )
+    if public_key_pem is not None:
+        try:
+            given = fingerprint(public_key_pem)
+        except ValueError:
+            raise _Bad("the given public key is not a PEM public key") from None
+        if given != signature.key_id:
+            raise _Bad(
+                f"the checkpoint's signature is by key {signature.key_id}, not by the given "
+                f"key {given}"
+            )
+    key = public_key_pem or embedded
+    if signature.algorithm != key_algorithm(key):
+        raise _Bad(
+            f"the checkpoint's algorithm {signature.algorithm} is not its key's "
+            f"({key_algorithm(key)})"
+        )
     return key
+
+
+def _reported_analysis_id(root: Path) -> str | None:
+    try:
+        report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = report.get("analysis_id") if isinstance(report, dict) else None
+    return value if isinstance(value, str) else None
 
 
 REPORT_BODY = "evidence/report-body.json"
