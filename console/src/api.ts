@@ -37,10 +37,10 @@ export interface Me {
 export type AnalysisStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
 export interface AnalysisSummary {
-  line_pct_before: number;
-  line_pct_after: number;
-  branch_pct_before: number;
-  branch_pct_after: number;
+  line_pct_before: number | null;
+  line_pct_after: number | null;
+  branch_pct_before: number | null;
+  branch_pct_after: number | null;
   kept: number;
   findings: number;
   usd: number;
@@ -86,8 +86,8 @@ export interface Analysis {
 }
 
 export interface Coverage {
-  line_pct: number;
-  branch_pct: number;
+  line_pct: number | null; // null: not measured
+  branch_pct: number | null;
   lines_covered?: number;
   lines_total?: number;
   branches_covered?: number;

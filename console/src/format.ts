@@ -1,7 +1,13 @@
 // How numbers, money and times read in the console.
 
+// null is a percentage Assay did not measure (no lines or no branches); undefined is absent.
 export function pct(value: number | null | undefined): string {
-  return value === null || value === undefined ? "–" : `${value.toFixed(1)}%`;
+  if (value === null) return "not measured";
+  return value === undefined ? "–" : `${value.toFixed(1)}%`;
+}
+
+export function pctChange(before: number | null, after: number | null): string {
+  return before === null && after === null ? "not measured" : `${pct(before)} → ${pct(after)}`;
 }
 
 export function usd(value: number | string | null | undefined, known = true): string {

@@ -196,16 +196,37 @@ def test_analyze_usage_errors_exit_2(tmp_path: Path) -> None:
     assert (tmp_path / "full" / "x").read_text() == "x"  # nothing overwritten
 
 
-def test_a_failed_analysis_exits_1_and_still_writes_its_report(tmp_path: Path) -> None:
+def test_a_target_that_cannot_be_is_a_usage_error_that_creates_nothing(tmp_path: Path) -> None:
+    plain = tmp_path / "notes.txt"
+    plain.write_text("not an archive")
+    for target, says in ((tmp_path / "missing", "does not exist"), (plain, "not a .tar.gz")):
+        out = tmp_path / "out"
+        result = run(tmp_path, "analyze", str(target), "--out", str(out))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and says in result.stderr
+        no_traceback(result)
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no record, no key
+
+
+def test_a_failed_analysis_exits_1_measures_nothing_and_still_writes_its_report(
+    tmp_path: Path,
+) -> None:
+    """It failed after it started (the git host does not resolve): a sealed report, exit 1,
+    and no coverage it never measured."""
     out = tmp_path / "out"
-    result = run(tmp_path, "analyze", str(tmp_path / "missing"), "--engine", "offline",
-                 "--out", str(out), "--json")  # fmt: skip
+    result = run(tmp_path, "analyze", "https://no-such-host.invalid/org/repo.git",
+                 "--engine", "offline", "--out", str(out))  # fmt: skip
     assert result.returncode == 1
     no_traceback(result)
+    assert "coverage" not in result.stdout and "%" not in result.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "failed"
-    assert "not a directory" in report["reason"]
-    assert json.loads(result.stdout)["status"] == "failed"
+    assert "no-such-host.invalid" in report["reason"]
+    assert report["coverage"]["before"]["line_pct"] is None
+    assert report["coverage"]["after"]["branch_pct"] is None
+    summary = (out / "summary.md").read_text()
+    assert "Not measured" in summary and "100.0%" not in summary
     assert run(tmp_path, "verify", str(out)).returncode == 0
 
 

@@ -117,3 +117,17 @@ def test_error_lines_keep_whole_exception_names() -> None:
     assert error_lines(text) == ["EOFError: no input", "ModuleNotFoundError: No module named 'six'"]
     assert error_lines("DeprecationWarning: old\n") == []  # only the kinds asked for
     assert error_lines("DeprecationWarning: old\n", ("Warning",)) == ["DeprecationWarning: old"]
+
+
+def test_coverage_with_nothing_to_measure_is_not_measured_rather_than_100() -> None:
+    from assay.analysis.report import coverage_line
+    from assay.runtimes.coverage import CoverageMap, FileCoverage
+
+    assert CoverageMap().summary().line_pct is None
+    no_branches = CoverageMap(files={"a.go": FileCoverage(executed={1, 2}, missing={3})})
+    summary = no_branches.summary()
+    assert (summary.line_pct, summary.branch_pct) == (66.67, None)
+    measured = summary.model_dump()
+    assert coverage_line(measured, measured) == "lines 66.7% -> 66.7%"
+    nothing = CoverageMap().summary().model_dump()
+    assert coverage_line(nothing, nothing) is None

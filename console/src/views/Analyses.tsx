@@ -1,7 +1,7 @@
 // The analyses list: status, repository, coverage before and after, kept tests, findings,
 // cost and age; filtered by status, workspace and creation time, paged by cursor.
 import type { Analysis, Page, Workspace } from "../api";
-import { age, pct, repository, usd } from "../format";
+import { age, pctChange, repository, usd } from "../format";
 import { go, href } from "../router";
 import { canWrite, useSession } from "../session";
 import { DataTable, Pager, StatusBadge, View, useCursor, useLoad, type Column } from "../ui";
@@ -19,7 +19,7 @@ const COLUMNS: Column<Analysis>[] = [
       </>
     ),
   },
-  { label: "Line coverage", cell: (a) => (a.summary ? `${pct(a.summary.line_pct_before)} → ${pct(a.summary.line_pct_after)}` : "–") },
+  { label: "Line coverage", cell: (a) => (a.summary ? pctChange(a.summary.line_pct_before, a.summary.line_pct_after) : "–") },
   { label: "Kept tests", cell: (a) => a.summary?.kept ?? "–" },
   { label: "Findings", cell: (a) => a.summary?.findings ?? "–" },
   { label: "Cost", cell: (a) => (a.summary ? usd(a.summary.usd, a.summary.usd_known) : "–") },

@@ -3,7 +3,7 @@
 // discarded candidates with stage and reason, findings, cost, and the evidence log.
 import { useEffect, useState } from "preact/hooks";
 import type { Analysis, Mutation, Report, ReportTest, Verdict } from "../api";
-import { pct, repository, seconds, usd, when } from "../format";
+import { pct, pctChange, repository, seconds, usd, when } from "../format";
 import { href } from "../router";
 import { canWrite, useSession } from "../session";
 import { follow, type AnalysisEvent } from "../sse";
@@ -174,8 +174,8 @@ function CoverageSection({ report }: { report: Report }) {
   return (
     <Section title="Coverage">
       <p class="coverage-totals">
-        Lines <strong>{pct(before.line_pct)}</strong> → <strong data-testid="line-after">{pct(after.line_pct)}</strong>, branches <strong>{pct(before.branch_pct)}</strong> →{" "}
-        <strong>{pct(after.branch_pct)}</strong>
+        Lines <strong data-testid="line-change">{pctChange(before.line_pct, after.line_pct)}</strong>, branches{" "}
+        <strong>{pctChange(before.branch_pct, after.branch_pct)}</strong>
       </p>
       {files.length > 0 && (
         <DataTable class="coverage" caption="Coverage per file" rows={files} rowKey={([path]) => path} columns={[
@@ -183,11 +183,11 @@ function CoverageSection({ report }: { report: Report }) {
           { label: "Lines before", cell: ([, cov]) => pct(cov.before?.line_pct) },
           {
             label: "Lines after",
-            class: ([, cov]) => (cov.after.line_pct > (cov.before?.line_pct ?? 0) ? "gain" : ""),
+            class: ([, cov]) => ((cov.after.line_pct ?? 0) > (cov.before?.line_pct ?? 0) ? "gain" : ""),
             cell: ([, cov]) => (
               <>
                 <span class="mini-track" aria-hidden="true">
-                  <span class="mini-bar" style={{ width: `${cov.after.line_pct}%` }} />
+                  <span class="mini-bar" style={{ width: `${cov.after.line_pct ?? 0}%` }} />
                 </span>
                 {pct(cov.after.line_pct)}
               </>
@@ -196,7 +196,7 @@ function CoverageSection({ report }: { report: Report }) {
           { label: "Branches before", cell: ([, cov]) => pct(cov.before?.branch_pct) },
           {
             label: "Branches after",
-            class: ([, cov]) => (cov.after.branch_pct > (cov.before?.branch_pct ?? 0) ? "gain" : ""),
+            class: ([, cov]) => ((cov.after.branch_pct ?? 0) > (cov.before?.branch_pct ?? 0) ? "gain" : ""),
             cell: ([, cov]) => pct(cov.after.branch_pct),
           },
         ]} />

@@ -57,8 +57,32 @@ def write_junit(path: Path, results: list[TestCaseResult], name: str = "assay") 
     path.write_bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True))
 
 
-def _pct(value: float) -> str:
-    return f"{value:.1f}%"
+NOT_MEASURED = "not measured"
+
+
+def percent(value: float | None) -> str:
+    return NOT_MEASURED if value is None else f"{value:.1f}%"
+
+
+def coverage_line(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """ "lines 40.0% -> 80.0%, branches ..." with what was measured; None when nothing was."""
+    parts = [
+        f"{name} {percent(before[key])} -> {percent(after[key])}"
+        for name, key in (("lines", "line_pct"), ("branches", "branch_pct"))
+        if before[key] is not None or after[key] is not None
+    ]
+    return ", ".join(parts) or None
+
+
+def _coverage_table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    if coverage_line(before, after) is None:
+        return ["Not measured: the analysis stopped before it ran the project's tests."]
+    return [
+        "| | lines | branches |",
+        "|---|---|---|",
+        f"| before | {percent(before['line_pct'])} | {percent(before['branch_pct'])} |",
+        f"| after | {percent(after['line_pct'])} | {percent(after['branch_pct'])} |",
+    ]
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
@@ -74,10 +98,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         "",
         "## Coverage",
         "",
-        "| | lines | branches |",
-        "|---|---|---|",
-        f"| before | {_pct(before['line_pct'])} | {_pct(before['branch_pct'])} |",
-        f"| after | {_pct(after['line_pct'])} | {_pct(after['branch_pct'])} |",
+        *_coverage_table(before, after),
         "",
         "## Funnel",
         "",

@@ -10,8 +10,11 @@ import click
 
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.report import coverage_line
 from assay.cli.context import CliContext
 from assay.cli.progress import Progress
+from assay.errors import ValidationFailed
+from assay.intake.snapshot import target_kind
 from assay.sandbox.process import ProcessSandbox
 from assay.wiring import make_signer
 
@@ -85,6 +88,11 @@ def analyze(
 ) -> None:
     """Analyze TARGET (a directory, a git URL, or a .tar.gz/.zip archive)."""
     settings = obj.settings
+    try:
+        target_kind(target)  # a target that cannot be is a usage error: nothing is created
+    except ValidationFailed as bad:
+        click.secho(f"error: {bad.message}", fg="red", err=True)
+        raise SystemExit(2) from None
     server = server or settings.server
     if server:
         if settings.api_key is None:
@@ -146,10 +154,9 @@ def _print(report: dict[str, Any], destination: Path | None, as_json: bool) -> N
         warned = (f" with {len(report['warnings'])} warning(s)"
                   if report.get("warnings") and not report["reason"] else "")  # fmt: skip
         click.echo(f"analysis {report['analysis_id']}: {report['status']}{reason}{warned}")
-        click.echo(
-            f"coverage: lines {before['line_pct']:.1f}% -> {after['line_pct']:.1f}%, "
-            f"branches {before['branch_pct']:.1f}% -> {after['branch_pct']:.1f}%"
-        )
+        measured = coverage_line(before, after)
+        if measured is not None:
+            click.echo(f"coverage: {measured}")
         click.echo("funnel: " + ", ".join(f"{k} {v}" for k, v in funnel.items()))
         click.echo(f"findings: {len(report['findings'])} possible bug(s)")
         gaps = report.get("gaps") or []

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from assay.analysis.report import percent
+
 STAGES = {"intake", "detect", "install", "baseline", "plan", "select", "findings", "report"}
 
 
@@ -48,7 +50,7 @@ class Progress:
             "install": lambda d: f"environment {d['environment']} ready",
             "baseline": lambda d: (
                 f"{d['tests']} tests ({d['failed']} failing): "
-                f"{d['line_pct']:.1f}% lines, {d['branch_pct']:.1f}% branches"
+                f"{percent(d['line_pct'])} lines, {percent(d['branch_pct'])} branches"
             ),
             "plan": lambda d: (
                 f"{len(d.get('gaps') or {})} module(s) with gaps, {d['count']} item(s) to generate"

@@ -18,6 +18,27 @@ class Snapshot(BaseModel):
     files: int
 
 
+def target_kind(target: str) -> str:
+    """directory | archive | git, judged before anything is created; ValidationFailed for a
+    target that cannot be one (a path that does not exist, a plain file)."""
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return "directory"
+    if path.is_file():
+        if not archives.is_archive(path):
+            raise ValidationFailed(
+                f"{target} is a file but not a .tar.gz, .tgz, .tar or .zip archive",
+                fix="pass a directory, an archive or an https:// git URL",
+            )
+        return "archive"
+    if urls.looks_like_git_url(target):
+        return "git"
+    raise ValidationFailed(
+        f"{target} does not exist (and is not a git URL)",
+        fix="pass a path to a directory, a .tar.gz/.zip archive, or an https:// git URL",
+    )
+
+
 def take_snapshot(
     target: str, destination: Path, *, ref: str | None = None, policy: IntakePolicy | None = None
 ) -> Snapshot:
@@ -25,23 +46,15 @@ def take_snapshot(
     rules = policy or IntakePolicy()
     if destination.exists() and any(destination.iterdir()):
         raise ValidationFailed(f"the snapshot directory {destination} is not empty")
+    kind = target_kind(target)
     path = Path(target).expanduser()
-    if path.is_dir():
+    if kind == "directory":
         files = local.copy_tree(path, destination, rules)
-        return Snapshot(kind="directory", source=str(path.resolve()), path=destination, files=files)
-    if path.is_file():
-        if not archives.is_archive(path):
-            raise ValidationFailed(
-                f"{target} is a file but not a .tar.gz, .tgz, .tar or .zip archive"
-            )
+        return Snapshot(kind=kind, source=str(path.resolve()), path=destination, files=files)
+    if kind == "archive":
         files = archives.extract(path, destination, rules)
-        return Snapshot(kind="archive", source=str(path.resolve()), path=destination, files=files)
-    if urls.looks_like_git_url(target):
-        checked = urls.check_git_url(target, rules)
-        git.clone(checked, destination, ref, rules)
-        _, files = git._dir_size(destination)
-        return Snapshot(kind="git", source=target, path=destination, files=files)
-    raise ValidationFailed(
-        f"{target!r} is not a directory, an archive or a git URL",
-        fix="pass a path to a directory, a .tar.gz/.zip archive, or an https:// git URL",
-    )
+        return Snapshot(kind=kind, source=str(path.resolve()), path=destination, files=files)
+    checked = urls.check_git_url(target, rules)
+    git.clone(checked, destination, ref, rules)
+    _, files = git._dir_size(destination)
+    return Snapshot(kind=kind, source=target, path=destination, files=files)

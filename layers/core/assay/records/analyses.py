@@ -27,10 +27,11 @@ class AnalysisStatus(StrEnum):
 class AnalysisSummary(BaseModel):
     """The report's headline, kept on the record so lists need not open every report."""
 
-    line_pct_before: float
-    line_pct_after: float
-    branch_pct_before: float
-    branch_pct_after: float
+    # None: not measured (see CoverageSummary).
+    line_pct_before: float | None
+    line_pct_after: float | None
+    branch_pct_before: float | None
+    branch_pct_after: float | None
     kept: int = Field(ge=0)
     findings: int = Field(ge=0)
     usd: float = Field(ge=0)

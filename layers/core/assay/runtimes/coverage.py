@@ -10,8 +10,10 @@ Arc = tuple[int, int]
 
 
 class CoverageSummary(BaseModel):
-    line_pct: float
-    branch_pct: float
+    # None when there was nothing to measure: no lines (the analysis stopped before its
+    # baseline) or no branches (the language's tool records none, or the code has none).
+    line_pct: float | None
+    branch_pct: float | None
     lines_covered: int
     lines_total: int
     branches_covered: int
@@ -88,5 +90,5 @@ class CoverageMap(BaseModel):
         return lines, branches
 
 
-def _pct(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 2) if whole else 100.0
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
