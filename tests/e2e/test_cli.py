@@ -237,3 +237,18 @@ def test_hostile_targets_are_refused_by_analyze(tmp_path: Path) -> None:
     assert result.returncode == 1
     report = json.loads((out / "report.json").read_text())
     assert "not a public address" in report["reason"]
+
+
+def test_keys_mint_prints_a_valid_key_and_touches_no_store(tmp_path: Path) -> None:
+    from assay.records.api_keys import is_well_formed, key_problem
+
+    minted = run(tmp_path, "keys", "mint")
+    assert minted.returncode == 0, minted.stderr
+    key = minted.stdout.strip()
+    assert is_well_formed(key)
+    assert run(tmp_path, "keys", "mint").stdout.strip() != key
+    assert list(tmp_path.iterdir()) == []  # no database, no signing key
+    mistyped = key[:-1] + ("a" if key[-1] != "a" else "b")
+    assert "checksum" in (key_problem(mistyped) or "")
+    assert "starts" not in (key_problem(mistyped) or "")
+    assert "characters after" in (key_problem(key + "x") or "")

@@ -109,7 +109,7 @@ def test_a_malformed_bootstrap_key_is_a_clear_error(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert "ASSAY_BOOTSTRAP_API_KEY is not an Assay key" in done.stderr
+    assert "ASSAY_BOOTSTRAP_API_KEY is not an Assay key: it does not start with" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from assay import tenancy
 from assay.errors import ValidationFailed
 from assay.records import ApiKey, Scope, Tenant
-from assay.records.api_keys import PREFIX, hash_key, is_well_formed
+from assay.records.api_keys import PREFIX, hash_key, key_problem
 from assay.store import RecordStore
 
 DEFAULT_TENANT = "default"
@@ -26,10 +26,11 @@ def ensure_default_tenant(records: RecordStore) -> Tenant:
 def bootstrap(records: RecordStore, configured_key: str | None) -> Bootstrap:
     tenant = ensure_default_tenant(records)
     if configured_key is not None:
-        if not is_well_formed(configured_key):
+        problem = key_problem(configured_key)
+        if problem is not None:
             raise ValidationFailed(
-                "ASSAY_BOOTSTRAP_API_KEY is not an Assay key",
-                fix=f"use a key minted by `assay keys create` (it starts with {PREFIX})",
+                f"ASSAY_BOOTSTRAP_API_KEY is not an Assay key: {problem}",
+                fix="mint one with `assay keys mint`",
             )
         if records.lookup(ApiKey, hash_key(configured_key)) is None:
             records.create(

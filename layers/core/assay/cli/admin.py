@@ -9,6 +9,7 @@ import click
 from assay import tenancy
 from assay.cli.context import CliContext
 from assay.records import Scope, Tenant
+from assay.records.api_keys import mint_key
 from assay.store import SYSTEM_TENANT
 
 ACTOR = "cli"
@@ -89,6 +90,13 @@ def keys_create(
     click.echo(f"key {issued.record.id} for {tenant.slug} ({', '.join(scopes)}):")
     click.echo(issued.key)
     click.echo("store it now: it cannot be shown again", err=True)
+
+
+@keys.command("mint")
+def keys_mint() -> None:
+    """Print a fresh, valid API key without storing it anywhere: give it to a server as
+    ASSAY_BOOTSTRAP_API_KEY, which registers it as the default tenant's admin key."""
+    click.echo(mint_key())
 
 
 @keys.command("list")

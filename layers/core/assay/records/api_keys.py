@@ -48,15 +48,25 @@ def mint_key() -> str:
     return f"{PREFIX}{random_part}{_checksum(random_part)}"
 
 
+def key_problem(key: str) -> str | None:
+    """What is wrong with a key's shape, in words; None when it is well formed (no store access
+    needed)."""
+    if not key.startswith(PREFIX):
+        return f"it does not start with {PREFIX}"
+    body = key[len(PREFIX) :]
+    if len(body) != _RANDOM_LEN + _CHECK_LEN:
+        return f"it has {len(body)} characters after {PREFIX}, not {_RANDOM_LEN + _CHECK_LEN}"
+    if any(ch not in _ALPHABET for ch in body):
+        return f"it has characters other than letters and digits after {PREFIX}"
+    random_part, check = body[:_RANDOM_LEN], body[_RANDOM_LEN:]
+    if not hmac.compare_digest(check, _checksum(random_part)):
+        return "its checksum (the last 6 characters) is wrong: mistyped, or not minted by Assay"
+    return None
+
+
 def is_well_formed(key: str) -> bool:
     """True when the key has Assay's shape and a valid checksum (no store access needed)."""
-    body = key[len(PREFIX) :]
-    if not key.startswith(PREFIX) or len(body) != _RANDOM_LEN + _CHECK_LEN:
-        return False
-    if any(ch not in _ALPHABET for ch in body):
-        return False
-    random_part, check = body[:_RANDOM_LEN], body[_RANDOM_LEN:]
-    return hmac.compare_digest(check, _checksum(random_part))
+    return key_problem(key) is None
 
 
 def hash_key(key: str) -> str:
