@@ -31,6 +31,7 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
     toolchain,
+    unavailable,
 )
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
@@ -90,7 +91,7 @@ class GoRuntime(Runtime):
         try:
             version = self._version()
         except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
-            return False, str(exc)
+            return False, unavailable(exc)
         return True, f"go test with cover profiles (lines only) on Go {version}"
 
     # ------------------------------------------------------------------ detect

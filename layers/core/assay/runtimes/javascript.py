@@ -33,6 +33,7 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
     toolchain,
+    unavailable,
 )
 from assay.runtimes.results import json_or_none, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
@@ -113,7 +114,7 @@ class JavaScriptRuntime(Runtime):
             self.npm_cli()
             version = self._version()
         except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
-            return False, str(exc)
+            return False, unavailable(exc)
         if int(version.split(".")[0]) < 18:
             return False, f"Node.js {version} is too old: Jest 29 and Vitest 3 need 18 or newer"
         return True, f"Jest or Vitest on Node.js {version} (installed per project with npm)"

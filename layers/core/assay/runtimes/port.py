@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,18 @@ def toolchain(command: str, configured: Path | None, *, missing: str, fix: str) 
     if found is None:
         raise EnvironmentFailed(missing, fix=fix)
     return found
+
+
+def unavailable(exc: Exception) -> str:
+    """Why a toolchain probe failed, in one line: a tool that exists but fails is named with
+    its own first error line (a rustup with no default toolchain), not just its exit status."""
+    if isinstance(exc, subprocess.CalledProcessError):
+        command = exc.cmd if isinstance(exc.cmd, str) else " ".join(map(str, exc.cmd))
+        said = next(
+            (line for line in str(exc.stderr or exc.stdout or "").splitlines() if line.strip()), ""
+        )
+        return f"`{command}` fails (exit {exc.returncode})" + (f": {said.strip()}" if said else "")
+    return str(exc)
 
 
 class Detection(BaseModel):

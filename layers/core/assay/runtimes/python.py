@@ -32,6 +32,7 @@ from assay.runtimes.port import (
     Runtime,
     TestCaseResult,
     TestRun,
+    unavailable,
 )
 from assay.runtimes.python_mutation import Mutmut
 from assay.runtimes.python_requirements import normalize
@@ -151,7 +152,7 @@ class PythonRuntime(Runtime):
         try:
             return True, f"pytest and coverage.py in a venv of Python {self._version()}"
         except (OSError, subprocess.CalledProcessError) as exc:
-            return False, f"{self._python} cannot run: {exc}"
+            return False, f"{self._python} cannot run: {unavailable(exc)}"
 
     # ------------------------------------------------------------------ language
     def idioms(self, detection: Detection) -> Idioms:

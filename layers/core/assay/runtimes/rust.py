@@ -29,6 +29,7 @@ from assay.runtimes.port import (
     TestCaseResult,
     TestRun,
     toolchain,
+    unavailable,
 )
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
@@ -102,7 +103,7 @@ class RustRuntime(Runtime):
             sysroot = self.sysroot()
             self.llvm_tools()
         except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
-            return False, str(exc)
+            return False, unavailable(exc)
         return True, f"cargo test with LLVM line coverage ({sysroot.name})"
 
     # ------------------------------------------------------------------ detect
