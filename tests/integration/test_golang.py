@@ -131,10 +131,15 @@ def test_an_llm_analysis_of_the_go_example(tmp_path: Path) -> None:
     system = llm.requests[0]["messages"][0]["content"]
     assert "Go test engineer" in system and "```go" in system
     assert report["funnel"]["kept"] == 2
-    kept = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
-    # Beside the code they test, in its package, as Go requires.
+    kept = sorted(t["project_path"] for t in report["tests"] if t["status"] == "kept")
+    # Beside the code they test, in its package, as Go requires...
     assert [p.rsplit("_llm_", 1)[0] for p in kept] == ["cart/assay_cart", "pricing/assay_pricing"]
     assert all(p.endswith("_test.go") for p in kept)
+    # ...and in the output under tests/ at that path, nothing beside report.json.
+    written = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
+    assert written == [f"tests/{p}" for p in kept]
+    assert all((tmp_path / "out" / p).is_file() for p in written)
+    assert not list((tmp_path / "out").glob("*.go")) and not (tmp_path / "out" / "cart").exists()
     (finding,) = report["findings"]
     assert finding["test_id"].endswith("::TestMedianOfEvenCountIsMeanOfMiddle")
     files = report["coverage"]["files"]

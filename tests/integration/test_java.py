@@ -127,7 +127,9 @@ def test_an_llm_analysis_of_the_java_example(tmp_path: Path) -> None:
     # after their files, so they compile beside the project's own CartTest.
     assert report["funnel"]["kept"] == 2
     kept = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
-    assert all(p.startswith("src/test/java/shop/Assay") for p in kept)
+    # Under --out/tests/, at their project path below it (cp -r OUT/tests/. PROJECT/).
+    assert all(p.startswith("tests/src/test/java/shop/Assay") for p in kept)
+    assert not (tmp_path / "out" / "src").exists()
     for path in kept:
         assert f"class {Path(path).stem} " in (tmp_path / "out" / path).read_text()
     (finding,) = report["findings"]

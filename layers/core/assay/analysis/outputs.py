@@ -21,6 +21,20 @@ REPORT = "report.json"
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
+KEPT_DIR = "tests"
+
+
+def kept_test_path(project_path: str) -> str:
+    """Where a kept test is written in the output directory: always under tests/. A test the
+    project keeps under tests/ (Python, JavaScript, Rust) has the same path there; one that
+    lives elsewhere (Go's beside its package, Java's under src/test/java) is placed below
+    tests/ at its project path, so `cp -r OUT/tests/. PROJECT/` puts it back."""
+    clean = PurePosixPath(project_path)
+    if clean.parts and clean.parts[0] == KEPT_DIR:
+        return clean.as_posix()
+    return (PurePosixPath(KEPT_DIR) / clean).as_posix()
+
+
 class OutputFile(BaseModel):
     path: str
     size: int

@@ -27,6 +27,7 @@ from assay.analysis.funnel import Evaluation, Evaluator, Workspace
 from assay.analysis.gaps import left_without_tests, warnings
 from assay.analysis.items import ItemFiles
 from assay.analysis.options import AnalysisOptions
+from assay.analysis.outputs import kept_test_path
 from assay.analysis.planning import Target, plan
 from assay.clock import utcnow
 from assay.engines import (
@@ -707,13 +708,14 @@ class AnalysisSteps:
             self._suite = suite
         self._verdicts = verdicts
         kept = [v for v in verdicts if v.status == "kept"]
-        for verdict in kept:
-            path = self.stores.out / verdict.evaluation.candidate.path
+        written = [kept_test_path(v.evaluation.candidate.path) for v in kept]
+        for verdict, rel in zip(kept, written, strict=True):
+            path = self.stores.out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(verdict.evaluation.candidate.code)
         counts = selection.funnel_counts(self._generated, verdicts)
-        result = {"funnel": counts, "kept": [v.evaluation.candidate.path for v in kept]}
-        self._record("select", result, [v.evaluation.candidate.path for v in kept])
+        result = {"funnel": counts, "kept": written}
+        self._record("select", result, written)
         return result
 
     def findings(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -822,7 +824,11 @@ class AnalysisSteps:
         tests = [
             {
                 "test_id": v.evaluation.candidate.candidate_id,
-                "path": v.evaluation.candidate.path,
+                # In the output directory for a kept test; project_path is where it runs.
+                "path": kept_test_path(v.evaluation.candidate.path)
+                if v.status == "kept"
+                else v.evaluation.candidate.path,
+                "project_path": v.evaluation.candidate.path,
                 "status": v.status,
                 "stage": v.stage.value,
                 "reason": v.reason,
@@ -876,7 +882,7 @@ class AnalysisSteps:
         (out / REPORT_BODY).write_bytes(canonical(body))
         kept_results = []
         if self._suite is not None:
-            kept_paths = {t["path"] for t in body["tests"] if t["status"] == "kept"}
+            kept_paths = {t["project_path"] for t in body["tests"] if t["status"] == "kept"}
             kept_results = [r for r in self._suite.tests if r.file in kept_paths]
         reports.write_junit(out / "junit.xml", kept_results)
         artifacts = [REPORT_BODY, "junit.xml"]
