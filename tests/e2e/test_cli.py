@@ -213,10 +213,13 @@ def test_a_failed_analysis_exits_1_measures_nothing_and_still_writes_its_report(
     tmp_path: Path,
 ) -> None:
     """It failed after it started (the git host does not resolve): a sealed report, exit 1,
-    and no coverage it never measured."""
+    and no coverage it never measured. The URL's password surfaces nowhere."""
     out = tmp_path / "out"
-    result = run(tmp_path, "analyze", "https://no-such-host.invalid/org/repo.git",
+    result = run(tmp_path, "analyze", "https://bob:s3cr3t-pw@no-such-host.invalid/org/repo.git",
                  "--engine", "offline", "--out", str(out))  # fmt: skip
+    assert "s3cr3t" not in result.stdout + result.stderr
+    for path in tmp_path.rglob("*"):  # records, report, evidence, events, work files
+        assert not path.is_file() or b"s3cr3t" not in path.read_bytes(), path
     assert result.returncode == 1
     no_traceback(result)
     assert "coverage" not in result.stdout and "%" not in result.stdout

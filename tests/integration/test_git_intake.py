@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
+from pydantic import SecretStr
 
 from assay.errors import ValidationFailed
 from assay.intake import IntakePolicy, take_snapshot
@@ -62,8 +64,21 @@ def _smart_http(root: Path) -> Callable[..., Iterable[bytes]]:
     return app
 
 
-@pytest.fixture
-def served_repo(tmp_path: Path) -> Iterator[str]:
+def _basic_auth(app: Callable[..., Iterable[bytes]], user: str, password: str) -> Any:
+    """A private repository: 401 with a challenge unless the right Basic credentials come."""
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_AUTHORIZATION") != expected:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
+            return [b"authentication required"]
+        return app(environ, start_response)
+
+    return guarded
+
+
+@pytest.fixture(params=["public"])
+def served_repo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     work = tmp_path / "work"
     work.mkdir()
     _git("init", "-q", "-b", "main", cwd=work)
@@ -76,7 +91,10 @@ def served_repo(tmp_path: Path) -> Iterator[str]:
     bare = tmp_path / "srv" / "repo.git"
     _git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
 
-    server = make_server("127.0.0.1", 0, _smart_http(tmp_path / "srv"), handler_class=_Quiet)
+    app = _smart_http(tmp_path / "srv")
+    if request.param == "private":
+        app = _basic_auth(app, "alice", "s3cr3t-pw")
+    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -113,3 +131,35 @@ def test_a_missing_repository_is_a_clear_error(served_repo: str, tmp_path: Path)
         take_snapshot(
             served_repo.replace("repo.git", "nope.git"), tmp_path / "s", policy=LOOPBACK_POLICY
         )
+
+
+@pytest.mark.parametrize("served_repo", ["private"], indirect=True)
+def test_a_private_repository_is_cloned_with_credentials_that_are_never_shown(
+    served_repo: str, tmp_path: Path
+) -> None:
+    with_userinfo = served_repo.replace("http://", "http://alice:s3cr3t-pw@")
+    snapshot = take_snapshot(with_userinfo, tmp_path / "a", policy=LOOPBACK_POLICY)
+    assert (tmp_path / "a" / "app.py").is_file()
+    assert snapshot.source == served_repo  # without the user information
+    from_setting = LOOPBACK_POLICY.model_copy(
+        update={"git_credential": SecretStr("alice:s3cr3t-pw")}
+    )
+    take_snapshot(served_repo, tmp_path / "b", policy=from_setting)
+    assert "s3cr3t" not in repr(from_setting) and "s3cr3t" not in from_setting.model_dump_json()
+    wrong = served_repo.replace("http://", "http://alice:wrong-s3cr3t@")
+    with pytest.raises(ValidationFailed) as refused:
+        take_snapshot(wrong, tmp_path / "c", policy=LOOPBACK_POLICY)
+    assert "s3cr3t" not in str(refused.value) and "failed" in str(refused.value)
+    with pytest.raises(ValidationFailed):  # no credentials: git may not prompt
+        take_snapshot(served_repo, tmp_path / "d", policy=LOOPBACK_POLICY)
+
+
+def test_user_information_is_redacted_wherever_a_url_appears() -> None:
+    from assay.intake.credentials import redact, split_credentials
+
+    text = "fatal: unable to access 'https://bob:hunter2@git.example/x.git/': 403"
+    assert redact(text) == "fatal: unable to access 'https://***@git.example/x.git/': 403"
+    clean, secret = split_credentials("https://tok%40en@git.example:8443/o/r.git")
+    assert clean == "https://git.example:8443/o/r.git"
+    assert secret is not None and secret.get_secret_value() == "tok@en"
+    assert split_credentials("./some/dir") == ("./some/dir", None)

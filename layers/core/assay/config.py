@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, description="The API key `assay analyze --server` authenticates with."
     )
+    git_token: SecretStr | None = Field(
+        default=None,
+        description="`assay analyze` of a private git URL: a token (sent as the password of "
+        "`x-access-token`) or `user:password`, used for the clone only and never written down. "
+        "Credentials in the URL itself are used the same way and redacted everywhere.",
+    )
     bootstrap_api_key: SecretStr | None = Field(
         default=None,
         description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "

@@ -14,6 +14,8 @@ from assay.analysis.report import coverage_line
 from assay.cli.context import CliContext
 from assay.cli.progress import Progress
 from assay.errors import ValidationFailed
+from assay.intake import IntakePolicy
+from assay.intake.credentials import split_credentials
 from assay.intake.snapshot import target_kind
 from assay.sandbox.process import ProcessSandbox
 from assay.wiring import make_signer
@@ -107,6 +109,8 @@ def analyze(
         if report.get("status") != "succeeded":
             raise SystemExit(1)
         return
+    # A URL's credentials serve the clone only: the target stored and shown is without them.
+    target, credential = split_credentials(target)
     analysis_id = new_analysis_id()
     destination = (out or settings.analyses_dir / analysis_id).expanduser()
     if destination.exists() and any(destination.iterdir()):
@@ -138,6 +142,7 @@ def analyze(
         signer=make_signer(settings),
         out=destination,
         progress=progress,
+        intake_policy=IntakePolicy(git_credential=credential or settings.git_token),
     )
     _print(result.report, destination, as_json)
     if not result.succeeded:

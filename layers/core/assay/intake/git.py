@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from assay.errors import ValidationFailed
+from assay.intake.credentials import authorization_header, redact
 from assay.intake.policy import IntakePolicy
 from assay.intake.urls import GitUrl
 
@@ -62,6 +63,12 @@ def clone(source: GitUrl, destination: Path, ref: str | None, policy: IntakePoli
             "GIT_ALLOW_PROTOCOL": "https:http" if policy.allow_http else "https",
             "GIT_LFS_SKIP_SMUDGE": "1",
         }
+        if policy.git_credential is not None:  # in the environment: argv is visible to ps
+            env |= {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": authorization_header(policy.git_credential),
+            }
         process = subprocess.Popen(  # noqa: S603
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -92,5 +99,5 @@ def clone(source: GitUrl, destination: Path, ref: str | None, policy: IntakePoli
     if process.returncode != 0:
         shutil.rmtree(destination, ignore_errors=True)
         last = stderr.strip().splitlines()[-1:] or ["unknown error"]
-        raise ValidationFailed(f"git clone of {source.url} failed: {last[0]}")
+        raise ValidationFailed(redact(f"git clone of {source.url} failed: {last[0]}"))
     shutil.rmtree(destination / ".git", ignore_errors=True)

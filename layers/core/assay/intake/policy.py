@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class IntakePolicy(BaseModel):
@@ -14,3 +14,6 @@ class IntakePolicy(BaseModel):
     # Tests and air-gapped mirrors only: permit loopback/private hosts and plain http.
     allow_private_hosts: bool = False
     allow_http: bool = False
+    # For a private repository: `user:password` or a token, sent to the git host only (see
+    # intake/credentials.py). Never serialized in the clear.
+    git_credential: SecretStr | None = None

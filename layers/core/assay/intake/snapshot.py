@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from assay.errors import ValidationFailed
 from assay.intake import archives, git, local, urls
+from assay.intake.credentials import split_credentials
 from assay.intake.policy import IntakePolicy
 
 
@@ -54,7 +55,10 @@ def take_snapshot(
     if kind == "archive":
         files = archives.extract(path, destination, rules)
         return Snapshot(kind=kind, source=str(path.resolve()), path=destination, files=files)
-    checked = urls.check_git_url(target, rules)
+    clean, inline = split_credentials(target)
+    if inline is not None:
+        rules = rules.model_copy(update={"git_credential": inline})
+    checked = urls.check_git_url(clean, rules)
     git.clone(checked, destination, ref, rules)
     _, files = git._dir_size(destination)
-    return Snapshot(kind=kind, source=target, path=destination, files=files)
+    return Snapshot(kind=kind, source=clean, path=destination, files=files)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from assay.errors import ValidationFailed
+from assay.intake.credentials import redact
 from assay.intake.policy import IntakePolicy
 
 _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -41,26 +42,27 @@ def looks_like_git_url(target: str) -> bool:
 
 
 def check_git_url(url: str, policy: IntakePolicy) -> GitUrl:
+    shown = redact(url)  # errors name the URL without its credentials
     if "::" in url.split("://", 1)[0]:
-        raise ValidationFailed(f"refusing git URL {url!r}: remote helpers are not allowed")
+        raise ValidationFailed(f"refusing git URL {shown!r}: remote helpers are not allowed")
     if url.startswith("-"):
-        raise ValidationFailed(f"refusing git URL {url!r}: it could be read as an option")
+        raise ValidationFailed(f"refusing git URL {shown!r}: it could be read as an option")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValidationFailed(f"refusing git URL {url!r}: it contains whitespace or controls")
+        raise ValidationFailed(f"refusing git URL {shown!r}: it contains whitespace or controls")
     parts = urlsplit(url)
     allowed = {"https"} | ({"http"} if policy.allow_http else set())
     if parts.scheme not in allowed:
         raise ValidationFailed(
-            f"refusing git URL {url!r}: only {' and '.join(sorted(allowed))} URLs are fetched",
+            f"refusing git URL {shown!r}: only {' and '.join(sorted(allowed))} URLs are fetched",
             fix="use an https:// URL, a local directory or an archive",
         )
     host = parts.hostname or ""
     if not _valid_host(host):
-        raise ValidationFailed(f"refusing git URL {url!r}: the host is missing or malformed")
+        raise ValidationFailed(f"refusing git URL {shown!r}: the host is missing or malformed")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise ValidationFailed(f"refusing git URL {url!r}: bad port") from None
+        raise ValidationFailed(f"refusing git URL {shown!r}: bad port") from None
     address = resolve_public(host, port, policy)
     return GitUrl(url=url, host=host, port=port, address=address)
 

@@ -1,0 +1,45 @@
+"""Credentials for private git repositories: used for the clone, never written down.
+
+A URL's user information (`https://user:secret@host/...`) is split off where a target enters
+Assay (the CLI, the API); what is stored, shown, logged and reported is the URL without it. The
+credential reaches git only through its environment (an `http.extraHeader`), never its argv.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+# scheme://userinfo@ anywhere in a text: in a URL, a git error, a log line.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s@]+)@")
+# A token alone is sent as the password of this user (GitHub's convention; GitLab and Gitea
+# accept any user with a token as password).
+TOKEN_USER = "x-access-token"  # noqa: S105 - a user name, not a secret
+
+
+def redact(text: str) -> str:
+    """`text` with every URL's user information replaced by ***."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def split_credentials(target: str) -> tuple[str, SecretStr | None]:
+    """(the target without user information, the user information) for a URL target; other
+    targets come back as they are."""
+    if "://" not in target:
+        return target, None
+    parts = urlsplit(target)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return target, None
+    clean = urlunsplit(parts._replace(netloc=host))
+    return clean, SecretStr(unquote(userinfo)) if userinfo else None
+
+
+def authorization_header(credential: SecretStr) -> str:
+    """`user:password` (or a token alone) as an HTTP Basic Authorization header."""
+    user, colon, password = credential.get_secret_value().partition(":")
+    pair = f"{user}:{password}" if colon else f"{TOKEN_USER}:{user}"
+    return "Authorization: Basic " + base64.b64encode(pair.encode()).decode()
