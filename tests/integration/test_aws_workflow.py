@@ -148,7 +148,7 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
     assert report["status"] == "succeeded", report["reason"]
     assert validate(report) == []
     # The same verdicts as the local runner reaches on the same project and script.
-    assert report["funnel"] == {"generated": 2, "built": 2, "passed": 2, "reliable": 2,
+    assert report["funnel"] == {"generated": 3, "built": 2, "passed": 2, "reliable": 2,
                                 "gained": 2, "kept": 2}  # fmt: skip
     (finding,) = report["findings"]
     assert finding["test_id"].endswith("test_median_of_even_count_is_mean_of_middle_values")

@@ -20,6 +20,7 @@ from assay.sandbox import Limits
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
 from assay.wiring import make_signer
+from tests.support.analysis import analyze_with_script
 from tests.support.fake_llm import ScriptedLLM
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "js-shop"
@@ -162,7 +163,9 @@ def test_an_llm_analysis_of_the_javascript_example(js_home: Path, tmp_path: Path
     (repair,) = [r["messages"][1]["content"] for r in llm.requests
                  if "Your previous test file" in r["messages"][1]["content"]]  # fmt: skip
     assert "```javascript" in repair and "src/cart.js" in repair
-    assert report["funnel"]["kept"] == 2
+    # Three files: the refused cart file is generated but not built; its repair is kept.
+    assert report["funnel"] == {"generated": 3, "built": 2, "passed": 2, "reliable": 2,
+                                "gained": 2, "kept": 2}  # fmt: skip
     kept = sorted(t["path"] for t in report["tests"] if t["status"] == "kept")
     assert [p.split("_llm_")[0] for p in kept] == [
         "tests/assay_src_cart",
@@ -239,3 +242,82 @@ def test_typescript_with_vitest(js_home: Path, tmp_path: Path) -> None:
     assert len(new.executed_branches) > len(old.executed_branches)
     pruned = runtime.prune((workdir / path).read_text(), {"reorder claims a wrong count"})
     assert pruned is not None and "wrong count" not in pruned and "fewest first" in pruned
+    # The build stage compiles the file and runs nothing: a failing test is no parse error...
+    built = runtime.run_tests(env, detection, workdir, [path], sandbox,
+                              limits=Limits(wall_s=120), collect_only=True)  # fmt: skip
+    assert built.ok, built.output
+    assert not built.tests
+    # ...and a file that does not compile is refused with the compiler's words.
+    (workdir / path).write_text('import { it } from "vitest";\nit("x", () => {\n  const n = ;\n')
+    refused = runtime.run_tests(env, detection, workdir, [path], sandbox,
+                                limits=Limits(wall_s=120), collect_only=True)  # fmt: skip
+    assert not refused.ok
+    assert refused.reason == f'the file does not parse: {path}:3:13: Unexpected ";"'
+
+
+# A file that compiles, with four passing tests and one wrong assertion (shipping the last unit
+# leaves 0, not 1), and a type error Vitest does not check (`quantity` is a number).
+INVENTORY_TESTS = """```typescript
+import { describe, expect, it } from "vitest";
+import { Inventory } from "../src/inventory";
+
+describe("Inventory", () => {
+  it("refuses a quantity that is not positive", () => {
+    expect(() => new Inventory().receive("a", 0)).toThrow(RangeError);
+  });
+
+  it("adds to stock already held", () => {
+    const stock = new Inventory();
+    stock.receive("a", 2);
+    stock.receive("a", 3);
+    expect(stock.ship("a", 1)).toBe(4);
+  });
+
+  it("refuses unknown skus and more than is held", () => {
+    const stock = new Inventory();
+    stock.receive("a", 1);
+    expect(() => stock.ship("b", 1)).toThrow("unknown sku b");
+    expect(() => stock.ship("a", 2)).toThrow(RangeError);
+  });
+
+  it("lists low stock, fewest first", () => {
+    const stock = new Inventory();
+    stock.receive("a", 4);
+    stock.receive("b", 2);
+    stock.receive("c", 50);
+    const count: string = stock.ship("c", 1);
+    expect(count).toBe(49);
+    expect(stock.toReorder()).toEqual(["b", "a"]);
+  });
+
+  it("claims the last unit leaves one", () => {
+    const stock = new Inventory();
+    stock.receive("a", 1);
+    expect(stock.ship("a", 1)).toBe(1);
+  });
+});
+```
+"""
+
+
+def test_an_llm_analysis_of_the_typescript_example(js_home: Path, tmp_path: Path) -> None:
+    """A TypeScript file with one wrong assertion compiles, so it is built: its passing tests
+    are kept and the wrong one is a finding (not 'a file that does not parse')."""
+    report, llm = analyze_with_script(
+        TS_EXAMPLE, [("Module `src/inventory.ts`", INVENTORY_TESTS)], js_home, tmp_path / "out",
+        repair_turns=1,
+    )  # fmt: skip
+    assert report["status"] == "succeeded", report["reason"]
+    assert validate(report) == []
+    # Nothing to repair: the file is not sent back to "fix" the assertion that found a bug.
+    assert len(llm.requests) == 1
+    (test,) = report["tests"]
+    assert test["status"] == "kept", test
+    assert report["funnel"] == {"generated": 1, "built": 1, "passed": 1, "reliable": 1,
+                                "gained": 1, "kept": 1}  # fmt: skip
+    kept = (tmp_path / "out" / test["path"]).read_text()
+    assert "fewest first" in kept and "leaves one" not in kept
+    (finding,) = report["findings"]
+    assert finding["test_id"].endswith("::Inventory claims the last unit leaves one")
+    assert finding["error_type"] == "AssertionError"
+    assert finding["path"].endswith(".test.ts")

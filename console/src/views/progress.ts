@@ -48,15 +48,18 @@ export function stagesOf(events: AnalysisEvent[]): StageState[] {
   });
 }
 
-/** Counts as the events arrive; once `select` has happened, its own funnel is the answer. */
+/** Counts as the events arrive; once `select` has happened, its own funnel is the answer. Each
+ * repair turn is a candidate of its own, as in Select's funnel. */
 export function liveFunnel(events: AnalysisEvent[]): Record<string, number> {
   const selected = [...events].reverse().find((e) => e.type === "select");
   if (selected && selected.funnel) return selected.funnel as Record<string, number>;
   const candidates = new Set<string>();
   const reached = new Map<string, string>();
   for (const event of events) {
-    if (event.type === "generate" && typeof event.candidate === "string") candidates.add(event.candidate);
-    if (event.type === "execute" && typeof event.candidate === "string") reached.set(event.candidate, String(event.reached));
+    if (typeof event.candidate !== "string") continue;
+    const turn = `${event.candidate}#${Number(event.turn ?? 0)}`;
+    if (event.type === "generate" || event.type === "repair") candidates.add(turn);
+    if (event.type === "execute") reached.set(turn, String(event.reached));
   }
   const counts: Record<string, number> = { generated: candidates.size };
   for (const stage of FUNNEL.slice(1)) {

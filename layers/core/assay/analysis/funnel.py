@@ -1,10 +1,12 @@
 """The selection funnel for one candidate: built -> passed -> reliable, with findings.
 
-A candidate is *built* if its file is collected without errors, *passed* if its tests pass
-(failing test functions are pruned and the rest kept), and *reliable* if the pruned file passes
-N of N reruns. Tests that fail on an assertion the same way in every rerun are *findings*:
-possible bugs in the code under test, reported with their evidence instead of being dropped.
-Gain and the final whole-suite check happen in `selection.py`, across candidates.
+A candidate is *built* if its file is collected without errors (JavaScript and TypeScript: it
+parses; failing tests are the run's business), *passed* if its tests pass (failing test
+functions are pruned and the rest kept), and *reliable* if the pruned file passes N of N
+reruns. Tests that fail on an assertion the same way in every rerun are *findings*: possible
+bugs in the code under test, reported with their evidence instead of being dropped. Gain and
+the final whole-suite check happen in `selection.py`, across candidates, whose funnel counts
+take each repair turn as a candidate of its own.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Evaluation(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)  # what went wrong, for a repair turn
     runs: int = 0
+    # The stage each earlier turn of this item reached before it was sent back for repair: the
+    # funnel counts every turn, so a file refused at build and then repaired is not `built`.
+    earlier: list[Stage] = Field(default_factory=list)
 
     @property
     def survived(self) -> bool:

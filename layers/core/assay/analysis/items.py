@@ -52,6 +52,14 @@ class ItemFiles:
         ]
 
     def save_evaluation(self, evaluation: Evaluation) -> None:
+        """The item's verdict is its latest turn's; it carries the stages the earlier turns
+        reached (a turn evaluated again, on a resume, replaces its own verdict)."""
+        prior = self.evaluation()
+        if prior is not None:
+            earlier = prior.earlier
+            if prior.candidate.turn < evaluation.candidate.turn:
+                earlier = [*prior.earlier, prior.reached]
+            evaluation = evaluation.model_copy(update={"earlier": earlier})
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "evaluation.json").write_text(evaluation.model_dump_json())
 

@@ -85,13 +85,15 @@ def confirm_in_suite(verdicts: list[Verdict], suite: TestRun) -> list[Verdict]:
 
 
 def funnel_counts(generated: int, verdicts: list[Verdict]) -> dict[str, int]:
-    order = [Stage.BUILT, Stage.PASSED, Stage.RELIABLE, Stage.GAINED, Stage.KEPT]
-    counts = {"generated": generated}
-    for stage in order:
-        counts[stage.value] = sum(
-            1
-            for v in verdicts
-            if v.status == "kept"
-            or (v.stage != stage and order.index(v.stage) > order.index(stage))
-        )
+    """How many candidates reached each stage, `generated` being the engine's first files.
+    Every repair turn is a candidate too: the earlier turns count in `generated` and in the
+    stages they reached, so a file refused at build and then repaired counts as generated
+    twice and built once. Gained and kept are decided for items' last turns only."""
+    order = list(Stage)
+    earlier = [stage for v in verdicts for stage in v.evaluation.earlier]
+    counts = {Stage.GENERATED.value: generated + len(earlier)}
+    for stage in order[order.index(Stage.BUILT) :]:
+        rank = order.index(stage)
+        last = sum(1 for v in verdicts if v.status == "kept" or order.index(v.stage) > rank)
+        counts[stage.value] = last + sum(1 for s in earlier if order.index(s) >= rank)
     return counts

@@ -7,6 +7,11 @@ package.json and lock file, through the same registry-only egress proxy as Pytho
 Test runs link that environment's node_modules into a fresh copy of the project, read-only.
 Jest runs JavaScript (CommonJS, or ES modules through Node's VM modules); TypeScript projects
 use Vitest, which compiles TypeScript itself.
+
+A generated file is *built* when it parses: plain JavaScript by `node --check`, TypeScript and
+JSX by compiling it as Vitest would (esbuild, else TypeScript's transpileModule), syntax only,
+never types. Nothing runs at that stage: failing tests are the run's business, where they are
+pruned and become findings.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from assay.runtimes.port import (
 )
 from assay.runtimes.results import json_or_none, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
-from assay.sandbox import Limits, Sandbox
+from assay.sandbox import Limits, Outcome, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 # The runners Assay installs when a project names none, pinned to majors whose JSON reports
@@ -46,6 +51,84 @@ JEST = {"jest": "^29.7.0"}
 VITEST = {"vitest": "^3.2.0", "@vitest/coverage-v8": "^3.2.0"}
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
+# Files Node cannot parse itself: Vitest compiles them first, and so does their syntax check.
+COMPILED_SUFFIXES = (*TS_SUFFIXES, ".jsx")
+# `node .assay/syntax.cjs FILE` in the work directory (its node_modules linked in): exit 0 when
+# FILE compiles, 1 with the compiler's errors (`file:line:column: message`) when it does not, 2
+# when no compiler is installed. esbuild first (Vite compiles with it, so Vitest does), else
+# TypeScript's transpileModule; both report syntax errors only, never types.
+SYNTAX_CHECK = r"""'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const file = process.argv[2];
+const source = fs.readFileSync(file, 'utf8');
+const ext = path.extname(file);
+
+function load(name) {
+  // Hoisted, else where Vite or Vitest keep their own copy.
+  for (const under of ['', 'vite', 'vitest', 'vitest/node_modules/vite']) {
+    const dir = path.resolve('node_modules', under, under ? 'node_modules' : '', name);
+    if (!fs.existsSync(path.join(dir, 'package.json'))) continue;
+    try {
+      return require(dir);
+    } catch (error) {
+      continue;
+    }
+  }
+  return null;
+}
+
+function report(errors) {
+  for (const [line, column, text, source] of errors) {
+    console.error(`${file}:${line}:${column}: ${text}`);
+    if (source) console.error(`    ${source}`);
+  }
+  process.exit(errors.length ? 1 : 0);
+}
+
+const esbuild = load('esbuild');
+if (esbuild) {
+  const loader = { '.tsx': 'tsx', '.jsx': 'jsx' }[ext] || 'ts';
+  try {
+    esbuild.transformSync(source, { loader, sourcefile: file, target: 'esnext' });
+    process.exit(0);
+  } catch (error) {
+    // A compile error lists its messages; anything else (no binary) leaves it to TypeScript.
+    if (Array.isArray(error.errors) && error.errors.length) {
+      report(error.errors.map((e) => {
+        const at = e.location || {};
+        return [at.line || 1, (at.column || 0) + 1, e.text, at.lineText];
+      }));
+    }
+  }
+}
+
+const ts = load('typescript');
+if (ts) {
+  const compiled = ts.transpileModule(source, {
+    fileName: file,
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ESNext,
+      module: ts.ModuleKind.ESNext,
+      jsx: ts.JsxEmit.Preserve,
+      allowJs: true,
+    },
+  });
+  report((compiled.diagnostics || [])
+    .filter((d) => d.category === ts.DiagnosticCategory.Error)
+    .map((d) => {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, ' ');
+      if (!d.file || d.start === undefined) return [1, 1, text, ''];
+      const at = d.file.getLineAndCharacterOfPosition(d.start);
+      const line = d.file.text.split(/\r?\n/)[at.line] || '';
+      return [at.line + 1, at.character + 1, text, line];
+    }));
+}
+console.error('neither esbuild nor TypeScript is installed to check ' + file);
+process.exit(2);
+"""
 SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov", "vendor"}
 # The process sandbox bounds memory as address space (RLIMIT_AS). V8 reserves far more than it
 # uses (each WebAssembly memory reserves 10 GB of guard regions, and Vite's parsers use
@@ -54,6 +137,9 @@ SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov
 NODE_ADDRESS_SPACE_MB = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
+# A parse error's line: Node's `SyntaxError: ...`, or the compile check's `file:line:col: ...`.
+_PARSE_ERROR = re.compile(r"^SyntaxError: .*|^\S+:\d+:\d+: .*")
+NO_COMPILER = 2  # the compile check's exit code when nothing can compile the file
 
 
 def is_test_file(rel: str) -> bool:
@@ -337,11 +423,14 @@ class JavaScriptRuntime(Runtime):
         elif link.is_dir():
             shutil.rmtree(link)  # a node_modules shipped with the project: ours replaces it
         link.symlink_to(envdir_modules(env), target_is_directory=True)
-        argv = self._argv(env, detection, tests)
         if collect_only:
-            # No separate collection in Jest or Vitest: a file that cannot load fails its run,
-            # which the first run reports as a suite error.
-            argv = [str(env.interpreter), "--check", tests[0]] if _checkable(tests) else argv
+            # No separate collection in Jest or Vitest: the file's syntax is checked, and a
+            # file that cannot load fails its run, which reports it as a suite error.
+            argv = _check_argv(env, workdir, tests)
+            if argv is None:
+                return TestRun(ok=True, reason="not checked: the test run decides")
+        else:
+            argv = self._argv(env, detection, tests)
         # Jest loads ES modules only through Node's VM modules; Vitest needs nothing.
         jest_esm = detection.test_runner == "jest" and _esm(detection)
         options = "--experimental-vm-modules" if jest_esm else ""
@@ -357,8 +446,7 @@ class JavaScriptRuntime(Runtime):
             return sandboxed.unrun(outcome, output)
         code = records[0].get("exit_code")
         if collect_only:
-            return sandboxed.checked(code, outcome, output, yes="the file loads",
-                                     no="the file does not parse")  # fmt: skip
+            return _checked(code, outcome, output, compiled=tests[0].endswith(COMPILED_SUFFIXES))
         report = json_or_none(read_inside(workdir, f"{STATE_DIR}/results.json"))
         found = _results(report, workdir) if isinstance(report, dict) else []
         coverage = json_or_none(read_inside(workdir, f"{STATE_DIR}/coverage/coverage-final.json"))
@@ -385,9 +473,28 @@ def envdir_modules(env: Environment) -> Path:
     raise EnvironmentFailed("the npm environment is missing; prepare it again")
 
 
-def _checkable(tests: list[str]) -> bool:
-    """Plain JavaScript syntax can be checked without running anything (`node --check`)."""
-    return len(tests) == 1 and tests[0].endswith((".js", ".cjs", ".mjs"))
+def _check_argv(env: Environment, workdir: Path, tests: list[str]) -> list[str] | None:
+    """The command that checks one test file's syntax without running it: `node --check` for
+    plain JavaScript, a compile of TypeScript and JSX (`SYNTAX_CHECK`); None for anything else."""
+    if len(tests) != 1:
+        return None
+    if tests[0].endswith((".js", ".cjs", ".mjs")):
+        return [str(env.interpreter), "--check", tests[0]]
+    if tests[0].endswith(COMPILED_SUFFIXES):
+        (workdir / STATE_DIR / "syntax.cjs").write_text(SYNTAX_CHECK)
+        return [str(env.interpreter), f"{STATE_DIR}/syntax.cjs", tests[0]]
+    return None
+
+
+def _checked(code: object, outcome: Outcome, output: str, *, compiled: bool) -> TestRun:
+    """A syntax check's verdict; a file that does not parse says where, in the parser's words
+    (`node --check` names a SyntaxError; the compile check writes `file:line:column: text`)."""
+    if compiled and code == NO_COMPILER:
+        return TestRun(ok=True, reason=f"not checked ({output.strip()}): the test run decides",
+                       output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
+    found = next((m.group(0) for m in map(_PARSE_ERROR.search, output.splitlines()) if m), None)
+    said = "the file does not parse" + (f": {found.strip()[:300]}" if found else "")
+    return sandboxed.checked(code, outcome, output, yes="the file parses", no=said)
 
 
 def _esm(detection: Detection) -> bool:
