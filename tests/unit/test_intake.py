@@ -180,5 +180,5 @@ def test_unknown_targets_say_what_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValidationFailed, match=r"not a \.tar\.gz"):
         take_snapshot(str(tmp_path / "notes.txt"), tmp_path / "snap")
-    with pytest.raises(ValidationFailed, match="not a directory, an archive or a git URL"):
+    with pytest.raises(ValidationFailed, match="does not exist"):
         take_snapshot("no/such/thing", tmp_path / "snap2")

@@ -233,7 +233,7 @@ def options_for(
 ) -> AnalysisOptions:
     return AnalysisOptions(
         analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
-        model=getattr(engine, "model", None), budget_s=analysis.budget_s,
+        model=engine.model, budget_s=analysis.budget_s,
         reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
         mutation=analysis.mutation, mutation_budget_s=settings.mutation_budget_s,
     )  # fmt: skip

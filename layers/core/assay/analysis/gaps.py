@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from assay.analysis.planning import Target
 from assay.analysis.selection import Verdict
+from assay.engines import Target
 from assay.runtimes import CoverageMap, Environment
 
 # How each reason kind reads in one line (the report keeps the full reason too).

@@ -205,7 +205,7 @@ def run_analysis(
                 source=options.target[:2048],
                 ref=options.ref,
                 engine=options.engine,
-                model=getattr(engine, "model", None),
+                model=engine.model,
                 budget_s=int(options.budget_s),
                 status=AnalysisStatus.RUNNING,
             )

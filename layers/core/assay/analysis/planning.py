@@ -4,32 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
+from assay.engines.port import Segment, Target
 from assay.runtimes import CoverageMap, Detection, Runtime
-from assay.runtimes.coverage import Arc
 
-
-class Segment(BaseModel):
-    """A function or method with lines or branches no test reaches."""
-
-    name: str  # qualified, e.g. Account.withdraw
-    start: int
-    end: int
-    missing_lines: list[int]
-    missing_branches: list[Arc]
-
-
-class Target(BaseModel):
-    module: str  # path relative to the project root
-    import_name: str  # how tests reach it: a Python import name, a relative path in JS...
-    missing_lines: list[int]
-    missing_branches: list[Arc]
-    segments: list[Segment] = Field(default_factory=list)
-
-    @property
-    def gap(self) -> int:
-        return len(self.missing_lines) + len(self.missing_branches)
+__all__ = ["Segment", "Target", "plan"]
 
 
 def plan(root: Path, detection: Detection, baseline: CoverageMap, runtime: Runtime) -> list[Target]:

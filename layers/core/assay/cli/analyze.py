@@ -121,7 +121,7 @@ def analyze(
         target=target,
         ref=ref,
         engine=engine,
-        model=getattr(chosen, "model", None),
+        model=chosen.model,
         budget_s=budget,
         reruns=settings.reruns,
         repair_turns=settings.repair_turns,

@@ -6,7 +6,18 @@ from assay.engines.port import (
     Feedback,
     GenerationContext,
     NothingGenerated,
+    Segment,
+    Target,
     Usage,
 )
 
-__all__ = ["Candidate", "Engine", "Feedback", "GenerationContext", "NothingGenerated", "Usage"]
+__all__ = [
+    "Candidate",
+    "Engine",
+    "Feedback",
+    "GenerationContext",
+    "NothingGenerated",
+    "Segment",
+    "Target",
+    "Usage",
+]

@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from assay.analysis.planning import Target
 from assay.config import prepare_litellm
 from assay.engines import prompts
 from assay.engines.port import (
@@ -20,6 +19,7 @@ from assay.engines.port import (
     Feedback,
     GenerationContext,
     NothingGenerated,
+    Target,
     Usage,
 )
 from assay.errors import AssayError

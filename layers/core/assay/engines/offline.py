@@ -16,10 +16,9 @@ import shutil
 import time
 from pathlib import Path
 
-from assay.analysis.planning import Target
 from assay.engines import pynguin
 from assay.engines.entry_points import entry_points
-from assay.engines.port import Candidate, Engine, GenerationContext, NothingGenerated
+from assay.engines.port import Candidate, Engine, GenerationContext, NothingGenerated, Target
 from assay.intake.local import copy_tree
 from assay.intake.policy import IntakePolicy
 from assay.runtimes.python_env import site_packages

@@ -8,9 +8,31 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from assay.analysis.planning import Target
 from assay.runtimes import Detection, Environment, Runtime
+from assay.runtimes.coverage import Arc
 from assay.sandbox import Sandbox
+
+
+class Segment(BaseModel):
+    """A function or method with lines or branches no test reaches."""
+
+    name: str  # qualified, e.g. Account.withdraw
+    start: int
+    end: int
+    missing_lines: list[int]
+    missing_branches: list[Arc]
+
+
+class Target(BaseModel):
+    module: str  # path relative to the project root
+    import_name: str  # how tests reach it: a Python import name, a relative path in JS...
+    missing_lines: list[int]
+    missing_branches: list[Arc]
+    segments: list[Segment] = Field(default_factory=list)
+
+    @property
+    def gap(self) -> int:
+        return len(self.missing_lines) + len(self.missing_branches)
 
 
 class Usage(BaseModel):
@@ -83,6 +105,9 @@ class GenerationContext(BaseModel):
 
 class Engine(ABC):
     name: str
+    model: str | None = None  # the model it asks, for engines that ask one
+    cost_known: bool = True  # False once a model's price was missing from the cost map
+    tools: tuple[str, ...] = ()  # tools it installs beside the project's (e.g. Pynguin)
     repairs: bool = False  # whether `repair` can improve a candidate
     passes: int = 1  # how many times each module with a real gap is worked on
     languages: frozenset[str] | None = None  # the runtimes it can write for; None: any

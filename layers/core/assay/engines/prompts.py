@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from assay.analysis.planning import Target
-from assay.engines.port import Candidate, Feedback
+from assay.engines.port import Candidate, Feedback, Target
 from assay.runtimes import Idioms
 
 
