@@ -16,15 +16,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from assay.analysis.distributed import StepHost
 from assay.config import load_settings
 from assay.observability import logger, tracer
-from assay.wiring import build_ports, make_sandbox, make_signer, step_ports
+from assay.wiring import build_ports, step_ports
 
 _settings = load_settings()
 _ports = build_ports(_settings, lazy=True)
-_host = StepHost(
-    _settings,
-    step_ports(_ports, sandbox=make_sandbox(_settings), signer=make_signer(_settings)),
-    scratch=_settings.home / "steps",
-)
+_host = StepHost(_settings, step_ports(_ports), scratch=_settings.home / "steps")
 _tracer = tracer()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.analysis.report import validate
 from assay.config import load_settings
 from assay.evidence import verify_dir
@@ -19,7 +19,7 @@ from assay.runtimes.javascript import JavaScriptRuntime
 from assay.sandbox import Limits
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
+from assay.wiring import make_engine, make_signer
 from tests.support.analysis import analyze_with_script
 from tests.support.fake_llm import ScriptedLLM
 
@@ -137,7 +137,7 @@ def test_an_llm_analysis_of_the_javascript_example(js_home: Path, tmp_path: Path
     with llm.serve() as base:
         settings = load_settings(home=js_home, openai_api_base=base, openai_api_key="sk-test",
                                  model="openai/gpt-4o-mini", repair_turns=1)  # fmt: skip
-        engine = choose_engine("llm", None, settings)
+        engine = make_engine(settings, "llm", None)
         options = AnalysisOptions(
             analysis_id=new_analysis_id(), target=str(EXAMPLE), engine="llm",
             model="openai/gpt-4o-mini", budget_s=300, reruns=2, repair_turns=1, workers=2,

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.analysis.report import validate
 from assay.config import load_settings
 from assay.evidence import verify_dir
 from assay.records import Analysis, AnalysisEvent
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
+from assay.wiring import make_engine, make_signer
 from tests.integration.conftest import EXAMPLE, REGISTRY
 from tests.support.fake_llm import ScriptedLLM
 
@@ -104,7 +104,7 @@ def test_total_without_code():
 
 def _analyze(home: Path, out: Path, engine: str, **settings_overrides: Any) -> Any:
     settings = load_settings(home=home, **settings_overrides)
-    chosen = choose_engine(engine, None, settings)
+    chosen = make_engine(settings, engine, None)
     options = AnalysisOptions(
         analysis_id=new_analysis_id(), target=str(EXAMPLE), engine=engine,
         model=getattr(chosen, "model", None), budget_s=300, reruns=3,
@@ -241,7 +241,7 @@ def test_an_unusable_target_fails_with_a_report(assay_home: Path, tmp_path: Path
     options = AnalysisOptions(analysis_id=new_analysis_id(), target=str(tmp_path / "nowhere"))
     try:
         failed = run_analysis(settings, options, records=store, sandbox=ProcessSandbox(),
-                              engine=choose_engine("offline", None, settings),
+                              engine=make_engine(settings, "offline", None),
                               signer=make_signer(settings), out=out)  # fmt: skip
     finally:
         store.close()
@@ -259,4 +259,4 @@ def test_llm_without_a_model_is_a_usage_error(assay_home: Path, engine: str) -> 
     from assay.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed, match="needs a model"):
-        choose_engine(engine, None, load_settings(home=assay_home))
+        make_engine(load_settings(home=assay_home), engine, None)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.analysis.report import validate
 from assay.config import load_settings
 from assay.engines import Engine
@@ -17,7 +17,7 @@ from assay.evidence.log import LOG_FILE, LogEntry
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
+from assay.wiring import make_engine, make_signer
 from tests.integration.conftest import EXAMPLE, REGISTRY
 from tests.integration.test_pipeline import CART_REPAIRED, PRICING_TESTS
 from tests.support.fake_llm import ScriptedLLM
@@ -43,7 +43,7 @@ def _run(
     settings = load_settings(
         home=home, model="openai/gpt-4o-mini", openai_api_base=base, openai_api_key="sk-x"
     )
-    engine: Engine = choose_engine("llm", None, settings)
+    engine: Engine = make_engine(settings, "llm", None)
     if before_generate is not None:
         generate = engine.generate
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.config import Settings, load_settings
 from assay.sandbox.process import ProcessSandbox
 from assay.store.sqlite import SqliteStore
-from assay.wiring import make_signer
+from assay.wiring import make_engine, make_signer
 from tests.support.fake_llm import ScriptedLLM
 
 MODEL = "openai/gpt-4o-mini"
@@ -43,7 +43,7 @@ def analyze(settings: Settings, example: Path, out: Path, *, engine: str,
     try:
         result = run_analysis(
             settings, chosen, records=store, sandbox=ProcessSandbox(hidden=(settings.home,)),
-            engine=choose_engine(engine, None, settings), signer=make_signer(settings), out=out,
+            engine=make_engine(settings, engine, None), signer=make_signer(settings), out=out,
         )  # fmt: skip
     finally:
         store.close()

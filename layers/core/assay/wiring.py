@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import boto3
 
     from assay.analysis.distributed import StepPorts
+    from assay.engines import Engine
     from assay.evidence.signing import Signer
     from assay.launcher import Launcher
     from assay.sandbox import Sandbox
@@ -92,8 +93,32 @@ def make_signer(settings: Settings) -> Signer:
     return LocalSigner(settings.signing_key_file)
 
 
-def make_sandbox(settings: Settings) -> Sandbox:
-    """Fargate tasks in AWS (Lambda cannot make namespaces); the process sandbox here."""
+def make_engine(settings: Settings, engine: str = "auto", model: str | None = None) -> Engine:
+    """The test generator an analysis asked for: `auto` is the LLM engine when a model is
+    given or configured, else the offline one (Pynguin)."""
+    from assay.errors import ValidationFailed
+
+    model = model or settings.model
+    if engine == "auto":
+        engine = "llm" if model else "offline"
+    if engine == "llm":
+        if not model:
+            raise ValidationFailed(
+                "--engine llm needs a model",
+                fix="pass --model openai/NAME (or set ASSAY_MODEL)",
+            )
+        from assay.engines.llm import LlmEngine
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return LlmEngine(model, api_base=settings.openai_api_base, api_key=key)
+    from assay.engines.offline import OfflineEngine
+
+    return OfflineEngine()
+
+
+def make_sandbox(settings: Settings, *, allow_unisolated: bool = False) -> Sandbox:
+    """Fargate tasks in AWS (Lambda cannot make namespaces); the process sandbox here
+    (`allow_unisolated`: run without isolation where this machine cannot isolate, on request)."""
     if settings.profile is Profile.AWS and settings.sandbox_state_machine_arn:
         from assay.sandbox.fargate import FargateSandbox, FargateTarget
 
@@ -111,7 +136,7 @@ def make_sandbox(settings: Settings) -> Sandbox:
         )  # fmt: skip
     from assay.sandbox.process import ProcessSandbox
 
-    return ProcessSandbox(hidden=(settings.home,))
+    return ProcessSandbox(hidden=(settings.home,), allow_unisolated=allow_unisolated)
 
 
 def make_package_index(settings: Settings) -> Callable[[], str] | None:
@@ -142,11 +167,12 @@ def make_launcher(settings: Settings) -> Launcher:
     return QueuedLauncher()
 
 
-def step_ports(ports: Ports, *, sandbox: Sandbox, signer: Signer) -> StepPorts:
+def step_ports(ports: Ports) -> StepPorts:
     from assay.analysis.distributed import StepPorts
 
     return StepPorts(
-        records=ports.records, blobs=ports.blobs, sandbox=sandbox, signer=signer,
+        records=ports.records, blobs=ports.blobs, sandbox=ports.sandbox, signer=ports.signer,
+        engine_for=lambda analysis: ports.engine(analysis.engine, analysis.model),
         package_index=make_package_index(ports.settings),
     )  # fmt: skip
 
@@ -193,6 +219,21 @@ class Ports:
     def limits(self) -> Limiter:
         found: Limiter = self._get("limits", make_limiter)
         return found
+
+    @property
+    def sandbox(self) -> Sandbox:
+        found: Sandbox = self._get("sandbox", make_sandbox)
+        return found
+
+    @property
+    def signer(self) -> Signer:
+        """One per process: its public key (a KMS call in AWS) is read once."""
+        found: Signer = self._get("signer", make_signer)
+        return found
+
+    def engine(self, engine: str = "auto", model: str | None = None) -> Engine:
+        """A new engine per analysis: engines keep per-analysis state (cost seen so far)."""
+        return make_engine(self.settings, engine, model)
 
     def build_all(self) -> None:
         for name, make in (("records", make_records), ("blobs", make_blobs),

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import _settle, choose_engine
+from assay.analysis.pipeline import _settle
 from assay.analysis.steps import ITEM_STEPS, AnalysisSteps, StepsState, Stores
 from assay.blobs import BlobStore, tenant_key
 from assay.config import Settings
@@ -70,7 +70,7 @@ class StepPorts(BaseModel):
     blobs: BlobStore
     sandbox: Sandbox
     signer: Signer
-    engine_for: Callable[[Analysis], Engine] | None = None
+    engine_for: Callable[[Analysis], Engine]  # the engine an analysis asked for
     package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
 
 
@@ -228,17 +228,6 @@ class StoredEvents:
         raise AssayError(f"could not record event {kind!r}: too many concurrent writers")
 
 
-def options_for(
-    analysis: Analysis, settings: Settings, engine: Engine, target: str
-) -> AnalysisOptions:
-    return AnalysisOptions(
-        analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
-        model=engine.model, budget_s=analysis.budget_s,
-        reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
-        mutation=analysis.mutation, mutation_budget_s=settings.mutation_budget_s,
-    )  # fmt: skip
-
-
 class StepHost:
     """Runs one named step for the analysis its input names."""
 
@@ -294,7 +283,7 @@ class StepHost:
         self, analysis: Analysis, state: dict[str, Any], name: str, target: str
     ) -> tuple[AnalysisSteps, AnalysisMirror]:
         """The steps as the previous invocation left them, over a fresh copy of the files."""
-        engine = (self.ports.engine_for or self._engine)(analysis)
+        engine = self.ports.engine_for(analysis)
         mirror = AnalysisMirror(self.ports.blobs, analysis, self.scratch)
         mirror.pull(item=int(state.get("index", 0)) if name in ITEM_STEPS else None)
         saved = None if name == "Intake" else mirror.load_state()
@@ -311,8 +300,11 @@ class StepHost:
         scoped = getattr(sandbox, "scoped", None)  # a remote sandbox keeps jobs by analysis
         if scoped is not None:
             sandbox = scoped(_run_key(analysis, "sandbox"))
+        options = AnalysisOptions.for_record(
+            self.settings, analysis, model=engine.model, target=target
+        )
         steps = AnalysisSteps(
-            options_for(analysis, self.settings, engine, target), mirror.stores,
+            options, mirror.stores,
             sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
             intake_policy=IntakePolicy(),
@@ -340,9 +332,6 @@ class StepHost:
             finally:
                 mirror.discard()
         return {"skipped": True, "reason": f"the analysis is {analysis.status.value}"}
-
-    def _engine(self, analysis: Analysis) -> Engine:
-        return choose_engine(analysis.engine, analysis.model, self.settings)
 
     def _finish(self, analysis: Analysis, mirror: AnalysisMirror, *, cancelled: str | None) -> None:
         """Publish the sealed output, then say the analysis finished (in that order, so whoever

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+
+from assay.config import Settings
+from assay.records import Analysis
 
 
 class AnalysisOptions(BaseModel):
@@ -22,3 +27,27 @@ class AnalysisOptions(BaseModel):
     strict: bool = False  # a baseline that did not run cleanly fails the analysis
     mutation: bool = False  # measure the kept tests' mutation score (an optional stage)
     mutation_budget_s: float = Field(default=300.0, gt=0, le=840)  # within one step's 15 min
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **asked: Any) -> AnalysisOptions:
+        """What was asked for this analysis (`asked`: id, target, engine, budget...) over the
+        operator's settings for every analysis (reruns, repair turns, workers...)."""
+        configured = {
+            "reruns": settings.reruns,
+            "repair_turns": settings.repair_turns,
+            "workers": settings.workers,
+            "mutation_budget_s": settings.mutation_budget_s,
+        }
+        return cls.model_validate(configured | asked)
+
+    @classmethod
+    def for_record(
+        cls, settings: Settings, analysis: Analysis, *, model: str | None, target: str
+    ) -> AnalysisOptions:
+        """A submitted analysis's options; `target` is where its source is now (an uploaded
+        archive is fetched to a local file first)."""
+        return cls.from_settings(
+            settings, analysis_id=analysis.id, target=target, ref=analysis.ref,
+            engine=analysis.engine, model=model, budget_s=analysis.budget_s,
+            mutation=analysis.mutation,
+        )  # fmt: skip

@@ -23,7 +23,6 @@ from assay.analysis.steps import AnalysisSteps, StepsState, Stores, finish_repor
 from assay.clock import new_id
 from assay.config import Settings
 from assay.engines import Engine
-from assay.errors import ValidationFailed
 from assay.evidence import EvidenceLog
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
@@ -50,25 +49,6 @@ class AnalysisResult(BaseModel):
 def definition() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((files("assay.workflow") / DEFINITION).read_text())
     return loaded
-
-
-def choose_engine(engine: str, model: str | None, settings: Settings) -> Engine:
-    model = model or settings.model
-    if engine == "auto":
-        engine = "llm" if model else "offline"
-    if engine == "llm":
-        if not model:
-            raise ValidationFailed(
-                "--engine llm needs a model",
-                fix="pass --model openai/NAME (or set ASSAY_MODEL)",
-            )
-        from assay.engines.llm import LlmEngine
-
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return LlmEngine(model, api_base=settings.openai_api_base, api_key=key)
-    from assay.engines.offline import OfflineEngine
-
-    return OfflineEngine()
 
 
 class EventRecorder:

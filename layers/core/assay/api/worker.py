@@ -16,17 +16,16 @@ from pathlib import Path
 from assay import tenancy
 from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, run_analysis
+from assay.analysis.pipeline import run_analysis
 from assay.blobs import tenant_key
 from assay.config import Settings
 from assay.engines import Engine
 from assay.errors import AssayError, StaleWrite
 from assay.observability import logger
 from assay.records import Analysis, AnalysisStatus, GatewayResource, Scope, Tenant
-from assay.sandbox.process import ProcessSandbox
 from assay.store import SYSTEM_TENANT
 from assay.tenancy.service import IssuedKey
-from assay.wiring import Ports, make_signer
+from assay.wiring import Ports
 
 ARTIFACT_PREFIX = "artifact:"
 MAX_ATTEMPTS = 3
@@ -75,7 +74,7 @@ class AnalysisWorker:
 
             return LlmEngine(f"openai/{model}", api_base=f"{self._gateway_url}/v1",
                              api_key=self._gateway_key(analysis.tenant_id))  # fmt: skip
-        return choose_engine(analysis.engine, analysis.model, self._settings)
+        return self._ports.engine(analysis.engine, analysis.model)
 
     def _gateway_key(self, tenant_id: str) -> str:
         """One key per tenant and server run, scoped to gateway:invoke, revoked on stop."""
@@ -152,17 +151,12 @@ class AnalysisWorker:
             self._ports.blobs.download(target[len(ARTIFACT_PREFIX) :], archive)
             target = str(archive)
         engine = self.engine_for(analysis)
-        options = AnalysisOptions(
-            analysis_id=analysis.id, target=target, ref=analysis.ref, engine=analysis.engine,
-            model=engine.model, budget_s=analysis.budget_s,
-            reruns=settings.reruns, repair_turns=settings.repair_turns, workers=settings.workers,
-            mutation=analysis.mutation, mutation_budget_s=settings.mutation_budget_s,
-        )  # fmt: skip
+        options = AnalysisOptions.for_record(settings, analysis, model=engine.model, target=target)
         out = settings.analyses_dir / analysis.id
         run_analysis(
             settings, options, records=self._ports.records,
-            sandbox=ProcessSandbox(hidden=(settings.home,)), engine=engine,
-            signer=make_signer(settings), out=out, analysis=analysis,
+            sandbox=self._ports.sandbox, engine=engine,
+            signer=self._ports.signer, out=out, analysis=analysis,
             resume=analysis.attempts > 0,
             publish=lambda done: outputs.publish(
                 self._ports.blobs, analysis.tenant_id, analysis.id, done

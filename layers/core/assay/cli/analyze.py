@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.pipeline import choose_engine, new_analysis_id, run_analysis
+from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.analysis.report import coverage_line
 from assay.cli.context import CliContext
 from assay.cli.progress import Progress
@@ -17,8 +17,7 @@ from assay.errors import ValidationFailed
 from assay.intake import IntakePolicy
 from assay.intake.credentials import split_credentials
 from assay.intake.snapshot import target_kind
-from assay.sandbox.process import ProcessSandbox
-from assay.wiring import make_signer
+from assay.wiring import make_sandbox
 
 
 @click.command()
@@ -115,23 +114,13 @@ def analyze(
     destination = (out or settings.analyses_dir / analysis_id).expanduser()
     if destination.exists() and any(destination.iterdir()):
         raise click.UsageError(f"--out {destination} is not empty; choose a new directory")
-    chosen = choose_engine(engine, model, settings)
-    options = AnalysisOptions(
-        analysis_id=analysis_id,
-        target=target,
-        ref=ref,
-        engine=engine,
-        model=chosen.model,
-        budget_s=budget,
-        reruns=settings.reruns,
-        repair_turns=settings.repair_turns,
-        workers=settings.workers,
-        mutation=mutation,
-        mutation_budget_s=settings.mutation_budget_s,
-        strict=strict,
+    chosen = obj.ports.engine(engine, model)
+    options = AnalysisOptions.from_settings(
+        settings, analysis_id=analysis_id, target=target, ref=ref, engine=engine,
+        model=chosen.model, budget_s=budget, mutation=mutation, strict=strict,
         include_entry_points=include_entry_points,
-    )
-    sandbox = ProcessSandbox(hidden=(settings.home,), allow_unisolated=unsafe_no_sandbox)
+    )  # fmt: skip
+    sandbox = make_sandbox(settings, allow_unisolated=unsafe_no_sandbox)
     progress = Progress(quiet=False)
     result = run_analysis(
         settings,
@@ -139,7 +128,7 @@ def analyze(
         records=obj.ports.records,
         sandbox=sandbox,
         engine=chosen,
-        signer=make_signer(settings),
+        signer=obj.ports.signer,
         out=destination,
         progress=progress,
         intake_policy=IntakePolicy(git_credential=credential or settings.git_token),
