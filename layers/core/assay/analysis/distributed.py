@@ -32,7 +32,8 @@ from pydantic import BaseModel
 from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import _settle
-from assay.analysis.steps import ITEM_STEPS, AnalysisSteps, StepsState, Stores
+from assay.analysis.state import StepsState, Stores
+from assay.analysis.steps import ITEM_STEPS, AnalysisSteps
 from assay.blobs import BlobStore, tenant_key
 from assay.config import Settings
 from assay.engines import Engine

@@ -18,8 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from assay.analysis import report as reports
 from assay.analysis.options import AnalysisOptions
-from assay.analysis.steps import AnalysisSteps, StepsState, Stores, finish_report
+from assay.analysis.state import StepsState, Stores
+from assay.analysis.steps import AnalysisSteps
 from assay.clock import new_id
 from assay.config import Settings
 from assay.engines import Engine
@@ -251,7 +253,7 @@ def run_analysis(
         if not (out / "report.json").exists():
             # Even RecordFailure failed: still leave a report saying why.
             body = steps.report_body("failed", f"{failed.error}: {failed.cause}")
-            finish_report(out, body, steps.evidence.head, len(steps.evidence.entries), "")
+            reports.finish(out, body, steps.evidence.head, len(steps.evidence.entries), "")
     shutil.rmtree(work, ignore_errors=True)  # not in `finally`: a crash keeps it to resume from
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     if publish is not None:

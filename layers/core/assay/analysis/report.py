@@ -10,7 +10,14 @@ from xml.etree import ElementTree as ET
 
 from jsonschema import Draft202012Validator
 
-from assay.runtimes import TestCaseResult
+from assay import __version__
+from assay.analysis import selection
+from assay.analysis.gaps import left_without_tests, warnings
+from assay.analysis.outputs import kept_test_path
+from assay.analysis.state import StepsState
+from assay.clock import utcnow
+from assay.engines import Engine
+from assay.runtimes import CoverageMap, TestCaseResult, TestRun
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 SCHEMA_VERSION = 1
@@ -202,3 +209,113 @@ def _gap_lines(gaps: list[dict[str, Any]] | None) -> list[str]:
         lines.append(f"| `{gap['module']}` | {gap['lines']} | {gap['branches']} | {why} |")
     lines.append("")
     return lines
+
+
+def merged_after(baseline: CoverageMap | None, suite: TestRun | None) -> CoverageMap | None:
+    """The baseline with the kept suite's coverage over it (files it never ran keep their
+    baseline numbers)."""
+    if baseline is None:
+        return None
+    if suite is not None and suite.coverage is not None:
+        merged = CoverageMap(files=dict(suite.coverage.files))
+        for module, cov in baseline.files.items():
+            merged.files.setdefault(module, cov)
+        return merged
+    return baseline
+
+
+def coverage_section(baseline: CoverageMap | None, suite: TestRun | None) -> dict[str, Any]:
+    """Totals before and after, and the same per source file."""
+    before = baseline or CoverageMap()
+    after = merged_after(baseline, suite) or before
+
+    def one(coverage: CoverageMap, name: str) -> dict[str, Any]:
+        return CoverageMap(files={name: coverage.files[name]}).summary().model_dump()
+
+    files = {
+        name: {"before": one(before, name) if name in before.files else None,
+               "after": one(after, name)}
+        for name in sorted(after.files)
+    }  # fmt: skip
+    return {
+        "before": before.summary().model_dump(),
+        "after": after.summary().model_dump(),
+        "files": files,
+    }
+
+
+def _test_entry(verdict: selection.Verdict) -> dict[str, Any]:
+    candidate = verdict.evaluation.candidate
+    kept = verdict.status == "kept"
+    return {
+        "test_id": candidate.candidate_id,
+        # In the output directory for a kept test; project_path is where it runs.
+        "path": kept_test_path(candidate.path) if kept else candidate.path,
+        "project_path": candidate.path,
+        "status": verdict.status,
+        "stage": verdict.stage.value,
+        "reason": verdict.reason,
+        "module": candidate.module,
+        "engine": candidate.engine,
+        "turns": candidate.turn,
+        "new_lines": verdict.new_lines,
+        "new_branches": verdict.new_branches,
+    }
+
+
+# The body is sealed into the evidence (evidence.verify.REPORT_BODY); report.json is the body
+# plus where its evidence is, and `assay verify` compares the two.
+def body(
+    state: StepsState, *, analysis_id: str, target: str, engine: Engine, status: str,
+    reason: str | None, duration_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    """report.json without its evidence section, from what the steps hold."""
+    gaps = left_without_tests(
+        state.targets, state.verdicts, state.generation, state.unplanned,
+        merged_after(state.baseline, state.suite) if state.suite is not None else None,
+    )  # fmt: skip
+    environment = state.environment
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "analysis_id": analysis_id,
+        "status": status,
+        "reason": reason,
+        "target": target,
+        "language": state.detection.language if state.detection else None,
+        "engine": engine.name,
+        "model": engine.model,
+        "assay_version": __version__,
+        "started_at": state.started_at.isoformat(),
+        "finished_at": utcnow().isoformat(),
+        "coverage": coverage_section(state.baseline, state.suite),
+        "funnel": selection.funnel_counts(state.generated, state.verdicts),
+        "tests": [_test_entry(v) for v in state.verdicts],
+        "findings": state.findings,
+        "cost": {**state.usage.model_dump(), "usd_known": bool(engine.cost_known)},
+        "duration_s": round(duration_s, 3),
+        "stages": dict(state.stage_seconds),
+        "mutation": state.mutation,
+        "baseline": state.baseline_run,
+        "environment": None if environment is None else {
+            "installed": len(environment.installed), "notes": environment.notes},
+        "gaps": gaps,
+        "warnings": warnings(state.baseline_run, environment, gaps, state.verdicts,
+                             planned=len(state.targets)),
+    }  # fmt: skip
+
+
+def finish(out: Path, body: dict[str, Any], head: str, entries: int, key_id: str) -> None:
+    """report.json = the sealed body plus where its evidence is (verify compares the two),
+    and summary.md from it."""
+    report = {
+        **body,
+        "evidence": {
+            "head": head,
+            "entries": entries,
+            "key_id": key_id,
+            "log": "evidence/log.jsonl",
+            "checkpoint": "evidence/checkpoint.json",
+        },
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "summary.md").write_text(summary_markdown(report))

@@ -12,23 +12,19 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel
-
-from assay import __version__
 from assay.analysis import report as reports
 from assay.analysis import selection
 from assay.analysis.baseline import baseline_counts
 from assay.analysis.budget import TimeBank
 from assay.analysis.funnel import Evaluation, Evaluator, Workspace
-from assay.analysis.gaps import left_without_tests, warnings
 from assay.analysis.items import ItemFiles
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.outputs import kept_test_path
 from assay.analysis.planning import Target, plan
+from assay.analysis.state import StepsState, Stores
 from assay.clock import utcnow
 from assay.engines import (
     Candidate,
@@ -42,13 +38,13 @@ from assay.errors import AssayError
 from assay.evidence import EvidenceLog
 from assay.evidence.canonical import canonical, file_digest
 from assay.evidence.signing import Signer
+from assay.evidence.verify import REPORT_BODY
 from assay.intake import IntakePolicy, take_snapshot
 from assay.runtimes import CoverageMap, Detection, Environment, Runtime, TestRun
 from assay.runtimes.coverage import FileCoverage
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Limits, Sandbox
 
-REPORT_BODY = "evidence/report-body.json"
 # The steps run once per Map item, possibly at the same time in separate processes (Lambdas in
 # AWS): they write only under their item's directory; Select merges what they left.
 ITEM_STEPS = frozenset({"Generate", "Execute", "Repair"})
@@ -74,43 +70,6 @@ def item_target(value: str) -> tuple[str, int]:
 class AnalysisFailed(AssayError):
     status = 422
     code = "analysis_failed"
-
-
-class Stores(BaseModel):
-    """Where one analysis keeps what is too large for the workflow state."""
-
-    work: Path  # scratch: snapshot, runs, environments' staging
-    out: Path  # what the user receives
-
-    @property
-    def snapshot(self) -> Path:
-        return self.work / "snapshot"
-
-
-class StepsState(BaseModel):
-    """What the steps hold between states, saved at every checkpoint so that an interrupted
-    analysis can resume from its last completed state with the same knowledge."""
-
-    elapsed_s: float
-    started_at: datetime
-    saved_at: datetime | None = None
-    stage_seconds: dict[str, float]
-    generated: int
-    usage: Usage
-    detection: Detection | None
-    environment: Environment | None
-    baseline: CoverageMap | None
-    targets: list[Target]
-    evaluations: list[Evaluation]
-    verdicts: list[selection.Verdict]
-    suite: TestRun | None
-    findings: list[dict[str, Any]]
-    mutation: dict[str, Any] | None = None
-    body: dict[str, Any] | None
-    budget_ends_s: float | None = None  # elapsed seconds at which generation must be done
-    baseline_run: dict[str, Any] | None = None  # the project's own suite: counts, first errors
-    generation: dict[str, dict[str, Any]] = {}  # per module, when no candidate came of it
-    unplanned: dict[str, dict[str, Any]] = {}  # modules with gaps left out of the plan, why
 
 
 def _suffix(path: str) -> str:
@@ -460,7 +419,7 @@ class AnalysisSteps:
     def install(self, state: dict[str, Any]) -> dict[str, Any]:
         # The generators get an environment of their own where the language allows it, so
         # that their packages and the project's cannot shadow each other.
-        engine_tools = list(getattr(self.engine, "tools", ()))
+        engine_tools = list(self.engine.tools)
         generator = self.runtime.prepare_generator(engine_tools, self.sandbox, self.cache)
         tools = [] if generator is not None else engine_tools
         mutation = self.runtime.mutation_tool() if self.options.mutation else None
@@ -742,37 +701,6 @@ class AnalysisSteps:
         self._record("findings", {"count": len(found)}, [str(f["path"]) for f in found])
         return {"count": len(found)}
 
-    def _merged_after(self) -> CoverageMap | None:
-        """The baseline with the kept suite's coverage over it (files it never ran keep
-        their baseline numbers)."""
-        if self._baseline is None:
-            return None
-        if self._suite is not None and self._suite.coverage is not None:
-            merged = CoverageMap(files=dict(self._suite.coverage.files))
-            for module, cov in self._baseline.files.items():
-                merged.files.setdefault(module, cov)
-            return merged
-        return self._baseline
-
-    def _coverage(self) -> dict[str, Any]:
-        """Totals before and after, and the same per source file."""
-        before = self._baseline or CoverageMap()
-        after = self._merged_after() or before
-        files = {
-            name: {
-                "before": CoverageMap(files={name: before.files[name]}).summary().model_dump()
-                if name in before.files
-                else None,
-                "after": CoverageMap(files={name: after.files[name]}).summary().model_dump(),
-            }
-            for name in sorted(after.files)
-        }
-        return {
-            "before": before.summary().model_dump(),
-            "after": after.summary().model_dump(),
-            "files": files,
-        }
-
     def mutation(self, state: dict[str, Any]) -> dict[str, Any]:
         """With `--mutation`: mutate the modules that have kept tests and run only those tests
         against each mutant, within the mutation budget; per module, killed of total and the
@@ -821,59 +749,11 @@ class AnalysisSteps:
         return summary
 
     def report_body(self, status: str, reason: str | None) -> dict[str, Any]:
-        tests = [
-            {
-                "test_id": v.evaluation.candidate.candidate_id,
-                # In the output directory for a kept test; project_path is where it runs.
-                "path": kept_test_path(v.evaluation.candidate.path)
-                if v.status == "kept"
-                else v.evaluation.candidate.path,
-                "project_path": v.evaluation.candidate.path,
-                "status": v.status,
-                "stage": v.stage.value,
-                "reason": v.reason,
-                "module": v.evaluation.candidate.module,
-                "engine": v.evaluation.candidate.engine,
-                "turns": v.evaluation.candidate.turn,
-                "new_lines": v.new_lines,
-                "new_branches": v.new_branches,
-            }
-            for v in self._verdicts
-        ]
-        funnel = selection.funnel_counts(self._generated, self._verdicts)
-        gaps = left_without_tests(
-            list(self._targets.values()), self._verdicts, self._generation, self._unplanned,
-            self._merged_after() if self._suite is not None else None,
+        return reports.body(
+            self.export_state(), analysis_id=self.options.analysis_id,
+            target=self.options.target, engine=self.engine, status=status, reason=reason,
+            duration_s=time.monotonic() - self.started,
         )  # fmt: skip
-        cost_known = getattr(self.engine, "cost_known", True)
-        return {
-            "schema_version": reports.SCHEMA_VERSION,
-            "analysis_id": self.options.analysis_id,
-            "status": status,
-            "reason": reason,
-            "target": self.options.target,
-            "language": self._detection.language if self._detection else None,
-            "engine": self.engine.name,
-            "model": getattr(self.engine, "model", None),
-            "assay_version": __version__,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": utcnow().isoformat(),
-            "coverage": self._coverage(),
-            "funnel": funnel,
-            "tests": tests,
-            "findings": self._findings,
-            "cost": {**self._usage.model_dump(), "usd_known": bool(cost_known)},
-            "duration_s": round(time.monotonic() - self.started, 3),
-            "stages": dict(self.stage_seconds),
-            "mutation": self._mutation,
-            "baseline": self._baseline_run,
-            "environment": None if self._environment is None else {
-                "installed": len(self._environment.installed),
-                "notes": self._environment.notes},
-            "gaps": gaps,
-            "warnings": warnings(self._baseline_run, self._environment, gaps, self._verdicts,
-                                 planned=len(self._targets)),
-        }  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:
         body = self.report_body(status, reason)
@@ -897,7 +777,7 @@ class AnalysisSteps:
     def seal(self, state: dict[str, Any]) -> dict[str, Any]:
         checkpoint = self.evidence.seal(self.signer)
         body = self._body or json.loads((self.stores.out / REPORT_BODY).read_bytes())
-        finish_report(
+        reports.finish(
             self.stores.out, body, checkpoint.head, checkpoint.count, checkpoint.signature.key_id
         )
         return {"head": checkpoint.head, "entries": checkpoint.count}
@@ -917,19 +797,3 @@ class AnalysisSteps:
         self._write_report("failed", reason)
         self.seal(state)
         return {"reason": reason}
-
-
-def finish_report(out: Path, body: dict[str, Any], head: str, entries: int, key_id: str) -> None:
-    """report.json = the sealed body plus where its evidence is (verify compares the two)."""
-    report = {
-        **body,
-        "evidence": {
-            "head": head,
-            "entries": entries,
-            "key_id": key_id,
-            "log": "evidence/log.jsonl",
-            "checkpoint": "evidence/checkpoint.json",
-        },
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "summary.md").write_text(reports.summary_markdown(report))

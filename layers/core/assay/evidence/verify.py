@@ -214,6 +214,7 @@ def _reported_analysis_id(root: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# The report an analysis sealed into its evidence (analysis/report.py writes it).
 REPORT_BODY = "evidence/report-body.json"
 
 
