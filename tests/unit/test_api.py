@@ -177,6 +177,11 @@ def test_submissions_validate_and_honour_idempotency_keys(
 
 
 def test_archive_uploads_check_type_and_size(world: tuple[TestClient, World], monkeypatch) -> None:
+    import gzip
+    import io
+    import tarfile
+    import zipfile
+
     from assay.api.routes import analyses
 
     client, data = world
@@ -184,6 +189,23 @@ def test_archive_uploads_check_type_and_size(world: tuple[TestClient, World], mo
     wrong = client.post("/v1/analyses/archive", content=b"x",
                         headers={**headers, "Content-Type": "text/plain"})  # fmt: skip
     _is_problem(wrong, 415)
+    # Bytes, whatever they are called, must be a gzip, tar or zip archive: the first bytes say.
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as archive:
+        archive.addfile(tarfile.TarInfo("empty.py"), io.BytesIO())
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("calc.py", "x = 1\n")
+    bodies = {gzip.compress(tar.getvalue()): 202, tar.getvalue(): 202, packed.getvalue(): 202,
+              b"just some text, not an archive" * 20: 415, b"": 415}  # fmt: skip
+    for kind in ("application/octet-stream", "application/gzip", "application/zip"):
+        for body, status in bodies.items():
+            sent = client.post("/v1/analyses/archive", content=body,
+                               headers={**headers, "Content-Type": kind})  # fmt: skip
+            if status == 202:
+                assert sent.status_code == 202, sent.text
+            else:
+                assert "archive" in str(_is_problem(sent, 415)["detail"])
     monkeypatch.setattr(analyses, "MAX_ARCHIVE_BYTES", 10)
     big = client.post("/v1/analyses/archive", content=b"x" * 100,
                       headers={**headers, "Content-Type": "application/gzip"})  # fmt: skip
@@ -362,6 +384,9 @@ def test_outputs_download_and_verify(world: tuple[TestClient, World]) -> None:
     one = client.get(f"{base}/artifacts/tests/test_gen.py", headers=headers)
     assert one.content == b"def test_x():\n    assert 1\n"
     assert one.headers["content-disposition"] == 'attachment; filename="test_gen.py"'
+    assert one.headers["content-type"] == "text/plain; charset=utf-8"
+    report = client.get(f"{base}/artifacts/report.json", headers=headers)
+    assert report.headers["content-type"] == "application/json"
     _is_problem(client.get(f"{base}/artifacts/tests/nope.py", headers=headers), 404)
     _is_problem(client.get(f"{base}/artifacts/..%2F..%2Fetc%2Fpasswd", headers=headers), 400)
     bundle = client.get(f"{base}/bundle", headers=headers)
@@ -564,3 +589,14 @@ def test_cross_origin_browsers_are_allowed_only_from_configured_origins(tmp_path
             "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})  # fmt: skip
         assert "access-control-allow-origin" not in other.headers
     ports.close()
+
+
+def test_output_files_are_served_as_one_of_the_four_documented_types() -> None:
+    from assay.api.routes.analyses import artifact_type
+
+    assert artifact_type("report.json", b'{"status": "succeeded"}') == "application/json"
+    assert artifact_type("tests/fixture.json", b"{not json") == "text/plain; charset=utf-8"
+    assert artifact_type("summary.md", b"# Summary\n") == "text/markdown; charset=utf-8"
+    assert artifact_type("tests/app.test.ts", b"test('x', () => {})") == "text/plain; charset=utf-8"
+    assert artifact_type("evidence/log.jsonl", b'{"seq": 1}\n') == "text/plain; charset=utf-8"
+    assert artifact_type("coverage.db", b"\xff\xfe\x00") == "application/octet-stream"

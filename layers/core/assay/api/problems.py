@@ -29,8 +29,10 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-_PROBLEM_CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-# Every route may answer these; documenting them keeps clients and schema checks honest.
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_CONTENT = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+# Every route may answer these; documenting them keeps clients and schema checks honest. The
+# model puts Problem in the components; `_document` drops the application/json it also adds.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "model": Problem, "content": _PROBLEM_CONTENT}
     for code, title in {
@@ -44,8 +46,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
-    422: "Unprocessable content", 429: "Too many requests", 500: "Internal server error",
-    502: "Bad gateway", 503: "Service unavailable",
+    415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests",
+    500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable",
 }  # fmt: skip
 
 
@@ -89,7 +91,30 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted({m for methods in found for m in methods})
 
 
+def _document(app: FastAPI) -> None:
+    """Errors are documented as application/problem+json alone, the one type they are served
+    as: FastAPI files a response's model under the route's type too (application/json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if MEDIA_TYPE in content and content.get("application/json") == {
+                            "schema": _PROBLEM_REF
+                        }:
+                            del content["application/json"]
+        return app.openapi_schema  # type: ignore[return-value]  # generate() stored it
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document(app)
+
     @app.exception_handler(AssayError)
     async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
         detail = exc.message if not exc.fix else f"{exc.message} ({exc.fix})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import mimetypes
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ MAX_PAGE = 200
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
 ARCHIVE_TYPES = {"application/gzip", "application/x-gzip", "application/x-tar", "application/zip",
                  "application/octet-stream"}  # fmt: skip
+SNIFF_BYTES = 262  # a tar header's "ustar" magic ends here; gzip's and zip's come first
 
 Reader = Annotated[Principal, Depends(require(Scope.ANALYSES_READ))]
 Writer = Annotated[Principal, Depends(require(Scope.ANALYSES_WRITE))]
@@ -94,9 +94,37 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _ARCHIVE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/gzip": _BINARY, "application/zip": _BINARY},
+        "description": "A .tar.gz, .tar or .zip archive of the project, at most 100 MB. Its "
+        "format is read from its first bytes, so application/octet-stream is as good as the "
+        "others; a body that is no such archive is refused (415).",
+        "content": {
+            "application/gzip": _BINARY,
+            "application/zip": _BINARY,
+            "application/octet-stream": _BINARY,
+        },
     }
 }
+
+
+def archive_format(head: bytes) -> str | None:
+    """gzip, zip or tar by the magic bytes at the start of `head` (at least SNIFF_BYTES of it
+    for a plain tar), or None."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip's first entry, or an empty zip
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+def _check_archive(head: bytes) -> None:
+    if not head:
+        raise UnsupportedMediaType("the body is empty: send a .tar.gz, .tar or .zip archive")
+    if archive_format(head) is None:
+        raise UnsupportedMediaType(
+            "the body is not a gzip, tar or zip archive (its first bytes match none of them)"
+        )
 
 
 @router.post(
@@ -118,13 +146,19 @@ async def submit_archive(
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in ARCHIVE_TYPES:
         raise UnsupportedMediaType(
-            f"send the archive as application/gzip or application/zip, not {content_type!r}"
+            "send the archive as application/gzip, application/zip or application/octet-stream,"
+            f" not {content_type!r}"
         )
-    data = bytearray()
+    data, sniffed = bytearray(), False
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_ARCHIVE_BYTES:
             raise PayloadTooLarge(f"the archive is larger than {MAX_ARCHIVE_BYTES} bytes")
+        if not sniffed and len(data) >= SNIFF_BYTES:  # refuse junk before reading all of it
+            _check_archive(bytes(data[:SNIFF_BYTES]))
+            sniffed = True
+    if not sniffed:
+        _check_archive(bytes(data))
     analysis_id = new_id()
     key = source_key(caller.tenant_id, analysis_id)
     store.blobs.put(key, bytes(data))
@@ -204,10 +238,39 @@ def list_artifacts(analysis_id: str, caller: Reader, store: Store) -> list[Outpu
     return outputs.files(outputs.bundle(store.blobs, caller.tenant_id, analysis_id))
 
 
+_TEXT = {"schema": {"type": "string"}}
 _FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {"schema": {"type": "string",
-                                                              "format": "binary"}}}}
-}  # fmt: skip
+    200: {
+        "description": "The file: JSON as application/json, Markdown as text/markdown, any other"
+        " UTF-8 text as text/plain, anything else as application/octet-stream.",
+        "content": {
+            "application/json": {"schema": {}},
+            "text/markdown": _TEXT,
+            "text/plain": _TEXT,
+            "application/octet-stream": _BINARY,
+        },
+    }
+}
+
+
+def artifact_type(path: str, data: bytes) -> str:
+    """An output file's media type, one of the four documented: from what the file holds and
+    its suffix, not `mimetypes` (it reads the host's /etc/mime.types, so the same file could be
+    served as types the document cannot know)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix == ".json":
+        try:
+            json.loads(text)
+        except ValueError:
+            return "text/plain; charset=utf-8"
+        return "application/json"
+    if suffix == ".md":
+        return "text/markdown; charset=utf-8"
+    return "text/plain; charset=utf-8"
 
 
 @router.get(
@@ -220,11 +283,8 @@ def get_artifact(analysis_id: str, path: str, caller: Reader, store: Store) -> R
     """One output file, by its path in the listing."""
     _finished(store, caller, analysis_id)
     data = outputs.read_file(outputs.bundle(store.blobs, caller.tenant_id, analysis_id), path)
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if kind.startswith("text/") or kind in {"application/json", "application/xml"}:
-        kind += "; charset=utf-8"
     # Served as a download and never sniffed: generated files are data, not pages.
-    return Response(data, media_type=kind, headers={
+    return Response(data, media_type=artifact_type(path, data), headers={
         "Content-Disposition": f'attachment; filename="{PurePosixPath(path).name}"',
         "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
