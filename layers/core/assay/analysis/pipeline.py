@@ -179,38 +179,14 @@ def run_analysis(
     when there is none), and a record cancelled meanwhile stops between two states.
     `publish` receives the output directory once its report is sealed, before the record says
     the analysis finished (so whoever sees it finished can fetch the output)."""
-    if analysis is None:
-        analysis = records.create(
-            Analysis(
-                id=options.analysis_id,
-                tenant_id=LOCAL_TENANT,
-                source=options.target[:2048],
-                ref=options.ref,
-                engine=options.engine,
-                model=engine.model,
-                budget_s=int(options.budget_s),
-                status=AnalysisStatus.RUNNING,
-            )
-        )
-    elif analysis.status is not AnalysisStatus.RUNNING:
-        analysis = records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
+    analysis = _open_record(records, options, engine, analysis)
     forward = progress or _silent
     work = settings.home / "work" / options.analysis_id
-    checkpoint = _load_checkpoint(work) if resume else None
-    evidence = None
-    if checkpoint is not None:
-        try:
-            evidence = EvidenceLog.reopen(out, options.analysis_id, checkpoint.evidence_entries)
-        except (OSError, ValueError):
-            checkpoint = None
-    if checkpoint is None:  # a fresh start: nothing from an earlier attempt may linger
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
+    checkpoint, evidence = _resume_point(work, out, options.analysis_id, resume)
     recorder = EventRecorder(records, analysis, forward, after=_last_event(records, analysis))
-    stores = Stores(work=work, out=out)
     out.mkdir(parents=True, exist_ok=True)
     steps = AnalysisSteps(
-        options, stores, sandbox=sandbox, engine=engine, signer=signer,
+        options, Stores(work=work, out=out), sandbox=sandbox, engine=engine, signer=signer,
         cache=settings.cache_dir, emit=recorder, intake_policy=intake_policy,
         runtimes=registry.runtimes(settings), evidence=evidence,
     )  # fmt: skip
@@ -243,18 +219,8 @@ def run_analysis(
         state, start_at = checkpoint.input, checkpoint.next_state
     elif resume:
         recorder("analysis.restarted", {"attempt": analysis.attempts})
-    cancelled: str | None = None
-    try:
-        machine.run(state, start_at=start_at)
-    except Stopped as stop:
-        cancelled = stop.reason
-        steps.record_cancellation(stop.reason)
-    except ExecutionFailed as failed:
-        if not (out / "report.json").exists():
-            # Even RecordFailure failed: still leave a report saying why.
-            body = steps.report_body("failed", f"{failed.error}: {failed.cause}")
-            reports.finish(out, body, steps.evidence.head, len(steps.evidence.entries), "")
-    shutil.rmtree(work, ignore_errors=True)  # not in `finally`: a crash keeps it to resume from
+    cancelled = _execute(machine, steps, state, start_at, out)
+    shutil.rmtree(work, ignore_errors=True)  # only once done: a crash keeps it to resume from
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     if publish is not None:
         publish(out)
@@ -262,6 +228,57 @@ def run_analysis(
         records, analysis, report=report, cancelled=cancelled, out=out, last_event=recorder.last
     )
     return AnalysisResult(analysis_id=options.analysis_id, out=out, report=report)
+
+
+def _open_record(
+    records: RecordStore, options: AnalysisOptions, engine: Engine, analysis: Analysis | None
+) -> Analysis:
+    """The analysis's record, running: the submitted one, or a new one in the local tenant."""
+    if analysis is None:
+        return records.create(
+            Analysis(
+                id=options.analysis_id, tenant_id=LOCAL_TENANT, source=options.target[:2048],
+                ref=options.ref, engine=options.engine, model=engine.model,
+                budget_s=int(options.budget_s), status=AnalysisStatus.RUNNING,
+            )
+        )  # fmt: skip
+    if analysis.status is not AnalysisStatus.RUNNING:
+        return records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
+    return analysis
+
+
+def _resume_point(
+    work: Path, out: Path, analysis_id: str, resume: bool
+) -> tuple[Checkpoint | None, EvidenceLog | None]:
+    """Where an interrupted run left off, with its evidence reopened; (None, None) for a fresh
+    start, which first clears whatever an earlier attempt left."""
+    checkpoint = _load_checkpoint(work) if resume else None
+    if checkpoint is not None:
+        try:
+            return checkpoint, EvidenceLog.reopen(out, analysis_id, checkpoint.evidence_entries)
+        except (OSError, ValueError):
+            pass
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return None, None
+
+
+def _execute(
+    machine: StateMachine, steps: AnalysisSteps, state: Any, start_at: str | None, out: Path
+) -> str | None:
+    """Run the workflow to its end; returns the cancellation reason when it was cancelled.
+    Whatever happens, out/ ends with a report."""
+    try:
+        machine.run(state, start_at=start_at)
+    except Stopped as stop:
+        steps.record_cancellation(stop.reason)
+        return stop.reason
+    except ExecutionFailed as failed:
+        if not (out / "report.json").exists():
+            # Even RecordFailure failed: still leave a report saying why.
+            body = steps.report_body("failed", f"{failed.error}: {failed.cause}")
+            reports.finish(out, body, steps.evidence.head, len(steps.evidence.entries), "")
+    return None
 
 
 def _silent(kind: str, data: dict[str, Any]) -> None:
