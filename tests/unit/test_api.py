@@ -221,7 +221,7 @@ def test_a_report_before_the_analysis_finishes_is_409(world: tuple[TestClient, W
 def test_the_worker_requeues_what_a_stopped_server_left_running_then_gives_up(
     tmp_path: Path,
 ) -> None:
-    from assay.api.worker import INTERRUPTED, MAX_ATTEMPTS, RESUMING, AnalysisWorker
+    from assay.analysis.local_worker import INTERRUPTED, MAX_ATTEMPTS, RESUMING, AnalysisWorker
 
     settings = load_settings(home=tmp_path)
     ports = build_ports(settings)

@@ -182,3 +182,25 @@ def test_unknown_targets_say_what_is_accepted(tmp_path: Path) -> None:
         take_snapshot(str(tmp_path / "notes.txt"), tmp_path / "snap")
     with pytest.raises(ValidationFailed, match="does not exist"):
         take_snapshot("no/such/thing", tmp_path / "snap2")
+
+
+def test_an_uploaded_zip_is_read_as_a_zip_whatever_it_is_stored_as(tmp_path: Path) -> None:
+    """Uploads are stored as `source.archive`: intake must read the format from the bytes."""
+    import zipfile
+
+    from assay.analysis.uploads import ARTIFACT_PREFIX, local_target, source_key
+    from assay.blobs.filesystem import FileBlobStore
+    from assay.records import Analysis
+
+    packed = tmp_path / "project.zip"
+    with zipfile.ZipFile(packed, "w") as zf:
+        zf.writestr("project/app.py", "def add(a, b):\n    return a + b\n")
+    blobs = FileBlobStore(tmp_path / "blobs")
+    key = source_key("t1", "a1")
+    blobs.put(key, packed.read_bytes())
+    analysis = Analysis(id="a1", tenant_id="t1", source=ARTIFACT_PREFIX + key)
+    target = local_target(blobs, analysis, tmp_path / "scratch")
+    assert target.endswith("source.archive")
+    snapshot = take_snapshot(target, tmp_path / "snap")
+    assert snapshot.kind == "archive"
+    assert (tmp_path / "snap" / "app.py").read_text().startswith("def add")

@@ -34,6 +34,7 @@ from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import _settle
 from assay.analysis.state import StepsState, Stores
 from assay.analysis.steps import ITEM_STEPS, AnalysisSteps
+from assay.analysis.uploads import local_target
 from assay.blobs import BlobStore, tenant_key
 from assay.config import Settings
 from assay.engines import Engine
@@ -46,7 +47,6 @@ from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
 
-ARTIFACT_PREFIX = "artifact:"
 STATE = "state.json"
 # Mirrored as one archive each: many files, written by one step, read by most.
 SNAPSHOT = "snapshot.tar.gz"
@@ -246,21 +246,18 @@ class StepHost:
             raise NotFound(f"analysis {analysis_id} not found")
         return found
 
-    def _target(self, analysis: Analysis) -> str:
-        """An uploaded archive is fetched into scratch; a URL or path is taken as it is."""
-        if not analysis.source.startswith(ARTIFACT_PREFIX):
-            return analysis.source
-        archive = self.scratch / "uploads" / analysis.id / "source.tar.gz"
-        self.ports.blobs.download(analysis.source[len(ARTIFACT_PREFIX) :], archive)
-        return str(archive)
-
     def run(self, name: str, state: dict[str, Any]) -> Any:
         analysis = self._analysis(state)
         if analysis.status.finished:
             return self._cancelled(name, analysis, state)
         if name == "Intake" and analysis.status is AnalysisStatus.QUEUED:
             analysis = self.ports.records.update(analysis.evolve(status=AnalysisStatus.RUNNING))
-        target = self._target(analysis) if name == "Intake" else analysis.source
+        scratch = self.scratch / "uploads" / analysis.id
+        target = (
+            local_target(self.ports.blobs, analysis, scratch)
+            if name == "Intake"
+            else analysis.source
+        )
         steps, mirror = self._steps(analysis, state, name, target)
         try:
             result = steps.resources()[name](state)

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from assay import console
+from assay.analysis.local_worker import AnalysisWorker
 from assay.api import create_app
 from assay.api.bootstrap import bootstrap
-from assay.api.worker import AnalysisWorker
 from assay.cli.context import CliContext
 from assay.config import is_yaml, read_yaml, secret_value
 from assay.gateway import litellm_config

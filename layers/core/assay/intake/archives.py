@@ -31,8 +31,36 @@ class Member(BaseModel):
     link: str | None = None
 
 
+SNIFF_BYTES = 262  # a tar header's "ustar" magic ends here; gzip's and zip's come first
+
+
 def is_archive(path: Path) -> bool:
-    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+    """By its name, or else by its first bytes (an upload is stored as `source.archive`)."""
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
+        return True
+    try:
+        with path.open("rb") as handle:
+            return sniff(handle.read(SNIFF_BYTES)) is not None
+    except OSError:
+        return False
+
+
+def sniff(head: bytes) -> str | None:
+    """gzip, zip or tar by the magic bytes at the start of `head` (at least SNIFF_BYTES of it
+    for a plain tar), or None."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip's first entry, or an empty zip
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+def _is_zip(archive: Path) -> bool:
+    """By its bytes, not its name: an upload is stored under one name whatever its format."""
+    with archive.open("rb") as handle:
+        return sniff(handle.read(SNIFF_BYTES)) == "zip"
 
 
 def _refuse(archive: Path, why: str) -> ValidationFailed:
@@ -98,7 +126,7 @@ def _scan_zip(archive: Path) -> list[Member]:
 
 def scan(archive: Path, policy: IntakePolicy) -> list[Member]:
     """Check every member against the policy without writing anything."""
-    members = _scan_zip(archive) if archive.name.lower().endswith(".zip") else _scan_tar(archive)
+    members = _scan_zip(archive) if _is_zip(archive) else _scan_tar(archive)
     if len(members) > policy.max_files:
         raise _refuse(archive, f"{len(members)} members exceed the cap of {policy.max_files}")
     total = sum(m.size for m in members)
@@ -121,7 +149,7 @@ def extract(archive: Path, destination: Path, policy: IntakePolicy) -> int:
     root = destination.resolve()
     written = 0
     budget = policy.max_bytes
-    if archive.name.lower().endswith(".zip"):
+    if _is_zip(archive):
         with zipfile.ZipFile(archive) as zf:
             for member, zinfo in zip(members, zf.infolist(), strict=True):
                 written += _write(root, member, lambda i=zinfo: zf.open(i), budget)

@@ -13,23 +13,23 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from assay.analysis import outputs
 from assay.analysis.outputs import OutputFile
+from assay.analysis.uploads import ARTIFACT_PREFIX, source_key
 from assay.api.auth import Principal, ports, require
 from assay.api.models import AnalysisIn, AnalysisOut, Engine, Moment, PageOut
 from assay.api.routes.workspaces import check_workspace
-from assay.api.worker import ARTIFACT_PREFIX, source_key
 from assay.clock import id_bounds, new_id
 from assay.errors import AssayError, NotFound, StaleWrite
 from assay.evidence import Verdict, verify_dir
+from assay.intake import archives
 from assay.launcher import LaunchFailed
 from assay.records import Analysis, AnalysisStatus, Scope
-from assay.wiring import Ports, make_signer
+from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
 MAX_PAGE = 200
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
 ARCHIVE_TYPES = {"application/gzip", "application/x-gzip", "application/x-tar", "application/zip",
                  "application/octet-stream"}  # fmt: skip
-SNIFF_BYTES = 262  # a tar header's "ustar" magic ends here; gzip's and zip's come first
 
 Reader = Annotated[Principal, Depends(require(Scope.ANALYSES_READ))]
 Writer = Annotated[Principal, Depends(require(Scope.ANALYSES_WRITE))]
@@ -106,22 +106,10 @@ _ARCHIVE_BODY = {
 }
 
 
-def archive_format(head: bytes) -> str | None:
-    """gzip, zip or tar by the magic bytes at the start of `head` (at least SNIFF_BYTES of it
-    for a plain tar), or None."""
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip's first entry, or an empty zip
-        return "zip"
-    if head[257:262] == b"ustar":
-        return "tar"
-    return None
-
-
 def _check_archive(head: bytes) -> None:
     if not head:
         raise UnsupportedMediaType("the body is empty: send a .tar.gz, .tar or .zip archive")
-    if archive_format(head) is None:
+    if archives.sniff(head) is None:
         raise UnsupportedMediaType(
             "the body is not a gzip, tar or zip archive (its first bytes match none of them)"
         )
@@ -154,8 +142,10 @@ async def submit_archive(
         data += chunk
         if len(data) > MAX_ARCHIVE_BYTES:
             raise PayloadTooLarge(f"the archive is larger than {MAX_ARCHIVE_BYTES} bytes")
-        if not sniffed and len(data) >= SNIFF_BYTES:  # refuse junk before reading all of it
-            _check_archive(bytes(data[:SNIFF_BYTES]))
+        if (
+            not sniffed and len(data) >= archives.SNIFF_BYTES
+        ):  # refuse junk before reading all of it
+            _check_archive(bytes(data[: archives.SNIFF_BYTES]))
             sniffed = True
     if not sniffed:
         _check_archive(bytes(data))
@@ -312,7 +302,7 @@ def verify_evidence(analysis_id: str, caller: Reader, store: Store) -> Verdict:
     data = outputs.bundle(store.blobs, caller.tenant_id, analysis_id)
     with tempfile.TemporaryDirectory(prefix="assay-verify-") as scratch:
         outputs.unpack(data, Path(scratch))
-        return verify_dir(Path(scratch), make_signer(store.settings).public_key_pem())
+        return verify_dir(Path(scratch), store.signer.public_key_pem())
 
 
 @router.post("/{analysis_id}/cancel", name="cancel_analysis", response_model=AnalysisOut)

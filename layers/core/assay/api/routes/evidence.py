@@ -10,7 +10,7 @@ from assay.api.auth import ports, require
 from assay.api.models import SigningKeyOut
 from assay.evidence.signing import fingerprint
 from assay.records import Scope
-from assay.wiring import Ports, make_signer
+from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -23,5 +23,5 @@ router = APIRouter(prefix="/v1", tags=["evidence"])
 )
 def get_signing_key(store: Annotated[Ports, Depends(ports)]) -> SigningKeyOut:
     """Save `public_key_pem` to a file and run `assay verify DIR --public-key FILE`."""
-    pem = make_signer(store.settings).public_key_pem()
+    pem = store.signer.public_key_pem()
     return SigningKeyOut(key_id=fingerprint(pem), public_key_pem=pem)

@@ -17,7 +17,7 @@ from assay import tenancy
 from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import run_analysis
-from assay.blobs import tenant_key
+from assay.analysis.uploads import local_target
 from assay.config import Settings
 from assay.engines import Engine
 from assay.errors import AssayError, StaleWrite
@@ -27,14 +27,9 @@ from assay.store import SYSTEM_TENANT
 from assay.tenancy.service import IssuedKey
 from assay.wiring import Ports
 
-ARTIFACT_PREFIX = "artifact:"
 MAX_ATTEMPTS = 3
 RESUMING = "the server stopped while this analysis ran; it resumes from its last completed step"
 INTERRUPTED = f"the server stopped while this analysis ran, {MAX_ATTEMPTS} times; submit it again"
-
-
-def source_key(tenant_id: str, analysis_id: str) -> str:
-    return tenant_key(tenant_id, "analyses", analysis_id, "source.archive")
 
 
 class AnalysisWorker:
@@ -143,13 +138,8 @@ class AnalysisWorker:
 
     def _run(self, analysis: Analysis) -> None:
         settings = self._settings
-        target = analysis.source
         work = settings.home / "uploads" / analysis.id
-        if target.startswith(ARTIFACT_PREFIX):
-            work.mkdir(parents=True, exist_ok=True)
-            archive = work / "source.tar.gz"
-            self._ports.blobs.download(target[len(ARTIFACT_PREFIX) :], archive)
-            target = str(archive)
+        target = local_target(self._ports.blobs, analysis, work)
         engine = self.engine_for(analysis)
         options = AnalysisOptions.for_record(settings, analysis, model=engine.model, target=target)
         out = settings.analyses_dir / analysis.id
