@@ -73,6 +73,7 @@ export interface Analysis {
   id: string;
   status: AnalysisStatus;
   source: string;
+  source_name?: string | null;
   ref: string | null;
   engine: string;
   model: string | null;

@@ -35,7 +35,10 @@ export function seconds(value: number): string {
   return value < 60 ? `${value.toFixed(1)} s` : `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
 }
 
-export function repository(source: string): string {
+// What a person calls an analysis's source: the uploaded directory's or archive's name, else
+// the repository's address.
+export function repository(source: string, name?: string | null): string {
+  if (name) return name;
   if (source.startsWith("artifact:")) return "uploaded archive";
   return source.replace(/^https:\/\//, "").replace(/\.git$/, "");
 }

@@ -268,12 +268,15 @@ def test_analyze_can_submit_to_a_server(tmp_path: Path) -> None:
     from tests.e2e.test_cli import run
 
     key = mint_key()
-    with serving(tmp_path / "server", ASSAY_BOOTSTRAP_API_KEY=key) as (base, _):
+    project = tmp_path / "my-project"
+    project.mkdir()
+    (project / "README").write_text("nothing to analyze\n")
+    with serving(tmp_path / "server", ASSAY_BOOTSTRAP_API_KEY=key) as (base, server):
         out = tmp_path / "out"
         result = run(
             tmp_path / "client",
             "analyze",
-            "https://assay-test.invalid/repo.git",
+            "https://bob:s3cr3t-pw@assay-test.invalid/repo.git",
             "--engine",
             "offline",
             "--server",
@@ -282,12 +285,28 @@ def test_analyze_can_submit_to_a_server(tmp_path: Path) -> None:
             str(out),
             ASSAY_API_KEY=key,
         )
+        uploaded = run(tmp_path / "client", "analyze", str(project), "--server", base,
+                       "--engine", "offline", ASSAY_API_KEY=key)  # fmt: skip
         keyless = run(tmp_path / "client", "analyze", ".", "--server", base)
+        listed = httpx.get(f"{base}/v1/analyses", headers={"Authorization": f"Bearer {key}"})
     assert result.returncode == 1, result.stderr
-    assert json.loads((out / "report.json").read_text())["status"] == "failed"
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "failed"
+    assert report["target"] == "https://assay-test.invalid/repo.git"
     assert "report" in result.stderr  # progress streamed from the server
     assert keyless.returncode == 2
     assert "ASSAY_API_KEY" in keyless.stderr
+    # The URL's password was used for the clone only: no answer, record, log or file has it.
+    logs = (server.stdout.read() if server.stdout else "") + (
+        server.stderr.read() if server.stderr else ""
+    )
+    assert "s3cr3t" not in result.stdout + result.stderr + listed.text + logs
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or b"s3cr3t" not in path.read_bytes(), path
+    # An uploaded directory is listed under its own name.
+    assert uploaded.returncode == 1, uploaded.stderr
+    names = {a["source_name"] for a in listed.json()["items"]}
+    assert "my-project" in names
 
 
 def test_a_litellm_proxy_config_works_unchanged(tmp_path: Path) -> None:

@@ -600,3 +600,23 @@ def test_output_files_are_served_as_one_of_the_four_documented_types() -> None:
     assert artifact_type("tests/app.test.ts", b"test('x', () => {})") == "text/plain; charset=utf-8"
     assert artifact_type("evidence/log.jsonl", b'{"seq": 1}\n') == "text/plain; charset=utf-8"
     assert artifact_type("coverage.db", b"\xff\xfe\x00") == "application/octet-stream"
+
+
+def test_a_private_repository_s_credentials_are_sealed_never_stored_or_shown(
+    world: tuple[TestClient, World], tmp_path: Path
+) -> None:
+    from assay.records.analyses import git_credential
+
+    client, data = world
+    body = {"source": "https://bob:s3cr3t-pw@git.example/org/repo.git", "engine": "offline"}
+    made = client.post("/v1/analyses", json=body, headers=data.auth(_writer(data)))
+    assert made.status_code == 202, made.text
+    assert made.json()["source"] == "https://git.example/org/repo.git"
+    listed = client.get("/v1/analyses", headers=data.auth(data.reader))
+    assert "s3cr3t" not in made.text + listed.text
+    record = data.ports.records.get(Analysis, data.acme.id, made.json()["id"])
+    assert record is not None and record.sealed_credentials is not None
+    opened = git_credential(record, data.ports.vault)
+    assert opened is not None and opened.get_secret_value() == "bob:s3cr3t-pw"
+    for path in tmp_path.rglob("*"):  # the database, the blobs: sealed, never in the clear
+        assert not path.is_file() or b"s3cr3t" not in path.read_bytes(), path

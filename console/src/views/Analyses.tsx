@@ -14,7 +14,7 @@ const COLUMNS: Column<Analysis>[] = [
     label: "Repository",
     cell: (a) => (
       <>
-        <a href={href(`analyses/${a.id}`)}>{repository(a.source)}</a>
+        <a href={href(`analyses/${a.id}`)}>{repository(a.source, a.source_name)}</a>
         {a.ref && <span class="muted"> @ {a.ref}</span>}
       </>
     ),

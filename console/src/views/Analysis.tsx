@@ -62,7 +62,7 @@ function AnalysisPage({ record, reload }: { record: Analysis; reload: () => void
         <a href={href("analyses")}>Analyses</a> / {record.id}
       </p>
       <div class="title-row">
-        <h1>{repository(record.source)}</h1>
+        <h1>{repository(record.source, record.source_name)}</h1>
         <StatusBadge status={record.status} />
         {!finished && canWrite(me) && (
           <button type="button" onClick={() => void cancel.run()} disabled={cancel.busy}>

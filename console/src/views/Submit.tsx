@@ -27,7 +27,7 @@ export function SubmitView() {
       if (!file) throw new Error("choose a .tar.gz or .zip archive");
       const type = file.name.endsWith(".zip") ? "application/zip" : "application/gzip";
       created = await client.json<Analysis>("POST", "/v1/analyses/archive", {
-        query: { engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace, mutation: mutation || null },
+        query: { engine, model: model.trim() || null, budget_s: budget, workspace_id: workspace, mutation: mutation || null, name: file.name },
         body: file,
         type,
       });

@@ -173,6 +173,7 @@ def step_ports(ports: Ports) -> StepPorts:
     return StepPorts(
         records=ports.records, blobs=ports.blobs, sandbox=ports.sandbox, signer=ports.signer,
         engine_for=lambda analysis: ports.engine(analysis.engine, analysis.model),
+        vault=ports.vault,
         package_index=make_package_index(ports.settings),
     )  # fmt: skip
 

@@ -43,9 +43,11 @@ from assay.evidence import EvidenceLog
 from assay.evidence.signing import Signer
 from assay.intake import IntakePolicy
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
+from assay.records.analyses import git_credential
 from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
 from assay.store import RecordStore
+from assay.vault import Vault
 
 STATE = "state.json"
 # Mirrored as one archive each: many files, written by one step, read by most.
@@ -72,6 +74,7 @@ class StepPorts(BaseModel):
     sandbox: Sandbox
     signer: Signer
     engine_for: Callable[[Analysis], Engine]  # the engine an analysis asked for
+    vault: Vault  # opens a private repository's sealed credentials for the clone
     package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
 
 
@@ -305,7 +308,7 @@ class StepHost:
             options, mirror.stores,
             sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
-            intake_policy=IntakePolicy(),
+            intake_policy=IntakePolicy(git_credential=git_credential(analysis, self.ports.vault)),
             runtimes=registry.runtimes(self.settings, package_index=self.ports.package_index),
             evidence=evidence,
         )  # fmt: skip

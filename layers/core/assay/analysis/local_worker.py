@@ -21,8 +21,10 @@ from assay.analysis.uploads import local_target
 from assay.config import Settings
 from assay.engines import Engine
 from assay.errors import AssayError, StaleWrite
+from assay.intake import IntakePolicy
 from assay.observability import logger
 from assay.records import Analysis, AnalysisStatus, GatewayResource, Scope, Tenant
+from assay.records.analyses import git_credential
 from assay.store import SYSTEM_TENANT
 from assay.tenancy.service import IssuedKey
 from assay.wiring import Ports
@@ -148,6 +150,7 @@ class AnalysisWorker:
             sandbox=self._ports.sandbox, engine=engine,
             signer=self._ports.signer, out=out, analysis=analysis,
             resume=analysis.attempts > 0,
+            intake_policy=IntakePolicy(git_credential=git_credential(analysis, self._ports.vault)),
             publish=lambda done: outputs.publish(
                 self._ports.blobs, analysis.tenant_id, analysis.id, done
             ),

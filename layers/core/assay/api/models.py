@@ -30,6 +30,9 @@ class AnalysisOut(BaseModel):
     id: str
     status: AnalysisStatus
     source: str
+    source_name: str | None = Field(
+        default=None, description="An uploaded directory's or archive's name."
+    )
     ref: str | None
     engine: str
     model: str | None
@@ -69,8 +72,10 @@ class AnalysisIn(BaseModel):
     source: str = Field(
         max_length=2048,
         # Printable ASCII only: URLs percent-encode the rest.
-        pattern=r"^https://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
-        description="an https:// git URL",
+        pattern=r"^https://([^@/\s]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
+        description="an https:// git URL. For a private repository it may carry credentials "
+        "(`https://user:token@host/...`): they are sealed in the tenant's vault, used for the "
+        "clone only, and never stored, shown or logged in the clear.",
     )
     ref: str | None = Field(default=None, max_length=255)
     engine: Engine = "auto"

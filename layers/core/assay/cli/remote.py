@@ -42,14 +42,14 @@ def analyze_remote(
             params["model"] = model
         if path.is_dir():
             archive = _tarball(path)
-            try:
-                made = client.submit_archive(archive, **params)
+            try:  # listed under the directory's name, not the temporary archive's
+                made = client.submit_archive(archive, name=path.resolve().name, **params)
             finally:
                 archive.unlink(missing_ok=True)
         elif path.is_file():
             if not is_archive(path):
                 raise ValidationFailed(f"{target} is not a .tar.gz or .zip archive")
-            made = client.submit_archive(path, **params)
+            made = client.submit_archive(path, name=path.name, **params)
         else:
             made = client.submit(target, ref=ref, **params)
         for event in client.events(made.id):

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from assay.clock import utcnow
 from assay.store.record import TenantRecord
+from assay.vault import Vault
 
 
 class AnalysisStatus(StrEnum):
@@ -62,6 +63,11 @@ class Analysis(TenantRecord):
 
     workspace_id: str = "default"
     source: str = Field(min_length=1, max_length=2048, description="git URL or artifact key")
+    # What a person calls it: an uploaded directory's or archive's name (a URL speaks for itself).
+    source_name: str | None = Field(default=None, max_length=200)
+    # A private repository's credentials from the submitted URL, sealed for this tenant by the
+    # vault; opened only for the clone, dropped once the analysis finishes.
+    sealed_credentials: str | None = None
     ref: str | None = Field(default=None, max_length=255)
     engine: str = Field(default="auto", pattern=r"^(auto|offline|llm)$")
     model: str | None = Field(default=None, max_length=200)
@@ -76,6 +82,13 @@ class Analysis(TenantRecord):
     last_event: int = Field(default=0, ge=0)
     # How many times a server restart interrupted it; a resumed run counts one more.
     attempts: int = Field(default=0, ge=0)
+
+
+def git_credential(analysis: Analysis, vault: Vault) -> SecretStr | None:
+    """The plain credentials of a private repository, for the duration of its clone."""
+    if analysis.sealed_credentials is None:
+        return None
+    return SecretStr(vault.open(analysis.tenant_id, analysis.sealed_credentials).decode())
 
 
 def event_id(seq: int) -> str:

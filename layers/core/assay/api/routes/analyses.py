@@ -21,6 +21,7 @@ from assay.clock import id_bounds, new_id
 from assay.errors import AssayError, NotFound, StaleWrite
 from assay.evidence import Verdict, verify_dir
 from assay.intake import archives
+from assay.intake.credentials import split_credentials
 from assay.launcher import LaunchFailed
 from assay.records import Analysis, AnalysisStatus, Scope
 from assay.wiring import Ports
@@ -77,11 +78,16 @@ def submit_analysis(
 ) -> AnalysisOut:  # fmt: skip
     """Queue an analysis of a git repository. A repeated Idempotency-Key returns the first."""
     check_workspace(store, caller.tenant_id, body.workspace_id)
+    source, credential = split_credentials(body.source)  # stored and shown without them
+    sealed = (
+        None if credential is None
+        else store.vault.seal(caller.tenant_id, credential.get_secret_value().encode())
+    )  # fmt: skip
     record = store.records.create(
         Analysis(
-            tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=body.source,
+            tenant_id=caller.tenant_id, workspace_id=body.workspace_id, source=source,
             ref=body.ref, engine=body.engine, model=body.model, budget_s=body.budget_s,
-            mutation=body.mutation, created_by=caller.actor,
+            mutation=body.mutation, created_by=caller.actor, sealed_credentials=sealed,
         ),
         idempotency_key=idempotency_key,
     )  # fmt: skip
@@ -128,6 +134,9 @@ async def submit_archive(
     budget_s: Annotated[int, Query(ge=10, le=24 * 3600)] = 600,
     mutation: bool = False,
     workspace_id: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = "default",
+    name: Annotated[str | None, Query(
+        max_length=200, description="What to call it in listings: the directory's or archive's "
+        "name (the CLI sends it)")] = None,
 ) -> AnalysisOut:  # fmt: skip
     """Queue an analysis of an uploaded .tar.gz or .zip (the request body, at most 100 MB)."""
     check_workspace(store, caller.tenant_id, workspace_id)
@@ -155,7 +164,7 @@ async def submit_archive(
     record = store.records.create(
         Analysis(
             id=analysis_id, tenant_id=caller.tenant_id, source=ARTIFACT_PREFIX + key,
-            workspace_id=workspace_id,
+            source_name=name or None, workspace_id=workspace_id,
             engine=engine, model=model, budget_s=budget_s, mutation=mutation,
             created_by=caller.actor,
         )
