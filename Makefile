@@ -61,9 +61,10 @@ doctor: run
 
 test: setup lint typecheck pytest  ## Lint, format check, type check and the whole test suite
 
-lint:  ## ruff, the formatter check and the console's type check
+lint:  ## ruff, the formatter check, the architecture's import rules and the console's type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	npm run --silent typecheck
 
 format:  ## Apply ruff's formatter and autofixes

@@ -154,7 +154,7 @@ def test_unknown_tenant_is_exit_1(tmp_path: Path) -> None:
 
 def test_verify_exits_0_on_good_evidence_and_1_naming_the_bad_entry(tmp_path: Path) -> None:
     from assay.evidence import EvidenceLog
-    from assay.evidence.signing import LocalSigner
+    from assay.evidence.signers import LocalSigner
 
     out = tmp_path / "out"
     out.mkdir()

@@ -28,7 +28,7 @@ from assay.analysis.pipeline import definition
 from assay.analysis.report import validate
 from assay.config import Settings, load_settings
 from assay.evidence import verify_dir
-from assay.evidence.signing import KmsSigner
+from assay.evidence.signers import KmsSigner
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.store.dynamodb import table_schema
 from assay.wiring import build_ports

@@ -13,7 +13,7 @@ import pytest
 from assay.evidence import EvidenceLog, verify_dir
 from assay.evidence.canonical import canonical
 from assay.evidence.log import CHECKPOINT_FILE, LOG_FILE
-from assay.evidence.signing import KmsSigner, LocalSigner
+from assay.evidence.signers import KmsSigner, LocalSigner
 from tests.conftest import REGION
 
 

@@ -85,17 +85,21 @@ def make_limiter(settings: Settings) -> Limiter:
 
 def make_signer(settings: Settings) -> Signer:
     if settings.profile is Profile.AWS and settings.signing_key_id:
-        from assay.evidence.signing import KmsSigner
+        from assay.evidence.signers import KmsSigner
 
         return KmsSigner(settings.signing_key_id, _client(settings, "kms"))
-    from assay.evidence.signing import LocalSigner
+    from assay.evidence.signers import LocalSigner
 
     return LocalSigner(settings.signing_key_file)
 
 
-def make_engine(settings: Settings, engine: str = "auto", model: str | None = None) -> Engine:
+def make_engine(
+    settings: Settings, engine: str = "auto", model: str | None = None, *,
+    api_base: str | None = None, api_key: str | None = None,
+) -> Engine:  # fmt: skip
     """The test generator an analysis asked for: `auto` is the LLM engine when a model is
-    given or configured, else the offline one (Pynguin)."""
+    given or configured, else the offline one (Pynguin). `api_base`/`api_key` point the LLM
+    engine elsewhere than the settings do (the local server's own gateway)."""
     from assay.errors import ValidationFailed
 
     model = model or settings.model
@@ -110,7 +114,9 @@ def make_engine(settings: Settings, engine: str = "auto", model: str | None = No
         from assay.engines.llm import LlmEngine
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return LlmEngine(model, api_base=settings.openai_api_base, api_key=key)
+        return LlmEngine(
+            model, api_base=api_base or settings.openai_api_base, api_key=api_key or key
+        )
     from assay.engines.offline import OfflineEngine
 
     return OfflineEngine()
@@ -232,9 +238,12 @@ class Ports:
         found: Signer = self._get("signer", make_signer)
         return found
 
-    def engine(self, engine: str = "auto", model: str | None = None) -> Engine:
+    def engine(
+        self, engine: str = "auto", model: str | None = None, *,
+        api_base: str | None = None, api_key: str | None = None,
+    ) -> Engine:  # fmt: skip
         """A new engine per analysis: engines keep per-analysis state (cost seen so far)."""
-        return make_engine(self.settings, engine, model)
+        return make_engine(self.settings, engine, model, api_base=api_base, api_key=api_key)
 
     def build_all(self) -> None:
         for name, make in (("records", make_records), ("blobs", make_blobs),

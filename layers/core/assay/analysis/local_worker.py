@@ -67,10 +67,8 @@ class AnalysisWorker:
         model = analysis.model
         routed = self._gateway_url and model and analysis.engine in {"auto", "llm"}
         if routed and self._ports.records.get(GatewayResource, analysis.tenant_id, model or ""):
-            from assay.engines.llm import LlmEngine
-
-            return LlmEngine(f"openai/{model}", api_base=f"{self._gateway_url}/v1",
-                             api_key=self._gateway_key(analysis.tenant_id))  # fmt: skip
+            return self._ports.engine("llm", f"openai/{model}", api_base=f"{self._gateway_url}/v1",
+                                      api_key=self._gateway_key(analysis.tenant_id))  # fmt: skip
         return self._ports.engine(analysis.engine, analysis.model)
 
     def _gateway_key(self, tenant_id: str) -> str:
