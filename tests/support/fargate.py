@@ -1,0 +1,130 @@
+"""A stand-in for Fargate behind the Fargate sandbox adapter: moto's Step Functions and S3
+served over HTTP on loopback, the sandbox-job state machine (`statemachines/sandbox-job.asl.json`)
+created as deployed, and a poller doing what Step Functions' `ecs:runTask.sync` and the task
+would: it picks up each execution, runs `assay_runner.py --remote` with the environment the state
+machine would pass (presigned URLs only), and ends the execution as the service would.
+
+It is not isolated: it proves the adapter's protocol, not the container's walls."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from assay.sandbox.fargate import FargateSandbox, FargateTarget
+from tests.conftest import REGION
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "sandbox-tasks" / "runner" / "assay_runner.py"
+SANDBOX_JOB = ROOT / "statemachines" / "sandbox-job.asl.json"
+ACCOUNT = "123456789012"
+BUCKET = "assay-sandbox-it"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FakeFargate:
+    """Polls for new executions, runs each one's container, then ends the execution."""
+
+    def __init__(self, sfn: Any, machine: str, container_root: Path) -> None:
+        self.sfn, self.machine, self.root = sfn, machine, container_root
+        self.environments: list[dict[str, str]] = []
+        self.groups: list[set[str]] = []  # the security groups each task would get
+        self.stderr: list[str] = []
+        self._done: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            for execution in self.sfn.list_executions(stateMachineArn=self.machine)["executions"]:
+                arn = execution["executionArn"]
+                if arn not in self._done:
+                    self._done.add(arn)
+                    self._run(arn)
+
+    def _run(self, arn: str) -> None:
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        payload = json.loads(self.sfn.describe_execution(executionArn=arn)["input"])
+        env = {e["Name"]: e["Value"] for e in payload["environment"]}
+        self.environments.append(env)
+        self.groups.append(set(payload["security_groups"]))
+        scratch = self.root / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        container_env = {
+            "PATH": os.environ["PATH"], **env, "ASSAY_ROOT": str(self.root),
+            "ASSAY_SCRATCH": str(scratch), "ASSAY_WRITABLE": "/tmp",
+        }  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, str(RUNNER), "--remote"], env=container_env,
+            timeout=payload["timeout_s"], check=False, capture_output=True, text=True,
+        )  # fmt: skip
+        self.stderr.append(done.stderr)
+        backend = stepfunctions_backends[ACCOUNT][REGION]
+        execution = backend.describe_execution(arn)
+        execution.status = "SUCCEEDED" if done.returncode == 0 else "FAILED"
+        if done.returncode != 0:
+            execution.error, execution.cause = "States.TaskFailed", "Essential container exited"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def fake_fargate(tmp_path: Path) -> Iterator[tuple[FargateSandbox, FakeFargate, Any]]:
+    """A Fargate sandbox over the stand-in; yields (sandbox, stand-in, s3 client)."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint)
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    deployed = re.sub(
+        r"\$\{([A-Za-z]+)\}",
+        lambda m: {
+            "ClusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/assay-sandbox",
+            "TaskDefinitionArn": "assay-sandbox-python",
+            "ContainerName": "sandbox",
+        }[m.group(1)],
+        SANDBOX_JOB.read_text(),
+    )
+    machine = sfn.create_state_machine(
+        name="assay-sandbox-job", definition=deployed,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/assay-sandbox-job",
+    )["stateMachineArn"]  # fmt: skip
+    target = FargateTarget(
+        state_machine=machine, subnets=["subnet-1"], security_groups=["sg-tests"],
+        install_security_groups=["sg-install"], bucket=BUCKET,
+    )  # fmt: skip
+    fake = FakeFargate(sfn, machine, tmp_path / "container")
+    sandbox = FargateSandbox(target, sfn=sfn, s3=s3, prefix="tenants/t1/analyses/a1/run",
+                             poll_s=0.05)  # fmt: skip
+    try:
+        yield sandbox, fake, s3
+    finally:
+        fake.close()
+        urllib.request.urlopen(  # moto's own reset, on loopback
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        server.stop()
