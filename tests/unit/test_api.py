@@ -620,3 +620,25 @@ def test_a_private_repository_s_credentials_are_sealed_never_stored_or_shown(
     assert opened is not None and opened.get_secret_value() == "bob:s3cr3t-pw"
     for path in tmp_path.rglob("*"):  # the database, the blobs: sealed, never in the clear
         assert not path.is_file() or b"s3cr3t" not in path.read_bytes(), path
+
+
+def test_a_summary_of_coverage_never_measured_reads_null_not_100(
+    world: tuple[TestClient, World],
+) -> None:
+    from assay.records import AnalysisStatus, AnalysisSummary
+    from assay.runtimes.coverage import CoverageMap
+
+    client, data = world
+    nothing = CoverageMap().summary().model_dump()  # a run that failed before its baseline
+    report = {"coverage": {"before": nothing, "after": nothing}, "funnel": {"kept": 0},
+              "findings": [], "cost": {"usd": 0.0}}  # fmt: skip
+    failed = data.ports.records.update(
+        data.acme_analyses[0].evolve(
+            status=AnalysisStatus.FAILED, reason="the host does not resolve",
+            summary=AnalysisSummary.of(report),
+        )
+    )  # fmt: skip
+    got = client.get(f"/v1/analyses/{failed.id}", headers=data.auth(data.reader)).json()
+    summary = got["summary"]
+    assert summary["line_pct_before"] is None and summary["line_pct_after"] is None
+    assert summary["branch_pct_before"] is None and summary["branch_pct_after"] is None
