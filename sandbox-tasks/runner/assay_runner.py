@@ -37,6 +37,7 @@ task succeeded when the results were delivered, whatever the job's own exit code
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -70,13 +71,21 @@ def run_step(step: dict[str, Any]) -> dict[str, Any]:
     except OSError as exc:
         record.update(exit_code=127, timed_out=False, output=str(exc), duration_s=0.0)
         return record
+    # Read the output beside the wait: a background process the step left behind keeps the
+    # pipe open, and waiting for its end would hold the job until its wall time.
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(process.stdout, chunks), daemon=True)
+    reader.start()
     try:
-        output, _ = process.communicate(timeout=step.get("timeout_s") or None)
+        process.wait(timeout=step.get("timeout_s") or None)
         timed_out = False
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
         timed_out = True
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # the step, or what it left running
+    process.wait()
+    reader.join(timeout=5)
+    output = b"".join(chunks)
     record.update(
         exit_code=process.returncode,
         timed_out=timed_out,
@@ -84,6 +93,16 @@ def run_step(step: dict[str, Any]) -> dict[str, Any]:
         duration_s=round(time.monotonic() - started, 4),
     )
     return record
+
+
+def _drain(stream: Any, chunks: list[bytes]) -> None:
+    """Keep what a step prints (the tail is what is kept)."""
+    kept = 0
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        chunks.append(chunk)
+        kept += len(chunk)
+        while kept > 2 * TAIL and len(chunks) > 1:
+            kept -= len(chunks.pop(0))
 
 
 def _forward(client: socket.socket, path: str) -> None:

@@ -88,3 +88,33 @@ def test_nothing_of_the_job_is_left_running(sandbox: Sandbox, work: Path) -> Non
     outcome = sandbox.run(_sh(work, "(sleep 30 &) ; echo started"))
     assert outcome.ending is Ending.EXITED
     assert outcome.leftover_processes == 0
+
+
+def test_a_background_process_holding_the_output_does_not_hold_the_job(
+    sandbox: Sandbox, work: Path
+) -> None:
+    """Through the runner, as every test run goes: a step that leaves a process behind with
+    its output pipe open ends when the step does, and the leftover is killed."""
+    import shutil
+    import sys
+    from importlib.resources import files
+
+    shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), work / "runner.py")
+    job_file = work / "job.json"
+    job_file.write_text(
+        '{"steps": [{"name": "t", "argv": ["/bin/sh", "-c", "sleep 30 & echo started"]}],'
+        ' "results": "results.json"}'
+    )
+    base = Path(sys.base_prefix)
+    outcome = sandbox.run(
+        Job(
+            argv=[str(base / "bin" / "python3"), "runner.py", "job.json"],
+            workdir=work,
+            readonly=[base],
+            limits=Limits(wall_s=25),
+        )
+    )
+    assert outcome.ending is Ending.EXITED, outcome.reason
+    assert outcome.duration_s < 20
+    assert '"exit_code": 0' in (work / "results.json").read_text()
+    assert "started" in (work / "results.json").read_text()
