@@ -17,7 +17,8 @@ from assay.analysis.funnel import Evaluation, Stage
 from assay.analysis.items import ItemFiles
 from assay.analysis.selection import Verdict, funnel_counts
 from assay.engines import Candidate
-from assay.runtimes.javascript import NO_COMPILER, SYNTAX_CHECK, _checked
+from assay.runtimes.javascript import NO_COMPILER, SYNTAX_CHECK, JavaScriptRuntime
+from assay.runtimes.port import Ran, TestRun
 from assay.sandbox import Outcome
 from assay.sandbox.port import Ending
 
@@ -34,6 +35,13 @@ BROKEN = 'import { it } from "vitest";\nit("x", () => {\n  const n = ;\n'
 def _exited(code: int) -> Outcome:
     return Outcome(ending=Ending.EXITED, exit_code=code, reason=f"exited with {code}",
                    stdout="", stderr="", duration_s=0.1)  # fmt: skip
+
+
+def _checked(code: int, outcome: Outcome, output: str, *, compiled: bool) -> TestRun:
+    """The runtime's verdict on a check of one TypeScript (`compiled`) or JavaScript file."""
+    test = "tests/x.test.ts" if compiled else "tests/x.test.js"
+    ran = Ran(workdir=Path("."), tests=[test], code=code, outcome=outcome, output=output)
+    return JavaScriptRuntime().read_check(ran)
 
 
 def _check(workdir: Path, name: str, code: str) -> tuple[int, str]:

@@ -23,10 +23,12 @@ from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import (
+    Commands,
     Detection,
     Environment,
     EnvironmentFailed,
     Idioms,
+    Ran,
     Runtime,
     TestCaseResult,
     TestRun,
@@ -220,18 +222,18 @@ class GoRuntime(Runtime):
             )
 
     # ------------------------------------------------------------------ run tests
-    def run_tests(
+    check_reasons = ("the package builds", "the package does not build")
+
+    def commands(
         self,
         env: Environment,
         detection: Detection,
         workdir: Path,
         tests: list[str],
-        sandbox: Sandbox,
         *,
         limits: Limits,
-        collect_only: bool = False,
-    ) -> TestRun:
-        state = sandboxed.stage(workdir)
+        collect_only: bool,
+    ) -> Commands:
         go = str(env.interpreter)
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
         packages = sorted({"./" + str(PurePosixPath(t).parent) for t in tests}) or ["./..."]
@@ -246,27 +248,20 @@ class GoRuntime(Runtime):
                        f"-coverprofile={STATE_DIR}/cover.out {selection}"
                        f"{' '.join(packages)} > {STATE_DIR}/test.json")  # fmt: skip
         flags = "-mod=vendor" if (workdir / "vendor").is_dir() else "-mod=mod"
-        records, outcome = sandboxed.run_steps(
-            workdir, [sandboxed.shell(command)], sandbox, readonly=env.readonly,
-            env={**_go_env(envdir, state), "GOFLAGS": flags, "GOPROXY": "off"},
+        return Commands(
+            steps=[sandboxed.shell(command)],
+            env={**_go_env(envdir, workdir / STATE_DIR), "GOFLAGS": flags, "GOPROXY": "off"},
             limits=sandboxed.at_least(limits, memory_mb=GO_ADDRESS_SPACE_MB,
                                       processes=GO_PROCESSES, open_files=4096),
         )  # fmt: skip
-        output = "\n".join(str(r.get("output", "")) for r in records)
-        if not records:
-            return sandboxed.unrun(outcome, output)
-        code = records[0].get("exit_code")
-        if collect_only:
-            return sandboxed.checked(code, outcome, output, yes="the package builds",
-                                     no="the package does not build")  # fmt: skip
-        events = sandboxed.text(workdir, "test.json")
-        found, build_output = _results(events, workdir)
-        profile = sandboxed.text(workdir, "cover.out")
-        coverage = _coverage(profile, _module_path(workdir) or "", workdir) if profile else None
-        reason = sandboxed.verdict(code, found, f"go test exited with {code}")
-        return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
-                       coverage=coverage, output=(build_output + output)[-4000:],
-                       duration_s=outcome.duration_s)  # fmt: skip
+
+    def read_results(self, ran: Ran) -> TestRun:
+        found, build_output = _results(sandboxed.text(ran.workdir, "test.json"), ran.workdir)
+        profile = sandboxed.text(ran.workdir, "cover.out")
+        module = _module_path(ran.workdir) or ""
+        coverage = _coverage(profile, module, ran.workdir) if profile else None
+        reason = ran.verdict(found, f"go test exited with {ran.code}")
+        return ran.finished(found, coverage, reason=reason, output=build_output + ran.output)
 
 
 def _code_lines(source: str) -> list[int]:

@@ -20,6 +20,7 @@ import sys
 import zipfile
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from defusedxml import ElementTree
 
@@ -27,10 +28,12 @@ from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import (
+    Commands,
     Detection,
     Environment,
     EnvironmentFailed,
     Idioms,
+    Ran,
     Runtime,
     TestCaseResult,
     TestRun,
@@ -38,7 +41,7 @@ from assay.runtimes.port import (
 )
 from assay.runtimes.results import junit_cases, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
-from assay.sandbox import Limits, Sandbox
+from assay.sandbox import Limits, Outcome, Sandbox
 
 MAIN, TEST = "src/main/java", "src/test/java"
 JAVA_LIB = Path("/usr/share/java")
@@ -212,10 +215,10 @@ class JavaRuntime(Runtime):
         return environment
 
     # ------------------------------------------------------------------ run tests
-    def run_tests(self, env: Environment, detection: Detection, workdir: Path,
-                  tests: list[str], sandbox: Sandbox, *, limits: Limits,
-                  collect_only: bool = False) -> TestRun:  # fmt: skip
-        sandboxed.stage(workdir)
+    check_reasons = ("the code compiles", "the code does not compile")
+
+    def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
+                 *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
         jars = self.jars()
         jdk = Path(env.interpreter).parent.parent
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
@@ -249,27 +252,25 @@ class JavaRuntime(Runtime):
                 f" {STATE_DIR}/classes {MAIN} {STATE_DIR}/jacoco.xml >> {STATE_DIR}/build.txt 2>&1;"
                 " exit $code"
             )
-        records, outcome = sandboxed.run_steps(
-            workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly,
+        return Commands(
+            steps=[sandboxed.shell(script)],
             env={"PATH": f"{jdk / 'bin'}:/usr/bin:/bin", "JAVA_TOOL_OPTIONS": "-Xss4m"},
             limits=sandboxed.at_least(limits, memory_mb=JAVA_ADDRESS_SPACE_MB,
                                       processes=JAVA_PROCESSES, open_files=4096),
         )  # fmt: skip
-        build = sandboxed.text(workdir, "build.txt")
-        if not records:
-            return sandboxed.unrun(outcome, build)
-        code = records[0].get("exit_code")
-        if code in (3, 4) or collect_only:
-            return sandboxed.checked(code, outcome, build, yes="the code compiles",
-                                     no="the code does not compile")  # fmt: skip
-        found = _junit(read_inside(workdir, f"{STATE_DIR}/junit/TEST-junit-jupiter.xml"))
-        xml = read_inside(workdir, f"{STATE_DIR}/jacoco.xml")
+
+    def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
+        return sandboxed.text(workdir, "build.txt")  # what the compilers said
+
+    def read_results(self, ran: Ran) -> TestRun:
+        if ran.code in (3, 4):  # the script's own codes: the code or the tests did not compile
+            return self.read_check(ran)
+        found = _junit(read_inside(ran.workdir, f"{STATE_DIR}/junit/TEST-junit-jupiter.xml"))
+        xml = read_inside(ran.workdir, f"{STATE_DIR}/jacoco.xml")
         coverage = _jacoco(xml) if xml else None
-        text = sandboxed.text(workdir, "test.txt")
-        reason = sandboxed.verdict(code, found, f"the JUnit launcher exited with {code}")
-        return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
-                       coverage=coverage, output=(text + build)[-4000:],
-                       duration_s=outcome.duration_s)  # fmt: skip
+        text = sandboxed.text(ran.workdir, "test.txt")
+        reason = ran.verdict(found, f"the JUnit launcher exited with {ran.code}")
+        return ran.finished(found, coverage, reason=reason, output=text + ran.output)
 
 
 def _junit(data: bytes | None) -> list[TestCaseResult]:

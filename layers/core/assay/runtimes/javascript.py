@@ -30,10 +30,12 @@ from typing import Any
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import istanbul, sandboxed, scanning
 from assay.runtimes.port import (
+    Commands,
     Detection,
     Environment,
     EnvironmentFailed,
     Idioms,
+    Ran,
     Runtime,
     TestCaseResult,
     TestRun,
@@ -405,64 +407,66 @@ class JavaScriptRuntime(Runtime):
         argv += [f"--collectCoverageFrom=!{p}" for p in excluded]
         return argv + (["--runTestsByPath", *tests] if tests else [])
 
-    def run_tests(
+    def commands(
         self,
         env: Environment,
         detection: Detection,
         workdir: Path,
         tests: list[str],
-        sandbox: Sandbox,
         *,
         limits: Limits,
-        collect_only: bool = False,
-    ) -> TestRun:
-        sandboxed.stage(workdir)
+        collect_only: bool,
+    ) -> Commands:
         link = workdir / "node_modules"
         if link.is_symlink() or link.is_file():
             link.unlink()
         elif link.is_dir():
             shutil.rmtree(link)  # a node_modules shipped with the project: ours replaces it
         link.symlink_to(envdir_modules(env), target_is_directory=True)
+        # V8 reserves address space far beyond what it uses; Jest opens many files.
+        limits = sandboxed.at_least(limits, memory_mb=NODE_ADDRESS_SPACE_MB, open_files=4096)
         if collect_only:
             # No separate collection in Jest or Vitest: the file's syntax is checked, and a
             # file that cannot load fails its run, which reports it as a suite error.
             argv = _check_argv(env, workdir, tests)
             if argv is None:
-                return TestRun(ok=True, reason="not checked: the test run decides")
+                decided = TestRun(ok=True, reason="not checked: the test run decides")
+                return Commands(limits=limits, decided=decided)
         else:
             argv = self._argv(env, detection, tests)
         # Jest loads ES modules only through Node's VM modules; Vitest needs nothing.
         jest_esm = detection.test_runner == "jest" and _esm(detection)
         options = "--experimental-vm-modules" if jest_esm else ""
         node_env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "NODE_OPTIONS": options}
-        records, outcome = sandboxed.run_steps(
-            workdir, [{"name": "tests", "argv": argv}], sandbox, readonly=env.readonly,
-            env=node_env,
-            # V8 reserves address space far beyond what it uses; Jest opens many files.
-            limits=sandboxed.at_least(limits, memory_mb=NODE_ADDRESS_SPACE_MB, open_files=4096),
-        )  # fmt: skip
-        output = _ANSI.sub("", "\n".join(str(r.get("output", "")) for r in records))
-        if not records:
-            return sandboxed.unrun(outcome, output)
-        code = records[0].get("exit_code")
-        if collect_only:
-            return _checked(code, outcome, output, compiled=tests[0].endswith(COMPILED_SUFFIXES))
-        report = json_or_none(read_inside(workdir, f"{STATE_DIR}/results.json"))
-        found = _results(report, workdir) if isinstance(report, dict) else []
-        coverage = json_or_none(read_inside(workdir, f"{STATE_DIR}/coverage/coverage-final.json"))
+        return Commands(steps=[{"name": "tests", "argv": argv}], env=node_env, limits=limits)
+
+    def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
+        return _ANSI.sub("", super().read_output(workdir, records, outcome))
+
+    def read_check(self, ran: Ran) -> TestRun:
+        """A syntax check's verdict; a file that does not parse says where, in the parser's
+        words (`node --check` names a SyntaxError; the compile check writes
+        `file:line:column: text`)."""
+        if ran.tests[0].endswith(COMPILED_SUFFIXES) and ran.code == NO_COMPILER:
+            return ran.run(True, f"not checked ({ran.output.strip()}): the test run decides")
+        lines = ran.output.splitlines()
+        found = next((m.group(0) for m in map(_PARSE_ERROR.search, lines) if m), None)
+        said = "the file does not parse" + (f": {found.strip()[:300]}" if found else "")
+        return ran.checked(yes="the file parses", no=said)
+
+    def read_results(self, ran: Ran) -> TestRun:
+        report = json_or_none(read_inside(ran.workdir, f"{STATE_DIR}/results.json"))
+        found = _results(report, ran.workdir) if isinstance(report, dict) else []
+        coverage = json_or_none(
+            read_inside(ran.workdir, f"{STATE_DIR}/coverage/coverage-final.json")
+        )
         coverage_map = (
-            istanbul.coverage_map(coverage, str(workdir.resolve()))
+            istanbul.coverage_map(coverage, str(ran.workdir.resolve()))
             if isinstance(coverage, dict)
             else None
         )
-        return TestRun(
-            ok=outcome.ok and code == 0,
-            reason=sandboxed.verdict(code, found, f"the test runner exited with {code}"),
-            tests=found,
-            coverage=coverage_map,
-            output=output[-4000:],
-            duration_s=outcome.duration_s,
-        )
+        reason = ran.verdict(found, f"the test runner exited with {ran.code}")
+        return ran.finished(found, coverage_map, reason=reason)
 
 
 def envdir_modules(env: Environment) -> Path:
@@ -484,17 +488,6 @@ def _check_argv(env: Environment, workdir: Path, tests: list[str]) -> list[str] 
         (workdir / STATE_DIR / "syntax.cjs").write_text(SYNTAX_CHECK)
         return [str(env.interpreter), f"{STATE_DIR}/syntax.cjs", tests[0]]
     return None
-
-
-def _checked(code: object, outcome: Outcome, output: str, *, compiled: bool) -> TestRun:
-    """A syntax check's verdict; a file that does not parse says where, in the parser's words
-    (`node --check` names a SyntaxError; the compile check writes `file:line:column: text`)."""
-    if compiled and code == NO_COMPILER:
-        return TestRun(ok=True, reason=f"not checked ({output.strip()}): the test run decides",
-                       output=output[-4000:], duration_s=outcome.duration_s)  # fmt: skip
-    found = next((m.group(0) for m in map(_PARSE_ERROR.search, output.splitlines()) if m), None)
-    said = "the file does not parse" + (f": {found.strip()[:300]}" if found else "")
-    return sandboxed.checked(code, outcome, output, yes="the file parses", no=said)
 
 
 def _esm(detection: Detection) -> bool:

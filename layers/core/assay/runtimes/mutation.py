@@ -1,16 +1,11 @@
-"""Mutation score: would the kept tests catch a bug? A runtime's `MutationTool` changes its
-source in small ways (mutants), runs the kept tests against each, and counts the mutants they
-kill. Python uses mutmut; Stryker (JavaScript) and PIT (Java) fit the same port."""
+"""Mutation score: would the kept tests catch a bug? A runtime's `MutationTool` (the port
+beside `Runtime`, in `assay.runtimes.port`) changes its source in small ways (mutants), runs
+the kept tests against each, and counts the mutants they kill: the scores below. Python uses
+mutmut; Stryker (JavaScript) and PIT (Java) fit the same port."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from pathlib import Path
-
 from pydantic import BaseModel, Field
-
-from assay.runtimes.port import Detection, Environment
-from assay.sandbox import Sandbox
 
 
 class Survivor(BaseModel):
@@ -45,23 +40,3 @@ class MutationResult(BaseModel):
             total.uncovered += module.uncovered
             total.total += module.total
         return total
-
-
-class MutationTool(ABC):
-    name: str
-    tools: list[str]  # what the environment must hold (installed with the project's deps)
-
-    @abstractmethod
-    def run(
-        self,
-        env: Environment,
-        detection: Detection,
-        workdir: Path,
-        *,
-        modules: list[str],
-        tests: list[str],
-        sandbox: Sandbox,
-        budget_s: float,
-    ) -> MutationResult:
-        """Mutate `modules` in `workdir` (a copy of the project holding `tests`) and run only
-        `tests` against each mutant, within `budget_s`."""

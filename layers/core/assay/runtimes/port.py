@@ -6,16 +6,15 @@ import shutil
 import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from assay.errors import AssayError
+from assay.runtimes import sandboxed
 from assay.runtimes.coverage import CoverageMap
-from assay.sandbox import Limits, Sandbox
-
-if TYPE_CHECKING:
-    from assay.runtimes.mutation import MutationTool
+from assay.runtimes.mutation import MutationResult
+from assay.sandbox import Limits, Outcome, Sandbox
 
 
 class EnvironmentFailed(AssayError):
@@ -80,6 +79,8 @@ class Environment(BaseModel):
 
 
 SUCCESSES = frozenset({"passed", "xfailed"})
+# How much of a run's output a TestRun keeps: its tail, where the errors are.
+OUTPUT_CAP = 4000
 
 
 class TestCaseResult(BaseModel):
@@ -121,6 +122,52 @@ class TestRun(BaseModel):
         return [t for t in self.tests if t.outcome in {"failed", "error"}]
 
 
+class Commands(BaseModel):
+    """What a test run executes in the sandbox: the runner's steps, with their environment and
+    limits; or, `decided`, a run settled without executing anything."""
+
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    limits: Limits
+    decided: TestRun | None = None
+
+
+class Ran(BaseModel):
+    """What a test run's commands did, for the runtime to read: the exit code of its first
+    step (untrusted, as the runner recorded it), the sandbox's outcome, and the run's output."""
+
+    workdir: Path
+    tests: list[str]  # the test files run (all when empty)
+    code: Any
+    outcome: Outcome
+    output: str
+
+    def run(self, ok: bool, reason: str, *, results: list[TestCaseResult] | None = None,
+            coverage: CoverageMap | None = None, output: str | None = None) -> TestRun:  # fmt: skip
+        """The TestRun, with the tail of `output` (else the run's output) and its duration."""
+        kept = self.output if output is None else output
+        return TestRun(ok=ok, reason=reason, tests=results or [], coverage=coverage,
+                       output=kept[-OUTPUT_CAP:], duration_s=self.outcome.duration_s)  # fmt: skip
+
+    def checked(self, *, yes: str, no: str) -> TestRun:
+        """A collect-only run (a build or syntax check): it passed when its command exited 0."""
+        return self.run(self.code == 0, yes if self.code == 0 else no)
+
+    def finished(self, results: list[TestCaseResult], coverage: CoverageMap | None, *,
+                 reason: str, output: str | None = None) -> TestRun:  # fmt: skip
+        """A full run: it passed when the sandbox job ended well and the runner exited 0."""
+        ok = self.outcome.ok and self.code == 0
+        return self.run(ok, reason, results=results, coverage=coverage, output=output)
+
+    def verdict(self, results: list[TestCaseResult], otherwise: str) -> str:
+        """Why a test run ended as it did; `otherwise` when no test result explains a failure."""
+        if self.code == 0:
+            return "all tests passed"
+        if any(t.outcome in {"failed", "error"} for t in results):
+            return "some tests failed"
+        return otherwise
+
+
 class Idioms(BaseModel):
     """What a model must know to write tests for this language (the LLM engine's prompts)."""
 
@@ -157,7 +204,10 @@ class Runtime(ABC):
         None when this language keeps them with the project (or needs none)."""
         return None
 
-    @abstractmethod
+    # ---------------------------------------------------------- test runs
+    # What a collect-only check says when its command exits 0, and when it does not.
+    check_reasons = ("the tests build", "the tests do not build")
+
     def run_tests(
         self,
         env: Environment,
@@ -169,7 +219,49 @@ class Runtime(ABC):
         limits: Limits,
         collect_only: bool = False,
     ) -> TestRun:
-        """Run `tests` (relative paths; all tests when empty) in `workdir` with coverage."""
+        """Run `tests` (relative paths; all tests when empty) in `workdir` with coverage, or
+        only check that they build (`collect_only`): this runtime's commands in the sandbox
+        under a fresh `.assay` folder, then its reading of what they left."""
+        sandboxed.stage(workdir)
+        commands = self.commands(env, detection, workdir, tests, limits=limits,
+                                 collect_only=collect_only)  # fmt: skip
+        if commands.decided is not None:
+            return commands.decided
+        records, outcome = sandboxed.run_steps(workdir, commands.steps, sandbox,
+                                               readonly=env.readonly, env=commands.env,
+                                               limits=commands.limits)  # fmt: skip
+        output = self.read_output(workdir, records, outcome)
+        code = records[0].get("exit_code") if records else None
+        ran = Ran(workdir=workdir, tests=tests, code=code, outcome=outcome, output=output)
+        if not records:  # the runner recorded nothing: the sandbox's outcome says why
+            return ran.run(False, f"the test run {outcome.reason}")
+        return self.read_check(ran) if collect_only else self.read_results(ran)
+
+    @abstractmethod
+    def commands(
+        self,
+        env: Environment,
+        detection: Detection,
+        workdir: Path,
+        tests: list[str],
+        *,
+        limits: Limits,
+        collect_only: bool,
+    ) -> Commands:
+        """What `run_tests` executes in `workdir` (its `.assay` folder freshly staged)."""
+
+    def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
+        """The run's output: what its steps printed."""
+        return "\n".join(str(r.get("output", "")) for r in records)
+
+    def read_check(self, ran: Ran) -> TestRun:
+        """A collect-only run's verdict: its build or syntax check passed when it exited 0."""
+        yes, no = self.check_reasons
+        return ran.checked(yes=yes, no=no)
+
+    @abstractmethod
+    def read_results(self, ran: Ran) -> TestRun:
+        """A full run's tests and coverage, from what its commands wrote in `ran.workdir`."""
 
     @abstractmethod
     def availability(self) -> tuple[bool, str]:
@@ -220,3 +312,25 @@ class Runtime(ABC):
         """Whether a failure is a test's assertion (a possible bug), not a crash."""
         text = f"{error_type or ''} {message or ''}"
         return "AssertionError" in text
+
+
+class MutationTool(ABC):
+    """Measures a mutation score for a runtime's language (see `assay.runtimes.mutation`)."""
+
+    name: str
+    tools: list[str]  # what the environment must hold (installed with the project's deps)
+
+    @abstractmethod
+    def run(
+        self,
+        env: Environment,
+        detection: Detection,
+        workdir: Path,
+        *,
+        modules: list[str],
+        tests: list[str],
+        sandbox: Sandbox,
+        budget_s: float,
+    ) -> MutationResult:
+        """Mutate `modules` in `workdir` (a copy of the project holding `tests`) and run only
+        `tests` against each mutant, within `budget_s`."""

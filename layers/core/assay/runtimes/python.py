@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import python_env, python_requirements, sandboxed
+from assay.runtimes import python_env, python_requirements
 from assay.runtimes.coverage import CoverageMap
-from assay.runtimes.mutation import MutationTool
 from assay.runtimes.port import (
     SUCCESSES,
+    Commands,
     Detection,
     Environment,
     Idioms,
+    MutationTool,
+    Ran,
     Runtime,
     TestCaseResult,
     TestRun,
@@ -39,7 +41,7 @@ from assay.runtimes.python_requirements import normalize
 from assay.runtimes.results import json_or_none as _json
 from assay.runtimes.results import junit_cases, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
-from assay.sandbox import Limits, Sandbox
+from assay.sandbox import Limits, Outcome, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 OMIT = [
@@ -286,18 +288,16 @@ class PythonRuntime(Runtime):
         return envdir / "bin" / "python"
 
     # ------------------------------------------------------------------ run tests
-    def run_tests(
+    def commands(
         self,
         env: Environment,
         detection: Detection,
         workdir: Path,
         tests: list[str],
-        sandbox: Sandbox,
         *,
         limits: Limits,
-        collect_only: bool = False,
-    ) -> TestRun:
-        sandboxed.stage(workdir)
+        collect_only: bool,
+    ) -> Commands:
         python = str(env.interpreter)
         pytest_args = [
             "-q", "-p", "no:cacheprovider", "-o", f"addopts={project_addopts(workdir)}",
@@ -355,34 +355,25 @@ class PythonRuntime(Runtime):
                 },
             ]
         pythonpath = ":".join(str((workdir / r).resolve()) for r in detection.source_roots)
-        records, outcome = sandboxed.run_steps(
-            workdir,
-            steps,
-            sandbox,
-            readonly=env.readonly,
-            env={"PYTHONPATH": pythonpath},
-            limits=limits,
-        )
-        output = "\n".join(str(r.get("output", "")) for r in records) or outcome.stdout
-        if not records:
-            return sandboxed.unrun(outcome, output)
-        test_code = records[0].get("exit_code")
-        tests_found = _junit(read_inside(workdir, f"{STATE_DIR}/junit.xml"), workdir)
+        return Commands(steps=steps, env={"PYTHONPATH": pythonpath}, limits=limits)
+
+    def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
+        return super().read_output(workdir, records, outcome) or outcome.stdout
+
+    def read_check(self, ran: Ran) -> TestRun:
+        # pytest's collection is read as a run: its exit code and report say what failed.
+        return self.read_results(ran)
+
+    def read_results(self, ran: Ran) -> TestRun:
+        tests_found = _junit(read_inside(ran.workdir, f"{STATE_DIR}/junit.xml"), ran.workdir)
         coverage_map = None
-        report = _json(read_inside(workdir, f"{STATE_DIR}/coverage.json"))
+        report = _json(read_inside(ran.workdir, f"{STATE_DIR}/coverage.json"))
         if report is not None:
-            coverage_map = CoverageMap.from_coverage_json(report, str(workdir.resolve()))
-        reason = _reason(test_code, outcome.reason)
-        if test_code == 0 and tests_found and not any(t.outcome in SUCCESSES for t in tests_found):
+            coverage_map = CoverageMap.from_coverage_json(report, str(ran.workdir.resolve()))
+        reason = _reason(ran.code, ran.outcome.reason)
+        if ran.code == 0 and tests_found and not any(t.outcome in SUCCESSES for t in tests_found):
             reason = "every test was skipped"
-        return TestRun(
-            ok=outcome.ok and test_code == 0,
-            reason=reason,
-            tests=tests_found,
-            coverage=coverage_map,
-            output=output[-4000:],
-            duration_s=outcome.duration_s,
-        )
+        return ran.finished(tests_found, coverage_map, reason=reason)
 
 
 # Options of a project's `addopts` that would fight Assay's own coverage run, reports or

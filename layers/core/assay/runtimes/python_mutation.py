@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from assay.runtimes import sandboxed
-from assay.runtimes.mutation import ModuleScore, MutationResult, MutationTool, Survivor
-from assay.runtimes.port import Detection, Environment
+from assay.runtimes.mutation import ModuleScore, MutationResult, Survivor
+from assay.runtimes.port import Detection, Environment, MutationTool
 from assay.runtimes.results import read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox

@@ -21,10 +21,12 @@ from assay.intake.local import SKIP_DIRS
 from assay.runtimes import sandboxed, scanning
 from assay.runtimes.coverage import CoverageMap, FileCoverage
 from assay.runtimes.port import (
+    Commands,
     Detection,
     Environment,
     EnvironmentFailed,
     Idioms,
+    Ran,
     Runtime,
     TestCaseResult,
     TestRun,
@@ -203,10 +205,11 @@ class RustRuntime(Runtime):
         )  # fmt: skip
 
     # ------------------------------------------------------------------ run tests
-    def run_tests(self, env: Environment, detection: Detection, workdir: Path,
-                  tests: list[str], sandbox: Sandbox, *, limits: Limits,
-                  collect_only: bool = False) -> TestRun:  # fmt: skip
-        state = sandboxed.stage(workdir)
+    check_reasons = ("the tests compile", "the tests do not compile")
+
+    def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
+                 *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
+        state = workdir / STATE_DIR
         cargo = str(env.interpreter)
         profdata, cov = env.tools
         selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
@@ -237,27 +240,20 @@ class RustRuntime(Runtime):
             "LLVM_PROFILE_FILE": str(state / "prof" / "%p-%m.profraw"),
             "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
         }
-        records, outcome = sandboxed.run_steps(
-            workdir, [sandboxed.shell(script)], sandbox, readonly=env.readonly, env=env_vars,
+        return Commands(
+            steps=[sandboxed.shell(script)], env=env_vars,
             limits=sandboxed.at_least(limits, memory_mb=RUST_ADDRESS_SPACE_MB,
                                       processes=RUST_PROCESSES, open_files=4096,
                                       wall_s=300, cpu_s=300),
         )  # fmt: skip
-        output = "\n".join(str(r.get("output", "")) for r in records)
-        if not records:
-            return sandboxed.unrun(outcome, output)
-        code = records[0].get("exit_code")
-        if collect_only:
-            return sandboxed.checked(code, outcome, output, yes="the tests compile",
-                                     no="the tests do not compile")  # fmt: skip
-        text = sandboxed.text(workdir, "test.txt")
+
+    def read_results(self, ran: Ran) -> TestRun:
+        text = sandboxed.text(ran.workdir, "test.txt")
         found = _results(text)
-        lcov = sandboxed.text(workdir, "lcov.info")
-        coverage = _lcov(lcov, str(workdir.resolve())) if lcov.strip() else None
-        reason = sandboxed.verdict(code, found, "the tests did not compile or cargo failed")
-        return TestRun(ok=outcome.ok and code == 0, reason=reason, tests=found,
-                       coverage=coverage, output=text[-4000:],
-                       duration_s=outcome.duration_s)  # fmt: skip
+        lcov = sandboxed.text(ran.workdir, "lcov.info")
+        coverage = _lcov(lcov, str(ran.workdir.resolve())) if lcov.strip() else None
+        reason = ran.verdict(found, "the tests did not compile or cargo failed")
+        return ran.finished(found, coverage, reason=reason, output=text)
 
 
 def _results(text: str) -> list[TestCaseResult]:

@@ -12,7 +12,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from assay.runtimes.port import TestCaseResult, TestRun
 from assay.runtimes.results import json_or_none, read_inside
 from assay.sandbox import Job, Limits, Outcome, Sandbox
 
@@ -126,24 +125,3 @@ def at_least(limits: Limits, **floors: float) -> Limits:
     return limits.model_copy(
         update={name: max(getattr(limits, name), floor) for name, floor in floors.items()}
     )
-
-
-def unrun(outcome: Outcome, output: str) -> TestRun:
-    """A run whose runner recorded nothing: the sandbox's outcome says why."""
-    return TestRun(ok=False, reason=f"the test run {outcome.reason}", output=output[-4000:],
-                   duration_s=outcome.duration_s)  # fmt: skip
-
-
-def checked(code: object, outcome: Outcome, output: str, *, yes: str, no: str) -> TestRun:
-    """A collect-only run (a build or syntax check): it passed when its command exited 0."""
-    return TestRun(ok=code == 0, reason=yes if code == 0 else no, output=output[-4000:],
-                   duration_s=outcome.duration_s)  # fmt: skip
-
-
-def verdict(code: object, tests: list[TestCaseResult], otherwise: str) -> str:
-    """Why a test run ended as it did; `otherwise` when no test result explains a failure."""
-    if code == 0:
-        return "all tests passed"
-    if any(t.outcome in {"failed", "error"} for t in tests):
-        return "some tests failed"
-    return otherwise
