@@ -163,3 +163,9 @@ def test_user_information_is_redacted_wherever_a_url_appears() -> None:
     assert clean == "https://git.example:8443/o/r.git"
     assert secret is not None and secret.get_secret_value() == "tok@en"
     assert split_credentials("./some/dir") == ("./some/dir", None)
+    # Unencoded #, ? and / in a password would read as fragment, query or path to urlsplit.
+    for password in ("pa#ss", "pa?ss", "pa/ss", "p@ss"):
+        clean, secret = split_credentials(f"https://alice:{password}@git.example/r.git")
+        assert clean == "https://git.example/r.git"
+        assert secret is not None and secret.get_secret_value() == f"alice:{password}"
+    assert split_credentials("https://git.example/org/repo@v1.git")[1] is None

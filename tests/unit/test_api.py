@@ -620,6 +620,11 @@ def test_a_private_repository_s_credentials_are_sealed_never_stored_or_shown(
     assert opened is not None and opened.get_secret_value() == "bob:s3cr3t-pw"
     for path in tmp_path.rglob("*"):  # the database, the blobs: sealed, never in the clear
         assert not path.is_file() or b"s3cr3t" not in path.read_bytes(), path
+    # Cancelled while queued (the worker never runs it): the sealed credentials go too.
+    cancelled = client.post(f"/v1/analyses/{record.id}/cancel", headers=data.auth(_writer(data)))
+    assert cancelled.json()["status"] == "cancelled"
+    after = data.ports.records.get(Analysis, data.acme.id, record.id)
+    assert after is not None and after.sealed_credentials is None
 
 
 def test_a_summary_of_coverage_never_measured_reads_null_not_100(

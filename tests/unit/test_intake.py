@@ -204,3 +204,14 @@ def test_an_uploaded_zip_is_read_as_a_zip_whatever_it_is_stored_as(tmp_path: Pat
     snapshot = take_snapshot(target, tmp_path / "snap")
     assert snapshot.kind == "archive"
     assert (tmp_path / "snap" / "app.py").read_text().startswith("def add")
+
+
+def test_the_git_token_goes_only_to_the_hosts_it_is_for(tmp_path: Path) -> None:
+    from assay.cli.analyze import token_for
+    from assay.config import load_settings
+
+    settings = load_settings(home=tmp_path, git_token="ghp_secret", git_token_hosts="github.com")
+    assert token_for("https://github.com/o/r.git", settings) is not None
+    assert token_for("https://GitHub.com/o/r.git", settings) is not None
+    assert token_for("https://gitlab.example/o/r.git", settings) is None
+    assert token_for("./a/directory", settings) is None

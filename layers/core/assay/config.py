@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         "`x-access-token`) or `user:password`, used for the clone only and never written down. "
         "Credentials in the URL itself are used the same way and redacted everywhere.",
     )
+    git_token_hosts: str = Field(
+        default="github.com",
+        description="Comma-separated hosts ASSAY_GIT_TOKEN is sent to; any other host gets no "
+        "token (a URL's own credentials go only to its own host).",
+    )
     bootstrap_api_key: SecretStr | None = Field(
         default=None,
         description="`assay serve`: make this key (shaped `assay_...`) a valid admin key of the "

@@ -301,6 +301,8 @@ class StepHost:
         scoped = getattr(sandbox, "scoped", None)  # a remote sandbox keeps jobs by analysis
         if scoped is not None:
             sandbox = scoped(_run_key(analysis, "sandbox"))
+        # Only the clone needs a private repository's credentials: no other step opens them.
+        credential = git_credential(analysis, self.ports.vault) if name == "Intake" else None
         options = AnalysisOptions.for_record(
             self.settings, analysis, model=engine.model, target=target
         )
@@ -308,7 +310,7 @@ class StepHost:
             options, mirror.stores,
             sandbox=sandbox, engine=engine, signer=self.ports.signer,
             cache=self.settings.cache_dir, emit=StoredEvents(self.ports.records, analysis),
-            intake_policy=IntakePolicy(git_credential=git_credential(analysis, self.ports.vault)),
+            intake_policy=IntakePolicy(git_credential=credential),
             runtimes=registry.runtimes(self.settings, package_index=self.ports.package_index),
             evidence=evidence,
         )  # fmt: skip

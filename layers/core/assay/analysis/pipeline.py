@@ -152,7 +152,6 @@ def _settle(
     settled = final.evolve(
         status=status, reason=reason, report_key=str(out / "report.json"),
         last_event=last_event, summary=AnalysisSummary.of(report),
-        sealed_credentials=None,  # the clone is long done
     )  # fmt: skip
     records.update(settled)
 

@@ -72,7 +72,7 @@ class AnalysisIn(BaseModel):
     source: str = Field(
         max_length=2048,
         # Printable ASCII only: URLs percent-encode the rest.
-        pattern=r"^https://([^@/\s]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
+        pattern=r"^https://([!-~]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$",
         description="an https:// git URL. For a private repository it may carry credentials "
         "(`https://user:token@host/...`): they are sealed in the tenant's vault, used for the "
         "clone only, and never stored, shown or logged in the clear.",

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
+from pydantic import SecretStr
 
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import new_analysis_id, run_analysis
 from assay.analysis.report import coverage_line
 from assay.cli.context import CliContext
 from assay.cli.progress import Progress
+from assay.config import Settings
 from assay.errors import ValidationFailed
 from assay.intake import IntakePolicy
 from assay.intake.credentials import split_credentials
@@ -131,11 +134,18 @@ def analyze(
         signer=obj.ports.signer,
         out=destination,
         progress=progress,
-        intake_policy=IntakePolicy(git_credential=credential or settings.git_token),
+        intake_policy=IntakePolicy(git_credential=credential or token_for(target, settings)),
     )
     _print(result.report, destination, as_json)
     if not result.succeeded:
         raise SystemExit(1)
+
+
+def token_for(target: str, settings: Settings) -> SecretStr | None:
+    """ASSAY_GIT_TOKEN, for the hosts it is meant for only (ASSAY_GIT_TOKEN_HOSTS)."""
+    hosts = {h.strip().lower() for h in settings.git_token_hosts.split(",") if h.strip()}
+    host = (urlsplit(target).hostname or "").lower() if "://" in target else ""
+    return settings.git_token if host and host in hosts else None
 
 
 def _print(report: dict[str, Any], destination: Path | None, as_json: bool) -> None:

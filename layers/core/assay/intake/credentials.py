@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from pydantic import SecretStr
 
@@ -25,17 +25,33 @@ def redact(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
+# host[:port]: a name, or an IPv6 literal in brackets.
+_HOST = re.compile(
+    r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?$"
+)
+
+
 def split_credentials(target: str) -> tuple[str, SecretStr | None]:
     """(the target without user information, the user information) for a URL target; other
-    targets come back as they are."""
-    if "://" not in target:
+    targets come back as they are.
+
+    Read by hand, not with urlsplit: people paste passwords with `#`, `?` or `/` unencoded, which
+    urlsplit would read as the fragment, the query or the path, leaving the password in what is
+    stored. The user information ends at the first `@` followed by a host."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or "@" not in rest:
         return target, None
-    parts = urlsplit(target)
-    userinfo, at, host = parts.netloc.rpartition("@")
-    if not at:
-        return target, None
-    clean = urlunsplit(parts._replace(netloc=host))
-    return clean, SecretStr(unquote(userinfo)) if userinfo else None
+    if _HOST.match(rest.split("/", 1)[0]):
+        return target, None  # the authority is a plain host: any `@` is in the path
+    start = 0
+    while (at := rest.find("@", start)) != -1:
+        host = rest[at + 1 :].split("/", 1)[0]
+        if _HOST.match(host):
+            userinfo = rest[:at]
+            clean = f"{scheme}://{rest[at + 1 :]}"
+            return clean, SecretStr(unquote(userinfo)) if userinfo else None
+        start = at + 1
+    return target, None
 
 
 def authorization_header(credential: SecretStr) -> str:

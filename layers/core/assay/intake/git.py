@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from assay.errors import ValidationFailed
 from assay.intake.credentials import authorization_header, redact
@@ -25,6 +26,11 @@ def _dir_size(path: Path) -> tuple[int, int]:
                 continue
             files += 1
     return total, files
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def clone(source: GitUrl, destination: Path, ref: str | None, policy: IntakePolicy) -> None:
@@ -66,7 +72,8 @@ def clone(source: GitUrl, destination: Path, ref: str | None, policy: IntakePoli
         if policy.git_credential is not None:  # in the environment: argv is visible to ps
             env |= {
                 "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                # Scoped to this URL's host: nothing else git talks to gets it.
+                "GIT_CONFIG_KEY_0": f"http.{_origin(source.url)}/.extraHeader",
                 "GIT_CONFIG_VALUE_0": authorization_header(policy.git_credential),
             }
         process = subprocess.Popen(  # noqa: S603

@@ -83,6 +83,14 @@ class Analysis(TenantRecord):
     # How many times a server restart interrupted it; a resumed run counts one more.
     attempts: int = Field(default=0, ge=0)
 
+    @model_validator(mode="after")
+    def _no_credentials_once_finished(self) -> Analysis:
+        """However it finished (settled, cancelled while queued, failed to launch, given up
+        after restarts), a finished analysis keeps no credentials: the clone is over."""
+        if self.status.finished and self.sealed_credentials is not None:
+            self.sealed_credentials = None
+        return self
+
 
 def git_credential(analysis: Analysis, vault: Vault) -> SecretStr | None:
     """The plain credentials of a private repository, for the duration of its clone."""
