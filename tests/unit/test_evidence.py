@@ -255,3 +255,17 @@ def test_a_checkpoint_of_the_old_format_verifies_and_says_what_it_did_not_cover(
     old["signed_at"] = "2021-06-01T00:00:00Z"  # not attested by format 1, but still bounded
     _put_checkpoint(root, old)
     assert "signed_at" in (verify_dir(root).reason or "")
+
+
+def test_hostile_evidence_fails_closed_and_never_crashes(sealed: tuple[Path, Path]) -> None:
+    root, _ = sealed
+    lines = _lines(root)
+    lines[0]["at"] = "2026-01-01T00:00:00"  # no time zone (the chain is broken too)
+    _write(root, lines)
+    assert not verify_dir(root).ok
+    (root / LOG_FILE).write_bytes(b"\xff\xfe not text")
+    assert not verify_dir(root).ok
+    checkpoint = _checkpoint(root)
+    checkpoint["signature"]["public_key_pem"] = "not a key"
+    _put_checkpoint(root, checkpoint)
+    assert not verify_dir(root, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").ok

@@ -12,7 +12,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from pydantic import BaseModel
@@ -65,7 +65,7 @@ def key_algorithm(public_key_pem: str) -> str | None:
     """The signing algorithm a public key is for, as checkpoints name it."""
     try:
         key = serialization.load_pem_public_key(public_key_pem.encode())
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         return None
     if isinstance(key, ed25519.Ed25519PublicKey):
         return ED25519
@@ -85,6 +85,6 @@ def verify_signature(signature: Signature, message: bytes, public_key_pem: str) 
         if signature.algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(raw, message, ec.ECDSA(hashes.SHA256()))
             return True
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
         return False
     return False

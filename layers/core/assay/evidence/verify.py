@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from pydantic import BaseModel, ValidationError
 
 from assay.clock import utcnow
@@ -58,6 +59,9 @@ def verify_dir(root: Path, public_key_pem: str | None = None) -> Verdict:
         _check_report(root, entries)
     except _Bad as bad:
         return Verdict(ok=False, entries=len(entries), bad_entry=bad.entry, reason=bad.reason)
+    except Exception as exc:  # hostile evidence fails closed, never with a traceback
+        reason = f"the evidence cannot be read ({type(exc).__name__}: {exc})"
+        return Verdict(ok=False, entries=len(entries), reason=reason[:500])
     unsigned = [
         name
         for name in SIGNED_FIELDS[max(SIGNED_FIELDS)]
@@ -147,6 +151,9 @@ def _check_checkpoint(
         )
     if checkpoint.signed_at.tzinfo is None:
         raise _Bad("the checkpoint's signed_at has no time zone")
+    for entry in entries:
+        if entry.at.tzinfo is None:
+            raise _Bad(f"entry {entry.seq}'s time has no time zone", entry.seq)
     last = max((entry.at for entry in entries), default=None)
     if last is not None and checkpoint.signed_at < last - CLOCK_SKEW:
         raise _Bad(f"the checkpoint's signed_at {checkpoint.signed_at} precedes the log's end")
@@ -179,8 +186,8 @@ def _check_key(checkpoint: Checkpoint, public_key_pem: str | None) -> str:
     embedded = signature.public_key_pem
     try:
         embedded_id = fingerprint(embedded)
-    except ValueError:
-        raise _Bad("the checkpoint's public_key_pem is not a public key") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise _Bad("the checkpoint's public_key_pem is not a public key it can read") from None
     if signature.key_id != embedded_id:
         raise _Bad(
             f"the checkpoint's key_id {signature.key_id} is not its public key's fingerprint "
@@ -189,8 +196,8 @@ def _check_key(checkpoint: Checkpoint, public_key_pem: str | None) -> str:
     if public_key_pem is not None:
         try:
             given = fingerprint(public_key_pem)
-        except ValueError:
-            raise _Bad("the given public key is not a PEM public key") from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise _Bad("the given public key is not a PEM public key it can read") from None
         if given != signature.key_id:
             raise _Bad(
                 f"the checkpoint's signature is by key {signature.key_id}, not by the given "
@@ -230,6 +237,8 @@ def _check_report(root: Path, entries: list[LogEntry]) -> None:
         body = json.loads((root / REPORT_BODY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise _Bad("report.json is not valid JSON") from None
+    if not isinstance(report, dict):
+        raise _Bad("report.json is not a JSON object")
     report.pop("evidence", None)
     if canonical(report) != canonical(body):
         raise _Bad("report.json differs from the sealed report body")
