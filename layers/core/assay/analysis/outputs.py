@@ -24,13 +24,14 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 KEPT_DIR = "tests"
 
 
-def kept_test_path(project_path: str) -> str:
-    """Where a kept test is written in the output directory: always under tests/. A test the
-    project keeps under tests/ (Python, JavaScript, Rust) has the same path there; one that
-    lives elsewhere (Go's beside its package, Java's under src/test/java) is placed below
-    tests/ at its project path, so `cp -r OUT/tests/. PROJECT/` puts it back."""
+def kept_test_path(project_path: str, *, in_tests_dir: bool = True) -> str:
+    """Where a kept test is written in the output directory: always under tests/. A runtime
+    whose tests live under the project's tests/ (Python, JavaScript, Rust) keeps the same path;
+    for the others (Go's beside their package, Java's under src/test/java) the project path goes
+    below tests/, so `cp -r OUT/tests/. PROJECT/` puts them back (and a Go package that is
+    itself named tests/ cannot collide with the root package)."""
     clean = PurePosixPath(project_path)
-    if clean.parts and clean.parts[0] == KEPT_DIR:
+    if in_tests_dir and clean.parts and clean.parts[0] == KEPT_DIR:
         return clean.as_posix()
     return (PurePosixPath(KEPT_DIR) / clean).as_posix()
 

@@ -244,13 +244,15 @@ def coverage_section(baseline: CoverageMap | None, suite: TestRun | None) -> dic
     }
 
 
-def _test_entry(verdict: selection.Verdict) -> dict[str, Any]:
+def _test_entry(verdict: selection.Verdict, in_tests_dir: bool) -> dict[str, Any]:
     candidate = verdict.evaluation.candidate
     kept = verdict.status == "kept"
     return {
         "test_id": candidate.candidate_id,
         # In the output directory for a kept test; project_path is where it runs.
-        "path": kept_test_path(candidate.path) if kept else candidate.path,
+        "path": kept_test_path(candidate.path, in_tests_dir=in_tests_dir)
+        if kept
+        else candidate.path,
         "project_path": candidate.path,
         "status": verdict.status,
         "stage": verdict.stage.value,
@@ -267,7 +269,7 @@ def _test_entry(verdict: selection.Verdict) -> dict[str, Any]:
 # plus where its evidence is, and `assay verify` compares the two.
 def body(
     state: StepsState, *, analysis_id: str, target: str, engine: Engine, status: str,
-    reason: str | None, duration_s: float,
+    reason: str | None, duration_s: float, tests_in_tests_dir: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """report.json without its evidence section, from what the steps hold."""
     gaps = left_without_tests(
@@ -289,7 +291,7 @@ def body(
         "finished_at": utcnow().isoformat(),
         "coverage": coverage_section(state.baseline, state.suite),
         "funnel": selection.funnel_counts(state.generated, state.verdicts),
-        "tests": [_test_entry(v) for v in state.verdicts],
+        "tests": [_test_entry(v, tests_in_tests_dir) for v in state.verdicts],
         "findings": state.findings,
         "cost": {**state.usage.model_dump(), "usd_known": bool(engine.cost_known)},
         "duration_s": round(duration_s, 3),

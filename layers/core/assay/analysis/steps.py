@@ -667,7 +667,10 @@ class AnalysisSteps:
             self._suite = suite
         self._verdicts = verdicts
         kept = [v for v in verdicts if v.status == "kept"]
-        written = [kept_test_path(v.evaluation.candidate.path) for v in kept]
+        in_tests_dir = self.runtime.tests_in_tests_dir
+        written = [
+            kept_test_path(v.evaluation.candidate.path, in_tests_dir=in_tests_dir) for v in kept
+        ]
         for verdict, rel in zip(kept, written, strict=True):
             path = self.stores.out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -753,6 +756,7 @@ class AnalysisSteps:
             self.export_state(), analysis_id=self.options.analysis_id,
             target=self.options.target, engine=self.engine, status=status, reason=reason,
             duration_s=time.monotonic() - self.started,
+            tests_in_tests_dir=self._runtime.tests_in_tests_dir if self._runtime else True,
         )  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:

@@ -60,6 +60,7 @@ def _module_path(root: Path) -> str | None:
 
 class GoRuntime(Runtime):
     language = "go"
+    tests_in_tests_dir = False
 
     def __init__(
         self,

@@ -90,6 +90,7 @@ def _foreign_dependencies(root: Path) -> list[str]:
 
 class JavaRuntime(Runtime):
     language = "java"
+    tests_in_tests_dir = False
 
     def __init__(self, library: Path = JAVA_LIB) -> None:
         self._library = library

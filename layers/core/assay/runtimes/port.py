@@ -183,6 +183,10 @@ class Runtime(ABC):
     needs to know about its source (functions, test files, how to prune a failing test)."""
 
     language: str
+    # Whether its generated tests live under the project's tests/ (Python, JavaScript, Rust);
+    # those that do not (Go's beside their package, Java's under src/test/java) are placed
+    # below the output's tests/ at their project path.
+    tests_in_tests_dir: bool = True
 
     @abstractmethod
     def detect(self, root: Path) -> Detection | None:
