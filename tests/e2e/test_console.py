@@ -152,7 +152,7 @@ def test_the_console_end_to_end(tmp_path: Path, browser: Browser) -> None:
         _shot(page, "03-new-analysis")
         _accessible(page, "new analysis")
         page.get_by_role("button", name="Analyze").click()
-        expect(page.get_by_role("heading", name="uploaded archive")).to_be_visible()
+        expect(page.get_by_role("heading", name="shop.tar.gz")).to_be_visible()
         stages = page.locator("ol.stages")
         expect(stages.locator("[data-stage=intake].stage-done")).to_be_visible(timeout=120_000)
         # Live: generation is seen running, with the funnel's first counts, before the end.

@@ -17,8 +17,9 @@ from assay.analysis.funnel import Evaluation, Stage
 from assay.analysis.items import ItemFiles
 from assay.analysis.selection import Verdict, funnel_counts
 from assay.engines import Candidate
+from assay.runtimes import port
 from assay.runtimes.javascript import NO_COMPILER, SYNTAX_CHECK, JavaScriptRuntime
-from assay.runtimes.port import Ran, TestRun
+from assay.runtimes.port import Ran
 from assay.sandbox import Outcome
 from assay.sandbox.port import Ending
 
@@ -37,7 +38,7 @@ def _exited(code: int) -> Outcome:
                    stdout="", stderr="", duration_s=0.1)  # fmt: skip
 
 
-def _checked(code: int, outcome: Outcome, output: str, *, compiled: bool) -> TestRun:
+def _checked(code: int, outcome: Outcome, output: str, *, compiled: bool) -> port.TestRun:
     """The runtime's verdict on a check of one TypeScript (`compiled`) or JavaScript file."""
     test = "tests/x.test.ts" if compiled else "tests/x.test.js"
     ran = Ran(workdir=Path("."), tests=[test], code=code, outcome=outcome, output=output)
