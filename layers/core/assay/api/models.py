@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from assay.intake.credentials import split_credentials
 from assay.records import Analysis, AnalysisStatus, AnalysisSummary
 
 T = TypeVar("T")
@@ -89,7 +90,11 @@ class AnalysisIn(BaseModel):
     @field_validator("source")
     @classmethod
     def _https_git_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        clean, _ = split_credentials(value)  # a password may hold anything urlsplit rejects
+        try:
+            parts = urlsplit(clean)
+        except ValueError:
+            raise ValueError("must be an https:// git URL") from None
         if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
             raise ValueError("must be an https:// git URL")
         return value
