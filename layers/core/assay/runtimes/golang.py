@@ -206,9 +206,12 @@ class GoRuntime(Runtime):
         work.mkdir(parents=True)
         for name in ("go.mod", "go.sum"):
             shutil.copyfile(root / name, work / name)
+        # Into the job's own directory (the only place it may write), then moved to envdir;
+        # -modcacherw keeps the cache removable.
         step, outcome = sandboxed.install(
             cache, [str(self.go()), "mod", "download"], sandbox,
-            env={**_go_env(envdir, work), "GOFLAGS": "-mod=mod"}, hosts=self._package_hosts,
+            env={**_go_env(envdir, work), "GOMODCACHE": str(work / "mod"),
+                 "GOFLAGS": "-mod=mod -modcacherw"}, hosts=self._package_hosts,
             direct=None, readonly=[self.goroot(), envdir], workdir=work,
             limits=Limits(wall_s=600, cpu_s=600, memory_mb=GO_ADDRESS_SPACE_MB,
                           processes=GO_PROCESSES, open_files=4096),
@@ -221,6 +224,9 @@ class GoRuntime(Runtime):
                 fix="add proxy.golang.org and sum.golang.org to ASSAY_PACKAGE_HOSTS, or vendor "
                 "the dependencies (go mod vendor)",
             )
+        shutil.rmtree(envdir / "mod", ignore_errors=True)
+        shutil.move(str(work / "mod"), str(envdir / "mod"))
+        shutil.rmtree(work, ignore_errors=True)
 
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the package builds", "the package does not build")

@@ -4,14 +4,19 @@
 Generated tests are integration tests (`tests/assay_<file>_<engine>_<n>.rs`) that use the
 library crate's public API. Coverage needs LLVM tools of the same major version as rustc's
 LLVM (rustup's llvm-tools component, or Debian's `llvm-<major>`); on stable Rust it is lines
-only. Crates with dependencies must vendor them (`cargo vendor`): runs are offline, and no
-crates.io mirror is wired to the sandbox's proxy yet.
+only. A crate's dependencies are vendored once per Cargo.lock (`cargo vendor`, in the install
+sandbox, through the registry-only proxy: `index.crates.io` and `static.crates.io` must be in
+ASSAY_PACKAGE_HOSTS) into a cached directory that test runs read as crates.io's replacement;
+runs stay offline. A crate that vendors its own dependencies downloads nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -35,6 +40,10 @@ from assay.runtimes.port import (
 )
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
+from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
+
+CRATES_HOSTS = ("index.crates.io", "static.crates.io")
+VENDORED = "assay-vendored"  # the name of the source that replaces crates.io in test runs
 
 RUST_ADDRESS_SPACE_MB = 16 * 1024
 RUST_PROCESSES = 1024
@@ -52,6 +61,24 @@ _SECTION = re.compile(r"^---- (?P<name>\S+) stdout ----$")
 _LLVM = re.compile(r"LLVM version: (\d+)")
 
 
+def _needs_crates(root: Path) -> bool:
+    """Whether the crate depends on crates from a registry it does not vendor itself."""
+    if (root / "vendor").is_dir() or (root / ".cargo" / "config.toml").is_file():
+        return False  # the project brings its own sources (or source replacement)
+    lock = root / "Cargo.lock"
+    if lock.is_file():
+        return 'source = "registry+' in lock.read_text(errors="replace")
+    manifest = _manifest(root) or {}
+    tables = [manifest.get(k) for k in ("dependencies", "dev-dependencies", "build-dependencies")]
+    return any(isinstance(t, dict) and t for t in tables)
+
+
+def _vendored(env: Environment) -> Path | None:
+    """The environment's vendored-crates directory, when it has one."""
+    return next((p for p in env.readonly if (p / ".ready").is_file() and (p / "vendor").is_dir()),
+                None)  # fmt: skip
+
+
 def _manifest(root: Path) -> dict[str, object] | None:
     path = root / "Cargo.toml"
     if not path.is_file() or path.is_symlink():
@@ -65,8 +92,12 @@ def _manifest(root: Path) -> dict[str, object] | None:
 class RustRuntime(Runtime):
     language = "rust"
 
-    def __init__(self, rustc: Path | None = None) -> None:
+    def __init__(
+        self, rustc: Path | None = None,
+        package_hosts: tuple[str, ...] = (*DEFAULT_PACKAGE_HOSTS, *CRATES_HOSTS),
+    ) -> None:  # fmt: skip
         self._rustc = rustc
+        self._package_hosts = package_hosts
 
     # ------------------------------------------------------------------ toolchain
     def rustc(self) -> Path:
@@ -193,16 +224,62 @@ class RustRuntime(Runtime):
     # ------------------------------------------------------------------ prepare
     def prepare(self, detection: Detection, root: Path, sandbox: Sandbox, cache: Path,
                 extra_tools: list[str]) -> Environment:  # fmt: skip
-        del sandbox, cache, extra_tools  # nothing to install: runs are offline
-        del detection, root
+        del detection, extra_tools
         sysroot = self.sysroot()
         profdata, cov = self.llvm_tools()
+        readonly = {sysroot, profdata.parent.parent, cov.parent.parent, Path(sys.base_prefix)}
+        key = sysroot.name
+        if _needs_crates(root):
+            lock = (root / "Cargo.lock").read_bytes() if (root / "Cargo.lock").is_file() else b""
+            manifest = (root / "Cargo.toml").read_bytes()
+            digest = hashlib.sha256(json.dumps([sysroot.name, lock.hex(), manifest.hex()])
+                                    .encode()).hexdigest()[:16]  # fmt: skip
+            envdir = cache / "envs" / f"rust-{digest}"
+            if not (envdir / ".ready").exists():
+                self._vendor(root, envdir, sandbox, cache)
+            readonly.add(envdir)
+            key = f"{sysroot.name}-{digest}"
         return Environment(
-            interpreter=sysroot / "bin" / "cargo",
-            readonly=sorted({sysroot, profdata.parent.parent, cov.parent.parent,
-                             Path(sys.base_prefix)}),
-            key=sysroot.name, tools=[str(profdata), str(cov)],
+            interpreter=sysroot / "bin" / "cargo", readonly=sorted(readonly), key=key,
+            tools=[str(profdata), str(cov)],
         )  # fmt: skip
+
+    def _vendor(self, root: Path, envdir: Path, sandbox: Sandbox, cache: Path) -> None:
+        """`cargo vendor` of the crate's dependencies into `envdir/vendor`, through the egress
+        proxy; the lock it resolved is kept beside them for crates that ship none."""
+        shutil.rmtree(envdir, ignore_errors=True)
+        envdir.mkdir(parents=True)
+        work = cache / ".rust-vendor"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(root, work / "crate", symlinks=True,
+                        ignore=shutil.ignore_patterns("target", ".git", STATE_DIR))  # fmt: skip
+        sysroot = self.sysroot()
+        # Into the job's own directory (the only place it may write), then moved to envdir.
+        argv = [str(sysroot / "bin" / "cargo"), "vendor", "--versioned-dirs", "--quiet",
+                "assay-vendor"]  # fmt: skip
+        step, outcome = sandboxed.install(
+            cache, argv, sandbox,
+            env={"CARGO_HOME": str(work / "cargo-home"), "RUSTC": str(sysroot / "bin" / "rustc"),
+                 "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
+                 "CARGO_REGISTRIES_CRATES_IO_PROTOCOL": "sparse"},
+            hosts=self._package_hosts, direct=None, readonly=[sysroot], workdir=work / "crate",
+            limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
+                          processes=RUST_PROCESSES, open_files=4096),
+        )  # fmt: skip
+        if not outcome.ok or step.get("exit_code") != 0:
+            tail = str(step.get("output") or outcome.stderr).strip().splitlines()[-3:]
+            shutil.rmtree(envdir, ignore_errors=True)
+            raise EnvironmentFailed(
+                f"vendoring the crate's dependencies failed ({outcome.reason}): "
+                + " | ".join(tail),
+                fix="add index.crates.io and static.crates.io to ASSAY_PACKAGE_HOSTS, or vendor "
+                "the dependencies in the repository (cargo vendor)",
+            )
+        shutil.move(str(work / "crate" / "assay-vendor"), str(envdir / "vendor"))
+        if (work / "crate" / "Cargo.lock").is_file():
+            shutil.copyfile(work / "crate" / "Cargo.lock", envdir / "Cargo.lock")
+        shutil.rmtree(work, ignore_errors=True)
+        (envdir / ".ready").write_text(json.dumps({"rust": self.sysroot().name}))
 
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the tests compile", "the tests do not compile")
@@ -210,19 +287,27 @@ class RustRuntime(Runtime):
     def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
                  *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
         state = workdir / STATE_DIR
-        cargo = str(env.interpreter)
+        vendored = _vendored(env)
+        cargo = f"'{env.interpreter}'"
+        if vendored is not None:  # crates.io replaced by the vendored copy: runs stay offline
+            cargo += (
+                f" --config 'source.crates-io.replace-with=\"{VENDORED}\"'"
+                f" --config 'source.{VENDORED}.directory=\"{vendored / 'vendor'}\"'"
+            )
+            if not (workdir / "Cargo.lock").exists() and (vendored / "Cargo.lock").is_file():
+                shutil.copyfile(vendored / "Cargo.lock", workdir / "Cargo.lock")
         profdata, cov = env.tools
         selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
                              if t.startswith("tests/"))  # fmt: skip
         if collect_only:
-            script = f"'{cargo}' test --offline --no-run -q {selection}"
+            script = f"{cargo} test --offline --no-run -q {selection}"
         else:
             script = (
-                f"'{cargo}' test --offline --no-fail-fast {selection} > {STATE_DIR}/test.txt 2>&1;"
+                f"{cargo} test --offline --no-fail-fast {selection} > {STATE_DIR}/test.txt 2>&1;"
                 " code=$?;"
                 f" '{profdata}' merge -sparse {STATE_DIR}/prof/*.profraw -o {STATE_DIR}/merged"
                 " >/dev/null 2>&1;"
-                f" '{cargo}' test --offline --no-run --message-format=json {selection}"
+                f" {cargo} test --offline --no-run --message-format=json {selection}"
                 f" > {STATE_DIR}/artifacts.json 2>/dev/null;"
                 f' objects=$(grep -o \'"executable":"[^"]*"\' {STATE_DIR}/artifacts.json'
                 " | cut -d'\"' -f4 | sed 's/^/-object /');"
@@ -230,7 +315,7 @@ class RustRuntime(Runtime):
                 f" > {STATE_DIR}/lcov.info 2>/dev/null;"
                 " exit $code"
             )
-        sysroot = Path(cargo).parent.parent
+        sysroot = Path(env.interpreter).parent.parent
         env_vars = {
             "RUSTC": str(sysroot / "bin" / "rustc"),
             "CARGO_HOME": str(state / "cargo-home"),

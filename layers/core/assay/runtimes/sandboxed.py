@@ -91,7 +91,9 @@ def install(
     where = workdir or cache
     runner = where / ".assay-runner.py"
     shutil.copyfile(str(files("assay.sandbox") / "assay_runner.py"), runner)
-    proxy = EgressProxy(cache / ".egress.sock", hosts)
+    # The proxy's socket lives in the job's own directory: the one place the sandbox surely
+    # shows it (a cache outside the job's directory is not visible to it).
+    proxy = EgressProxy(where / ".egress.sock", hosts)
     job: dict[str, Any] = {"results": str(where / ".install-results.json")}
     step_env = dict(env)
     if direct is None:
