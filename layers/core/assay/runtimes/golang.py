@@ -28,6 +28,7 @@ from assay.runtimes.port import (
     Environment,
     EnvironmentFailed,
     Idioms,
+    MutationTool,
     Ran,
     Runtime,
     TestCaseResult,
@@ -254,6 +255,11 @@ class GoRuntime(Runtime):
         shutil.rmtree(envdir / "mod", ignore_errors=True)
         shutil.move(str(work / "mod"), str(envdir / "mod"))
         shutil.rmtree(work, ignore_errors=True)
+
+    def mutation_tool(self) -> MutationTool | None:
+        from assay.runtimes.go_mutation import GoMutation
+
+        return GoMutation(self)
 
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the package builds", "the package does not build")
