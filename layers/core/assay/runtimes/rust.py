@@ -73,6 +73,58 @@ def _needs_crates(root: Path) -> bool:
     return any(isinstance(t, dict) and t for t in tables)
 
 
+def _cargo(cargo: Path, vendored: Path | None) -> str:
+    """The cargo command of a run: crates.io replaced by the vendored copy, when there is one,
+    so runs stay offline."""
+    command = f"'{cargo}'"
+    if vendored is not None:
+        command += (
+            f" --config 'source.crates-io.replace-with=\"{VENDORED}\"'"
+            f" --config 'source.{VENDORED}.directory=\"{vendored / 'vendor'}\"'"
+        )
+    return command
+
+
+def _run_env(cargo: Path, state: Path) -> dict[str, str]:
+    """A run's environment: the same for prepare's warm build and for every test run, so the
+    dependencies compiled once are fresh for all of them."""
+    sysroot = cargo.parent.parent
+    return {
+        "RUSTC": str(sysroot / "bin" / "rustc"),
+        "CARGO_HOME": str(state / "cargo-home"),
+        "CARGO_TARGET_DIR": str(state / "target"),
+        "CARGO_NET_OFFLINE": "true",
+        "RUSTFLAGS": "-C instrument-coverage",
+        "LLVM_PROFILE_FILE": str(state / "prof" / "%p-%m.profraw"),
+        "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
+    }
+
+
+def _forget_own_units(target: Path, messages: str) -> None:
+    """Drop what the warm build compiled of the crate itself (its lib, tests, build script):
+    cargo does not tie a workspace package's units to its path, so a run would take them as
+    fresh and measure the prepare-time copy. Only the dependencies stay warm."""
+    names: set[str] = set()
+    for line in messages.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") != "compiler-artifact":
+            continue
+        if not str(message.get("package_id", "")).startswith("path+"):
+            continue
+        names.add(str(message.get("target", {}).get("name", "")).replace("-", "_"))
+        for name in message.get("filenames") or []:
+            Path(name).unlink(missing_ok=True)
+    for profile in target.iterdir() if target.is_dir() else []:
+        for folder in ("deps", ".fingerprint", "build", "incremental"):
+            for entry in (profile / folder).glob("*") if (profile / folder).is_dir() else []:
+                stem = entry.name.rsplit("-", 1)[0].removeprefix("lib").replace("-", "_")
+                if names and stem in names:
+                    shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+
+
 def _vendored(env: Environment) -> Path | None:
     """The environment's vendored-crates directory, when it has one."""
     return next((p for p in env.readonly if (p / ".ready").is_file() and (p / "vendor").is_dir()),
@@ -278,8 +330,27 @@ class RustRuntime(Runtime):
         shutil.move(str(work / "crate" / "assay-vendor"), str(envdir / "vendor"))
         if (work / "crate" / "Cargo.lock").is_file():
             shutil.copyfile(work / "crate" / "Cargo.lock", envdir / "Cargo.lock")
+        self._warm_target(work / "crate", envdir, sandbox)
         shutil.rmtree(work, ignore_errors=True)
         (envdir / ".ready").write_text(json.dumps({"rust": self.sysroot().name}))
+
+    def _warm_target(self, crate: Path, envdir: Path, sandbox: Sandbox) -> None:
+        """Compile the vendored dependencies once, as the test runs will, into
+        `envdir/target`; each run starts from a copy. Best effort: a crate that does not build
+        here simply starts cold."""
+        state = sandboxed.stage(crate)
+        cargo = _cargo(self.sysroot() / "bin" / "cargo", envdir)
+        build = f"{cargo} test --offline --no-run --message-format=json > {STATE_DIR}/warm.json"
+        _, outcome = sandboxed.run_steps(
+            crate, [sandboxed.shell(f"{build} 2>/dev/null")],
+            sandbox, readonly=[self.sysroot(), envdir],
+            env=_run_env(self.sysroot() / "bin" / "cargo", state),
+            limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
+                          processes=RUST_PROCESSES, open_files=4096),
+        )  # fmt: skip
+        if outcome.ok and (state / "target").is_dir():
+            _forget_own_units(state / "target", (state / "warm.json").read_text(errors="replace"))
+            shutil.move(str(state / "target"), str(envdir / "target"))
 
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the tests compile", "the tests do not compile")
@@ -288,14 +359,14 @@ class RustRuntime(Runtime):
                  *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
         state = workdir / STATE_DIR
         vendored = _vendored(env)
-        cargo = f"'{env.interpreter}'"
-        if vendored is not None:  # crates.io replaced by the vendored copy: runs stay offline
-            cargo += (
-                f" --config 'source.crates-io.replace-with=\"{VENDORED}\"'"
-                f" --config 'source.{VENDORED}.directory=\"{vendored / 'vendor'}\"'"
-            )
+        cargo = _cargo(Path(env.interpreter), vendored)
+        if vendored is not None:
             if not (workdir / "Cargo.lock").exists() and (vendored / "Cargo.lock").is_file():
                 shutil.copyfile(vendored / "Cargo.lock", workdir / "Cargo.lock")
+            if (vendored / "target").is_dir() and not (state / "target").exists():
+                # The dependencies as prepare compiled them (mtimes kept, so cargo finds them
+                # fresh): a run compiles only the crate itself.
+                shutil.copytree(vendored / "target", state / "target", symlinks=True)
         profdata, cov = env.tools
         selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
                              if t.startswith("tests/"))  # fmt: skip
@@ -315,18 +386,8 @@ class RustRuntime(Runtime):
                 f" > {STATE_DIR}/lcov.info 2>/dev/null;"
                 " exit $code"
             )
-        sysroot = Path(env.interpreter).parent.parent
-        env_vars = {
-            "RUSTC": str(sysroot / "bin" / "rustc"),
-            "CARGO_HOME": str(state / "cargo-home"),
-            "CARGO_TARGET_DIR": str(state / "target"),
-            "CARGO_NET_OFFLINE": "true",
-            "RUSTFLAGS": "-C instrument-coverage",
-            "LLVM_PROFILE_FILE": str(state / "prof" / "%p-%m.profraw"),
-            "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
-        }
         return Commands(
-            steps=[sandboxed.shell(script)], env=env_vars,
+            steps=[sandboxed.shell(script)], env=_run_env(Path(env.interpreter), state),
             limits=sandboxed.at_least(limits, memory_mb=RUST_ADDRESS_SPACE_MB,
                                       processes=RUST_PROCESSES, open_files=4096,
                                       wall_s=300, cpu_s=300),
