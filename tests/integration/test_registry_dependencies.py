@@ -71,6 +71,7 @@ def _run(runtime: GoRuntime | RustRuntime, root: Path, tmp_path: Path) -> Covera
     sandbox = ProcessSandbox(hidden=(tmp_path / "home",))
     env = runtime.prepare(detection, root, sandbox, tmp_path / "cache", [])
     workdir = tmp_path / "run"
+    workdir.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(root, workdir)
     run = runtime.run_tests(env, detection, workdir, [], sandbox, limits=Limits(wall_s=300))
     assert run.ok, run.output
@@ -112,3 +113,25 @@ def test_a_crate_the_registry_does_not_have_fails_with_the_reason(tmp_path: Path
         runtime.prepare(detection, root, ProcessSandbox(hidden=(tmp_path / "home",)),
                         tmp_path / "cache", [])  # fmt: skip
     assert not list((tmp_path / "cache" / "envs").glob("rust-*"))  # nothing half-written
+
+
+@pytest.mark.skipif(not GO_USABLE, reason="Go is not installed")
+def test_go_modules_come_from_the_configured_mirror(tmp_path: Path) -> None:
+    """ASSAY_GOPROXY: a file:// mirror (an air-gapped copy, laid out as a GOPROXY) serves the
+    download with no registry reachable at all."""
+    files = {"go.mod": GO_MOD, "go.sum": GO_SUM, "diff/diff.go": GO_CODE,
+             "diff/diff_test.go": GO_TEST}  # fmt: skip
+    root = _write(tmp_path / "mod", files)
+    _run(GoRuntime(), root, tmp_path / "first")  # fills a module cache from the public proxy
+    (download,) = (tmp_path / "first" / "cache" / "envs").glob("go*/mod/cache/download")
+    mirror = tmp_path / "mirror"
+    shutil.copytree(download, mirror)
+    offline = GoRuntime(package_hosts=(), goproxy=f"file://{mirror}")
+    coverage = _run(offline, root, tmp_path / "second")
+    assert "diff/diff.go" in coverage.files
+    refused = GoRuntime(package_hosts=(), goproxy="https://proxy.golang.org")
+    detection = refused.detect(root)
+    assert detection is not None
+    with pytest.raises(EnvironmentFailed, match="downloading the Go module's requirements"):
+        refused.prepare(detection, root, ProcessSandbox(hidden=(tmp_path / "home",)),
+                        tmp_path / "third" / "cache", [])  # fmt: skip

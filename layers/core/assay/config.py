@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )
+    goproxy: str = Field(
+        default="https://proxy.golang.org",
+        description="Where Go module requirements are downloaded from (a GOPROXY list: your "
+        "Athens, Artifactory or Nexus mirror, or file:///path for an air-gapped copy); an "
+        "https mirror's host must be in ASSAY_PACKAGE_HOSTS.",
+    )
     api_rate_limit: int = Field(
         default=600,
         ge=1,

@@ -41,6 +41,8 @@ from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 SKIP = {*SKIP_DIRS, "vendor", "testdata"}
+# Where modules are downloaded from (Go's GOPROXY list, without `direct`: no VCS fetches).
+DEFAULT_GOPROXY = "https://proxy.golang.org"
 # Go reserves address space generously and compiles with many threads.
 GO_ADDRESS_SPACE_MB = 16 * 1024
 GO_PROCESSES = 1024
@@ -69,9 +71,11 @@ class GoRuntime(Runtime):
         *,
         package_hosts: tuple[str, ...] = (*DEFAULT_PACKAGE_HOSTS, "proxy.golang.org",
                                           "sum.golang.org"),
+        goproxy: str = DEFAULT_GOPROXY,
     ) -> None:  # fmt: skip
         self._go = go
         self._package_hosts = package_hosts
+        self._goproxy = goproxy
 
     def go(self) -> Path:
         return toolchain(
@@ -236,11 +240,15 @@ class GoRuntime(Runtime):
             shutil.copyfile(root / name, work / name)
         # Into the job's own directory (the only place it may write), then moved to envdir;
         # -modcacherw keeps the cache removable.
+        # A file:// mirror (an air-gapped copy) must be visible to the job.
+        mirrors = [Path(p.removeprefix("file://")) for p in self._goproxy.split(",")
+                   if p.startswith("file://")]  # fmt: skip
         step, outcome = sandboxed.install(
             cache, [str(self.go()), "mod", "download"], sandbox,
             env={**_go_env(envdir, work), "GOMODCACHE": str(work / "mod"),
-                 "GOFLAGS": "-mod=mod -modcacherw"}, hosts=self._package_hosts,
-            direct=None, readonly=[self.goroot(), envdir], workdir=work,
+                 "GOFLAGS": "-mod=mod -modcacherw", "GOPROXY": self._goproxy},
+            hosts=self._package_hosts, direct=None,
+            readonly=[self.goroot(), envdir, *mirrors], workdir=work,
             limits=Limits(wall_s=600, cpu_s=600, memory_mb=GO_ADDRESS_SPACE_MB,
                           processes=GO_PROCESSES, open_files=4096),
         )  # fmt: skip

@@ -21,7 +21,7 @@ def runtimes(
     return [
         PythonRuntime(package_hosts=hosts, package_index=package_index),
         JavaScriptRuntime(package_hosts=hosts),
-        GoRuntime(package_hosts=hosts),
+        GoRuntime(package_hosts=hosts, goproxy=settings.goproxy),
         RustRuntime(package_hosts=hosts),
         JavaRuntime(),
     ]
