@@ -306,6 +306,10 @@ class Settings(BaseSettings):
         return tuple(h.strip() for h in self.package_hosts.split(",") if h.strip())
 
     @cached_property
+    def git_token_host_list(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.git_token_hosts.split(",") if h.strip())
+
+    @cached_property
     def cache_dir(self) -> Path:
         """Project environments (venvs) and the package cache, reused across analyses."""
         return self.home / "cache"

@@ -143,9 +143,8 @@ def analyze(
 
 def token_for(target: str, settings: Settings) -> SecretStr | None:
     """ASSAY_GIT_TOKEN, for the hosts it is meant for only (ASSAY_GIT_TOKEN_HOSTS)."""
-    hosts = {h.strip().lower() for h in settings.git_token_hosts.split(",") if h.strip()}
     host = (urlsplit(target).hostname or "").lower() if "://" in target else ""
-    return settings.git_token if host and host in hosts else None
+    return settings.git_token if host and host in settings.git_token_host_list else None
 
 
 def _print(report: dict[str, Any], destination: Path | None, as_json: bool) -> None:

@@ -39,8 +39,7 @@ def is_archive(path: Path) -> bool:
     if path.name.lower().endswith(ARCHIVE_SUFFIXES):
         return True
     try:
-        with path.open("rb") as handle:
-            return sniff(handle.read(SNIFF_BYTES)) is not None
+        return _format(path) is not None
     except OSError:
         return False
 
@@ -57,10 +56,15 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def _format(path: Path) -> str | None:
+    """A file's archive format by its bytes, not its name: an upload is stored under one name
+    whatever its format."""
+    with path.open("rb") as handle:
+        return sniff(handle.read(SNIFF_BYTES))
+
+
 def _is_zip(archive: Path) -> bool:
-    """By its bytes, not its name: an upload is stored under one name whatever its format."""
-    with archive.open("rb") as handle:
-        return sniff(handle.read(SNIFF_BYTES)) == "zip"
+    return _format(archive) == "zip"
 
 
 def _refuse(archive: Path, why: str) -> ValidationFailed:

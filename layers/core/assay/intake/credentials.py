@@ -25,10 +25,10 @@ def redact(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-# host[:port]: a name, or an IPv6 literal in brackets.
-_HOST = re.compile(
-    r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?$"
-)
+# A host name (urls.py checks hosts with it too); host[:port] is a name or an IPv6 literal in
+# brackets, with an optional port.
+HOSTNAME = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(\[[0-9A-Fa-f:.]+\]|{HOSTNAME})(:[0-9]{{1,5}})?$")
 
 
 def split_credentials(target: str) -> tuple[str, SecretStr | None]:

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from assay.errors import ValidationFailed
-from assay.intake.credentials import redact
+from assay.intake.credentials import HOSTNAME, redact
 from assay.intake.policy import IntakePolicy
 
-_HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_HOSTNAME = re.compile(rf"^{HOSTNAME}$")
 
 
 def _valid_host(host: str) -> bool:

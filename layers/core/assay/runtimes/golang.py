@@ -238,11 +238,11 @@ class GoRuntime(Runtime):
         work.mkdir(parents=True)
         for name in ("go.mod", "go.sum"):
             shutil.copyfile(root / name, work / name)
-        # Into the job's own directory (the only place it may write), then moved to envdir;
-        # -modcacherw keeps the cache removable.
         # A file:// mirror (an air-gapped copy) must be visible to the job.
         mirrors = [Path(p.removeprefix("file://")) for p in self._goproxy.split(",")
                    if p.startswith("file://")]  # fmt: skip
+        # Into the job's own directory (the only place it may write), then moved to envdir;
+        # -modcacherw keeps the cache removable.
         step, outcome = sandboxed.install(
             cache, [str(self.go()), "mod", "download"], sandbox,
             env={**_go_env(envdir, work), "GOMODCACHE": str(work / "mod"),

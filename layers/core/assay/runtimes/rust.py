@@ -100,6 +100,24 @@ def _run_env(cargo: Path, state: Path) -> dict[str, str]:
     }
 
 
+def _warm_target(crate: Path, envdir: Path, sandbox: Sandbox, sysroot: Path) -> None:
+    """Compile the vendored dependencies once, as the test runs will, into `envdir/target`;
+    each run starts from a copy. Best effort: a crate that does not build here simply starts
+    cold."""
+    state = sandboxed.stage(crate)
+    cargo = sysroot / "bin" / "cargo"
+    build = f"{_cargo(cargo, envdir)} test --offline --no-run --message-format=json"
+    _, outcome = sandboxed.run_steps(
+        crate, [sandboxed.shell(f"{build} > {STATE_DIR}/warm.json 2>/dev/null")],
+        sandbox, readonly=[sysroot, envdir], env=_run_env(cargo, state),
+        limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
+                      processes=RUST_PROCESSES, open_files=4096),
+    )  # fmt: skip
+    if outcome.ok and (state / "target").is_dir():
+        _forget_own_units(state / "target", (state / "warm.json").read_text(errors="replace"))
+        shutil.move(str(state / "target"), str(envdir / "target"))
+
+
 def _forget_own_units(target: Path, messages: str) -> None:
     """Drop what the warm build compiled of the crate itself (its lib, tests, build script):
     cargo does not tie a workspace package's units to its path, so a run would take them as
@@ -330,27 +348,9 @@ class RustRuntime(Runtime):
         shutil.move(str(work / "crate" / "assay-vendor"), str(envdir / "vendor"))
         if (work / "crate" / "Cargo.lock").is_file():
             shutil.copyfile(work / "crate" / "Cargo.lock", envdir / "Cargo.lock")
-        self._warm_target(work / "crate", envdir, sandbox)
+        _warm_target(work / "crate", envdir, sandbox, sysroot)
         shutil.rmtree(work, ignore_errors=True)
-        (envdir / ".ready").write_text(json.dumps({"rust": self.sysroot().name}))
-
-    def _warm_target(self, crate: Path, envdir: Path, sandbox: Sandbox) -> None:
-        """Compile the vendored dependencies once, as the test runs will, into
-        `envdir/target`; each run starts from a copy. Best effort: a crate that does not build
-        here simply starts cold."""
-        state = sandboxed.stage(crate)
-        cargo = _cargo(self.sysroot() / "bin" / "cargo", envdir)
-        build = f"{cargo} test --offline --no-run --message-format=json > {STATE_DIR}/warm.json"
-        _, outcome = sandboxed.run_steps(
-            crate, [sandboxed.shell(f"{build} 2>/dev/null")],
-            sandbox, readonly=[self.sysroot(), envdir],
-            env=_run_env(self.sysroot() / "bin" / "cargo", state),
-            limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
-                          processes=RUST_PROCESSES, open_files=4096),
-        )  # fmt: skip
-        if outcome.ok and (state / "target").is_dir():
-            _forget_own_units(state / "target", (state / "warm.json").read_text(errors="replace"))
-            shutil.move(str(state / "target"), str(envdir / "target"))
+        (envdir / ".ready").write_text(json.dumps({"rust": sysroot.name}))
 
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the tests compile", "the tests do not compile")
