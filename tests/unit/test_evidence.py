@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,20 @@ def _put_checkpoint(root: Path, checkpoint: dict[str, Any]) -> None:
     (root / CHECKPOINT_FILE).write_text(json.dumps(checkpoint))
 
 
+def _a_moment_later(stamp: str) -> str:
+    """The same signing time plus one millisecond: still after the log's end and not in the
+    future, so only the signature can catch it (editing the digits could leave it equal)."""
+    later = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return later.isoformat().replace("+00:00", "Z")
+
+
 @pytest.mark.parametrize(
     ("field", "change"),
     [
         ("analysis_id", lambda c: c.update(analysis_id="an9")),
         ("signed_at", lambda c: c.update(signed_at="2020-01-01T00:00:00Z")),
         ("signed_at", lambda c: c.update(signed_at="2099-01-01T00:00:00Z")),
-        ("signed_at", lambda c: c.update(signed_at=c["signed_at"][:-3] + "9Z")),
+        ("signed_at", lambda c: c.update(signed_at=_a_moment_later(c["signed_at"]))),
         ("algorithm", lambda c: c["signature"].update(algorithm="ecdsa-p256-sha256")),
         ("key_id", lambda c: c["signature"].update(key_id="0123456789abcdef")),
         ("format", lambda c: c.pop("format")),  # passed off as the weaker format 1
