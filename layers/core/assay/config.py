@@ -142,6 +142,13 @@ class Settings(BaseSettings):
         "Athens, Artifactory or Nexus mirror, or file:///path for an air-gapped copy); an "
         "https mirror's host must be in ASSAY_PACKAGE_HOSTS.",
     )
+    cargo_registry: str = Field(
+        default="",
+        description="Where Rust crates are downloaded from instead of crates.io: a registry "
+        "index URL (`sparse+https://mirror/index/`; its host and its download host must be in "
+        "ASSAY_PACKAGE_HOSTS), or file:///path for an air-gapped copy (a local registry with "
+        "index/ and .crate files, or a directory of vendored crates). Empty: crates.io.",
+    )
     api_rate_limit: int = Field(
         default=600,
         ge=1,

@@ -22,6 +22,6 @@ def runtimes(
         PythonRuntime(package_hosts=hosts, package_index=package_index),
         JavaScriptRuntime(package_hosts=hosts),
         GoRuntime(package_hosts=hosts, goproxy=settings.goproxy),
-        RustRuntime(package_hosts=hosts),
+        RustRuntime(package_hosts=hosts, registry=settings.cargo_registry),
         JavaRuntime(),
     ]

@@ -7,7 +7,9 @@ LLVM (rustup's llvm-tools component, or Debian's `llvm-<major>`); on stable Rust
 only. A crate's dependencies are vendored once per Cargo.lock (`cargo vendor`, in the install
 sandbox, through the registry-only proxy: `index.crates.io` and `static.crates.io` must be in
 ASSAY_PACKAGE_HOSTS) into a cached directory that test runs read as crates.io's replacement;
-runs stay offline. A crate that vendors its own dependencies downloads nothing.
+runs stay offline. A crate that vendors its own dependencies downloads nothing. A configured
+mirror (ASSAY_CARGO_REGISTRY) replaces crates.io for the vendoring: a registry index URL, or a
+local registry or directory of vendored crates for an air-gapped copy.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
 
 CRATES_HOSTS = ("index.crates.io", "static.crates.io")
 VENDORED = "assay-vendored"  # the name of the source that replaces crates.io in test runs
+MIRROR = "assay-mirror"  # the name of the configured mirror's source when vendoring
 
 RUST_ADDRESS_SPACE_MB = 16 * 1024
 RUST_PROCESSES = 1024
@@ -83,6 +86,30 @@ def _cargo(cargo: Path, vendored: Path | None) -> str:
             f" --config 'source.{VENDORED}.directory=\"{vendored / 'vendor'}\"'"
         )
     return command
+
+
+def _mirror(registry: str) -> tuple[list[str], list[Path]]:
+    """`cargo vendor`'s arguments that put the configured mirror in crates.io's place, and the
+    local paths the job must see: a registry index URL (`sparse+https://...`) is a `registry`;
+    a file:// path with an `index/` is a `local-registry` (index plus .crate files), any other
+    a `directory` of vendored crates."""
+    if not registry:
+        return [], []
+    if registry.startswith(("file://", "/")):
+        path = Path(registry.removeprefix("file://"))
+        if not path.is_dir():
+            raise EnvironmentFailed(
+                f"the crates mirror {path} (ASSAY_CARGO_REGISTRY) is not a directory",
+                fix="point ASSAY_CARGO_REGISTRY at a local registry or a directory of crates",
+            )
+        kind, value, visible = ("local-registry" if (path / "index").is_dir() else "directory",
+                                str(path), [path])  # fmt: skip
+    else:
+        kind, value, visible = "registry", registry, []
+    # cargo vendor ignores source replacement unless told to respect it.
+    return ["--respect-source-config",
+            "--config", f"source.crates-io.replace-with={json.dumps(MIRROR)}",
+            "--config", f"source.{MIRROR}.{kind}={json.dumps(value)}"], visible  # fmt: skip
 
 
 def _run_env(cargo: Path, state: Path) -> dict[str, str]:
@@ -165,9 +192,11 @@ class RustRuntime(Runtime):
     def __init__(
         self, rustc: Path | None = None,
         package_hosts: tuple[str, ...] = (*DEFAULT_PACKAGE_HOSTS, *CRATES_HOSTS),
+        registry: str = "",
     ) -> None:  # fmt: skip
         self._rustc = rustc
         self._package_hosts = package_hosts
+        self._registry = registry  # a mirror replacing crates.io ("": crates.io itself)
 
     # ------------------------------------------------------------------ toolchain
     def rustc(self) -> Path:
@@ -317,6 +346,7 @@ class RustRuntime(Runtime):
     def _vendor(self, root: Path, envdir: Path, sandbox: Sandbox, cache: Path) -> None:
         """`cargo vendor` of the crate's dependencies into `envdir/vendor`, through the egress
         proxy; the lock it resolved is kept beside them for crates that ship none."""
+        mirror, visible = _mirror(self._registry)
         shutil.rmtree(envdir, ignore_errors=True)
         envdir.mkdir(parents=True)
         work = cache / ".rust-vendor"
@@ -326,25 +356,29 @@ class RustRuntime(Runtime):
         sysroot = self.sysroot()
         # Into the job's own directory (the only place it may write), then moved to envdir.
         argv = [str(sysroot / "bin" / "cargo"), "vendor", "--versioned-dirs", "--quiet",
-                "assay-vendor"]  # fmt: skip
+                *mirror, "assay-vendor"]  # fmt: skip
         step, outcome = sandboxed.install(
             cache, argv, sandbox,
             env={"CARGO_HOME": str(work / "cargo-home"), "RUSTC": str(sysroot / "bin" / "rustc"),
                  "PATH": f"{sysroot / 'bin'}:/usr/bin:/bin",
                  "CARGO_REGISTRIES_CRATES_IO_PROTOCOL": "sparse"},
-            hosts=self._package_hosts, direct=None, readonly=[sysroot], workdir=work / "crate",
+            hosts=self._package_hosts, direct=None, readonly=[sysroot, *visible],
+            workdir=work / "crate",
             limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
                           processes=RUST_PROCESSES, open_files=4096),
         )  # fmt: skip
         if not outcome.ok or step.get("exit_code") != 0:
             tail = str(step.get("output") or outcome.stderr).strip().splitlines()[-3:]
             shutil.rmtree(envdir, ignore_errors=True)
+            where = f" from the mirror {self._registry}" if self._registry else ""
             raise EnvironmentFailed(
-                f"vendoring the crate's dependencies failed ({outcome.reason}): "
+                f"vendoring the crate's dependencies{where} failed ({outcome.reason}): "
                 + " | ".join(tail),
-                fix="add index.crates.io and static.crates.io to ASSAY_PACKAGE_HOSTS, or vendor "
-                "the dependencies in the repository (cargo vendor)",
-            )
+                fix=("check that the mirror (ASSAY_CARGO_REGISTRY) holds these crates; an "
+                     "https mirror's hosts must be in ASSAY_PACKAGE_HOSTS" if self._registry
+                     else "add index.crates.io and static.crates.io to ASSAY_PACKAGE_HOSTS, or "
+                     "vendor the dependencies in the repository (cargo vendor)"),
+            )  # fmt: skip
         shutil.move(str(work / "crate" / "assay-vendor"), str(envdir / "vendor"))
         if (work / "crate" / "Cargo.lock").is_file():
             shutil.copyfile(work / "crate" / "Cargo.lock", envdir / "Cargo.lock")
