@@ -32,11 +32,12 @@ from assay.sandbox import Limits, Sandbox
 from assay.wiring import make_sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-# Installs (Python's and npm's) reach their registries through the egress proxy, a thread of
-# this process; nothing else leaves loopback.
+# Installs (Python's, npm's, Maven's) reach their registries through the egress proxy, a thread
+# of this process; nothing else leaves loopback.
 pytestmark = pytest.mark.allow_hosts(
-    ["127.0.0.1", "::1", "localhost", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org"]
-)
+    ["127.0.0.1", "::1", "localhost", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org",
+     "repo.maven.apache.org"]
+)  # fmt: skip
 LIMITS = Limits(wall_s=300, cpu_s=300)
 
 

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     )
     package_hosts: str = Field(
         default="pypi.org,files.pythonhosted.org,registry.npmjs.org,proxy.golang.org,"
-        "sum.golang.org,index.crates.io,static.crates.io",
+        "sum.golang.org,index.crates.io,static.crates.io,repo.maven.apache.org",
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )
@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         description="Where Go module requirements are downloaded from (a GOPROXY list: your "
         "Athens, Artifactory or Nexus mirror, or file:///path for an air-gapped copy); an "
         "https mirror's host must be in ASSAY_PACKAGE_HOSTS.",
+    )
+    maven_mirror: str = Field(
+        default="",
+        description="The Maven repository every pom's dependencies and plugins are fetched "
+        "from instead of Maven Central: your Artifactory, Nexus or CodeArtifact URL (credentials "
+        "as https://user:token@host/path, used at prepare only, never shown to test runs), or "
+        "file:///path for an air-gapped copy. The prepare job reaches it directly. Empty: Maven "
+        "Central, through the package egress.",
     )
     cargo_registry: str = Field(
         default="",

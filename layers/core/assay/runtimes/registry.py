@@ -23,5 +23,5 @@ def runtimes(
         JavaScriptRuntime(package_hosts=hosts),
         GoRuntime(package_hosts=hosts, goproxy=settings.goproxy),
         RustRuntime(package_hosts=hosts, registry=settings.cargo_registry),
-        JavaRuntime(),
+        JavaRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror),
     ]

@@ -1,0 +1,88 @@
+"""Reading what a JVM test run leaves: JUnit XML (the console launcher's, Surefire's) and
+JaCoCo's XML report, mapped back to the project's source files (Java or Kotlin)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from defusedxml import ElementTree
+
+from assay.runtimes.coverage import CoverageMap, FileCoverage
+from assay.runtimes.port import TestCaseResult
+from assay.runtimes.results import junit_cases
+
+
+class SourceIndex:
+    """Finds the file that holds a class or a JaCoCo source file, among the project's files
+    (a class of package `a.b` named `C` is in `<root>/a/b/C.java` or `C.kt`, in any root)."""
+
+    def __init__(self, files: Iterable[str], default_root: str) -> None:
+        self._by_tail: dict[str, str] = {}
+        for path in sorted(files):
+            parts = PurePosixPath(path).parts
+            for start in range(len(parts)):
+                self._by_tail.setdefault("/".join(parts[start:]), path)
+        self._default_root = default_root
+
+    def source(self, package: str, name: str) -> str:
+        """`package` with slashes (JaCoCo's), `name` with its extension."""
+        tail = f"{package}/{name}".strip("/")
+        return self._by_tail.get(tail) or f"{self._default_root}/{tail}"
+
+    def test_class(self, classname: str) -> str:
+        """The file of a test class (`a.b.CTest`, a nested `a.b.CTest$Inner` in its outer's)."""
+        outer = classname.split("$", 1)[0].replace(".", "/")
+        for extension in (".java", ".kt"):
+            if found := self._by_tail.get(outer + extension):
+                return found
+        return f"{self._default_root}/{outer}.java"
+
+
+def test_cases(reports: Iterable[bytes | None], index: SourceIndex) -> list[TestCaseResult]:
+    """The test cases of JUnit XML reports; a failed assertion is `failed`, a crash `error`."""
+    results = []
+    for data in reports:
+        for case in junit_cases(data):
+            path = index.test_class(case.classname)
+            thrown = case.thrown or ""
+            assertion = thrown.endswith(("AssertionFailedError", "AssertionError",
+                                         "ComparisonFailure"))  # fmt: skip
+            error_type = None
+            if case.outcome != "passed":
+                error_type = "AssertionError" if assertion else thrown.rsplit(".", 1)[-1] or None
+            # JUnit reports a failed assertion thrown outside the test body as an error.
+            outcome = "failed" if case.outcome == "error" and assertion else case.outcome
+            results.append(
+                TestCaseResult(test_id=f"{path}::{case.name}", file=path, outcome=outcome,
+                               error_type=error_type, message=case.message, detail=case.detail)
+            )  # fmt: skip
+    return results
+
+
+def jacoco_coverage(data: bytes, index: SourceIndex) -> CoverageMap | None:
+    """Lines and branches from JaCoCo's XML report (None when it does not parse). A line's
+    branches are numbered per file, negative, as the coverage map's branch arcs."""
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return None
+    files = {}
+    for package in root.iter("package"):
+        for source in package.iter("sourcefile"):
+            rel = index.source(package.get("name", ""), source.get("name", ""))
+            coverage = FileCoverage()
+            ordinal = 0
+            for line in source.iter("line"):
+                number = int(line.get("nr", "0"))
+                hit = int(line.get("ci", "0")) > 0
+                (coverage.executed if hit else coverage.missing).add(number)
+                covered, missed = int(line.get("cb", "0")), int(line.get("mb", "0"))
+                for position in range(covered + missed):
+                    ordinal += 1
+                    hit = position < covered
+                    (coverage.executed_branches if hit else coverage.missing_branches).add(
+                        (number, -ordinal)
+                    )
+            files[rel] = coverage
+    return CoverageMap(files=files)
