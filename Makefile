@@ -23,8 +23,14 @@ CONSOLE_SOURCES := $(shell find console -type f -not -path '*/node_modules/*')
 
 setup: system-deps $(STAMP) $(NODE_STAMP) $(CONSOLE)  ## Create .venv, install Assay and its tools, and what tests need
 
+# System tools; and Rust mutation testing (cargo-mutants) where cargo is and it is not yet.
 system-deps:
 	@scripts/ensure-system-deps
+	@if command -v cargo >/dev/null 2>&1 && ! cargo mutants --version >/dev/null 2>&1; then \
+	  echo "setup: installing cargo-mutants (cargo install --locked; takes a few minutes)"; \
+	  cargo install --locked --quiet cargo-mutants \
+	    || echo "setup: cargo-mutants not installed; Rust analyses run without mutation testing"; \
+	fi
 
 # Reinstall only when the project's metadata changed.
 $(STAMP): pyproject.toml

@@ -33,6 +33,7 @@ from assay.runtimes.port import (
     Environment,
     EnvironmentFailed,
     Idioms,
+    MutationTool,
     Ran,
     Runtime,
     TestCaseResult,
@@ -112,7 +113,7 @@ def _mirror(registry: str) -> tuple[list[str], list[Path]]:
             "--config", f"source.{MIRROR}.{kind}={json.dumps(value)}"], visible  # fmt: skip
 
 
-def _run_env(cargo: Path, state: Path) -> dict[str, str]:
+def run_env(cargo: Path, state: Path) -> dict[str, str]:
     """A run's environment: the same for prepare's warm build and for every test run, so the
     dependencies compiled once are fresh for all of them."""
     sysroot = cargo.parent.parent
@@ -136,7 +137,7 @@ def _warm_target(crate: Path, envdir: Path, sandbox: Sandbox, sysroot: Path) -> 
     build = f"{_cargo(cargo, envdir)} test --offline --no-run --message-format=json"
     _, outcome = sandboxed.run_steps(
         crate, [sandboxed.shell(f"{build} > {STATE_DIR}/warm.json 2>/dev/null")],
-        sandbox, readonly=[sysroot, envdir], env=_run_env(cargo, state),
+        sandbox, readonly=[sysroot, envdir], env=run_env(cargo, state),
         limits=Limits(wall_s=600, cpu_s=600, memory_mb=RUST_ADDRESS_SPACE_MB,
                       processes=RUST_PROCESSES, open_files=4096),
     )  # fmt: skip
@@ -168,6 +169,21 @@ def _forget_own_units(target: Path, messages: str) -> None:
                 stem = entry.name.rsplit("-", 1)[0].removeprefix("lib").replace("-", "_")
                 if names and stem in names:
                     shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+
+
+def stage_vendored(env: Environment, workdir: Path) -> Path | None:
+    """A run's start in `workdir` (its `.assay` staged): the lock the vendored crates were
+    resolved from, when the crate ships none, and a copy of the dependencies as prepare
+    compiled them (mtimes kept, so cargo finds them fresh: a run compiles only the crate
+    itself). The vendored-crates directory, when there is one."""
+    vendored = _vendored(env)
+    if vendored is not None:
+        if not (workdir / "Cargo.lock").exists() and (vendored / "Cargo.lock").is_file():
+            shutil.copyfile(vendored / "Cargo.lock", workdir / "Cargo.lock")
+        target = workdir / STATE_DIR / "target"
+        if (vendored / "target").is_dir() and not target.exists():
+            shutil.copytree(vendored / "target", target, symlinks=True)
+    return vendored
 
 
 def _vendored(env: Environment) -> Path | None:
@@ -236,7 +252,9 @@ class RustRuntime(Runtime):
             self.llvm_tools()
         except (EnvironmentFailed, OSError, subprocess.CalledProcessError) as exc:
             return False, unavailable(exc)
-        return True, f"cargo test with LLVM line coverage ({sysroot.name})"
+        from assay.runtimes.rust_mutation import availability
+
+        return True, f"cargo test with LLVM line coverage ({sysroot.name}); {availability()}"
 
     # ------------------------------------------------------------------ detect
     def detect(self, root: Path) -> Detection | None:
@@ -386,21 +404,18 @@ class RustRuntime(Runtime):
         shutil.rmtree(work, ignore_errors=True)
         (envdir / ".ready").write_text(json.dumps({"rust": sysroot.name}))
 
+    def mutation_tool(self) -> MutationTool | None:
+        from assay.runtimes.rust_mutation import CargoMutants
+
+        return CargoMutants(self)
+
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the tests compile", "the tests do not compile")
 
     def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
                  *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
         state = workdir / STATE_DIR
-        vendored = _vendored(env)
-        cargo = _cargo(Path(env.interpreter), vendored)
-        if vendored is not None:
-            if not (workdir / "Cargo.lock").exists() and (vendored / "Cargo.lock").is_file():
-                shutil.copyfile(vendored / "Cargo.lock", workdir / "Cargo.lock")
-            if (vendored / "target").is_dir() and not (state / "target").exists():
-                # The dependencies as prepare compiled them (mtimes kept, so cargo finds them
-                # fresh): a run compiles only the crate itself.
-                shutil.copytree(vendored / "target", state / "target", symlinks=True)
+        cargo = _cargo(Path(env.interpreter), stage_vendored(env, workdir))
         profdata, cov = env.tools
         selection = " ".join(f"--test {PurePosixPath(t).stem}" for t in tests
                              if t.startswith("tests/"))  # fmt: skip
@@ -421,7 +436,7 @@ class RustRuntime(Runtime):
                 " exit $code"
             )
         return Commands(
-            steps=[sandboxed.shell(script)], env=_run_env(Path(env.interpreter), state),
+            steps=[sandboxed.shell(script)], env=run_env(Path(env.interpreter), state),
             limits=sandboxed.at_least(limits, memory_mb=RUST_ADDRESS_SPACE_MB,
                                       processes=RUST_PROCESSES, open_files=4096,
                                       wall_s=300, cpu_s=300),
