@@ -104,7 +104,9 @@ class CargoMutants(MutationTool):
             return ended(f"cargo-mutants wrote no outcomes: {said}")
         scores, checked = _scores(record, workdir, modules,
                                   {m: covered[m].executed for m in covered})  # fmt: skip
-        complete = checked >= int(record.get("total_mutants") or 0)
+        # outcomes.json counts only the mutants checked; mutants.json lists every one found.
+        found = json_or_none(read_inside(workdir, f"{STATE_DIR}/mutants.out/mutants.json"))
+        complete = isinstance(found, list) and checked >= len(found)
         return ended("" if complete else "the mutation budget ran out", scores, complete)
 
     def _mutate(self, env: Environment, workdir: Path, *, binary: Path, modules: list[str],
