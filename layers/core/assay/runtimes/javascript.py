@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from assay.intake.local import SKIP_DIRS
-from assay.runtimes import istanbul, sandboxed, scanning
+from assay.runtimes import istanbul, javascript_config, javascript_install, sandboxed, scanning
 from assay.runtimes.port import (
     Commands,
     Detection,
@@ -45,12 +45,17 @@ from assay.runtimes.port import (
 from assay.runtimes.results import json_or_none, read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Outcome, Sandbox
-from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS
+from assay.sandbox.egress import DEFAULT_PACKAGE_HOSTS, proxy_env
 
 # The runners Assay installs when a project names none, pinned to majors whose JSON reports
 # and coverage options it reads.
 JEST = {"jest": "^29.7.0"}
 VITEST = {"vitest": "^3.2.0", "@vitest/coverage-v8": "^3.2.0"}
+NPM_REGISTRY = "https://registry.npmjs.org/"
+# A tool given as an npm spec: `name@range` (a Python requirement never has the `@`).
+_NPM_SPEC = re.compile(r"^(?P<name>(?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*)@(?P<range>[^\s=<>]+)$")
+# What lets Jest run TypeScript: a project that declares one of them keeps its Jest.
+TS_JEST = frozenset({"ts-jest", "@swc/jest", "@babel/preset-typescript", "esbuild-jest"})
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
 # Files Node cannot parse itself: Vitest compiles them first, and so does their syntax check.
@@ -138,9 +143,13 @@ SKIP = {*SKIP_DIRS, "node_modules", "dist", "build", "coverage", "out", "lib-cov
 # Fargate task's memory is a real limit.
 NODE_ADDRESS_SPACE_MB = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ERROR_LINE = re.compile(r"ERR_|ERR!|\berror\b|Error:", re.IGNORECASE)
+_FRAME = re.compile(r"^\s+at |^\s*[{}]\s*$|^\s+\w+: ")
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
 # A parse error's line: Node's `SyntaxError: ...`, or the compile check's `file:line:col: ...`.
 _PARSE_ERROR = re.compile(r"^SyntaxError: .*|^\S+:\d+:\d+: .*")
+VITEST_CONFIG = "vitest.config.mjs"  # Assay's own, in .assay (javascript_config)
+JEST_CONFIG = "jest.config.cjs"
 NO_COMPILER = 2  # the compile check's exit code when nothing can compile the file
 
 
@@ -229,18 +238,21 @@ class JavaScriptRuntime(Runtime):
         typescript = any(m.endswith(TS_SUFFIXES) for m in modules)
         if "vitest" in declared:
             runner = "vitest"
-        elif "jest" in declared and not typescript:
+        elif "jest" in declared and (not typescript or TS_JEST.intersection(declared)):
             runner = "jest"
         else:
             runner = "vitest" if typescript else "jest"
         dependency_files = [
-            n for n in ("package.json", "package-lock.json", "npm-shrinkwrap.json")
+            n for n in ("package.json", *javascript_install.LOCKFILES.values(),
+                        *javascript_install.NPM_LOCKS)
             if (root / n).is_file()
         ]  # fmt: skip
+        manager = next((m for m, n in javascript_install.LOCKFILES.items()
+                        if n in dependency_files), "npm")  # fmt: skip
         return Detection(
             language="javascript",
             test_runner=runner,
-            package_manager="npm",
+            package_manager=manager,
             source_roots=["src"] if any(m.startswith("src/") for m in modules) else ["."],
             modules=modules,
             test_files=tests,
@@ -301,10 +313,19 @@ class JavaScriptRuntime(Runtime):
         )
         return done.stdout.strip().lstrip("v")
 
-    def _tools(self, detection: Detection, root: Path) -> dict[str, str]:
+    def _tools(self, detection: Detection, root: Path, extra: list[str]) -> dict[str, str]:
+        """The test runner when the project declares none, and the npm packages among `extra`
+        (a mutation tool's; the Stryker core brings the plugin for the project's runner)."""
         manifest = _package_json(root) or {}
         declared = {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}
-        wanted = VITEST if detection.test_runner == "vitest" else JEST
+        wanted = dict(VITEST if detection.test_runner == "vitest" else JEST)
+        for spec in extra:
+            match = _NPM_SPEC.match(spec)
+            if match is None:
+                continue  # a Python tool (Pynguin): nothing to do with this language
+            wanted[match.group("name")] = match.group("range")
+            if match.group("name") == "@stryker-mutator/core":
+                wanted[f"@stryker-mutator/{detection.test_runner}-runner"] = match.group("range")
         return {name: spec for name, spec in wanted.items() if name not in declared}
 
     def prepare(
@@ -315,18 +336,25 @@ class JavaScriptRuntime(Runtime):
         cache: Path,
         extra_tools: list[str],
     ) -> Environment:
-        del extra_tools  # Python tools (Pynguin) have no meaning here
         manifest = _package_json(root) or {}
-        tools = self._tools(detection, root)
-        lock = next((root / n for n in ("package-lock.json", "npm-shrinkwrap.json")
-                     if (root / n).is_file()), None)  # fmt: skip
+        manager = javascript_install.choose(root, manifest)
+        tools = self._tools(detection, root, extra_tools)
+        dependencies, left = javascript_install.registry_only(manifest.get("dependencies", {}))
+        dev, left_dev = javascript_install.registry_only(manifest.get("devDependencies", {}))
+        notes = [f"left out {d}: no registry holds it (a workspace sibling or a local path)"
+                 for d in left + left_dev]  # fmt: skip
         version = self._version()
-        wanted = {
-            "dependencies": manifest.get("dependencies", {}),
-            "devDependencies": {**manifest.get("devDependencies", {}), **tools},
+        wanted: dict[str, Any] = {
+            "dependencies": dependencies,
+            "devDependencies": {**dev, **tools},
             "overrides": manifest.get("overrides", {}),
+            "resolutions": manifest.get("resolutions", {}),
         }
-        fingerprint = [version, wanted, lock.read_text(errors="replace") if lock else None]
+        pnpm = manifest.get("pnpm")
+        if isinstance(pnpm, dict) and isinstance(pnpm.get("overrides"), dict):
+            wanted["pnpm"] = {"overrides": pnpm["overrides"]}
+        lock = manager.lock.read_text(errors="replace") if manager.lock else None
+        fingerprint = [version, manager.name, manager.package, wanted, lock]
         key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
         envdir = cache / "envs" / f"node{version}-{key}"
         base = Path(sys.base_prefix)
@@ -335,21 +363,68 @@ class JavaScriptRuntime(Runtime):
             readonly=sorted({envdir, base, self.node().parent.parent}),
             key=key,
             tools=[f"{n}@{s}" for n, s in sorted(tools.items())],
+            notes=notes,
         )
-        if (envdir / ".ready").exists():
-            return environment
+        ready = envdir / ".ready"
+        if ready.exists():
+            done = json_or_none(ready.read_bytes())
+            kept = done.get("notes") if isinstance(done, dict) else None
+            return environment.model_copy(update={"notes": kept or notes})
         shutil.rmtree(envdir, ignore_errors=True)
         envdir.mkdir(parents=True)
-        # Only what npm needs to resolve: never the project's scripts.
+        # Only what the package manager needs to resolve: never the project's scripts.
         package = {"name": "assay-env", "private": True, "version": "0.0.0", **wanted}
         if manifest.get("type"):
             package["type"] = manifest["type"]
         (envdir / "package.json").write_text(json.dumps(package, indent=1))
-        if lock is not None:
-            shutil.copyfile(lock, envdir / "package-lock.json")
-        install = [str(self.node()), str(self.npm_cli()), "install", "--ignore-scripts",
-                   "--no-audit", "--no-fund", "--loglevel=error",
-                   "--prefix", str(envdir)]  # fmt: skip
+        self._build(manager, envdir, cache, sandbox, notes)
+        ready.write_text(json.dumps({"tools": environment.tools, "notes": notes}))
+        return environment.model_copy(update={"notes": notes})
+
+    def _build(self, manager: javascript_install.Manager, envdir: Path, cache: Path,
+               sandbox: Sandbox, notes: list[str]) -> None:  # fmt: skip
+        """Install `envdir` (its package.json written) with the project's package manager,
+        else with npm, saying so in `notes`, when that manager cannot be had."""
+        registry = self._registry() if self._registry else NPM_REGISTRY
+        if manager.name != "npm":
+            try:
+                cli = self._tool(manager.package, manager.entry, cache, sandbox)
+            except EnvironmentFailed as exc:
+                notes.append(f"{manager.package} could not be installed ({exc.message}): the "
+                             f"dependencies were installed with npm from package.json, so "
+                             f"{manager.lock.name if manager.lock else 'the lockfile'}'s "
+                             "versions were not used")  # fmt: skip
+                manager = javascript_install.Manager("npm", None)
+        if manager.name == "npm":
+            if manager.lock is not None:
+                shutil.copyfile(manager.lock, envdir / "package-lock.json")
+            argv, env = self._npm(cache, "install", "--prefix", str(envdir))
+        else:
+            assert manager.lock is not None
+            lock = manager.lock.read_text(errors="replace")
+            (envdir / manager.lock.name).write_text(
+                javascript_install.lock_for_registry(manager, lock, registry)
+            )
+            argv, env = javascript_install.install_argv(manager, cli, self.node(), envdir,
+                                                        cache=cache, registry=registry)  # fmt: skip
+            env["HOME"] = str(cache)
+            # The machine's certificate authorities (its npmrc's cafile), for any Node program.
+            cafile = self._machine_npmrc().get("cafile")
+            if cafile:
+                env["NODE_EXTRA_CA_CERTS"] = cafile
+            if self._registry is None:
+                extra = javascript_install.proxied(manager, proxy_env()["HTTPS_PROXY"])
+                if isinstance(extra, dict):
+                    env.update(extra)
+                else:
+                    argv += extra
+        self._install(cache, argv, env, sandbox, envdir=envdir,
+                      what=f"the project's {manager.name} dependencies")  # fmt: skip
+
+    def _npm(self, cache: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+        """An npm command (scripts off, quiet) and its environment."""
+        argv = [str(self.node()), str(self.npm_cli()), *args, "--ignore-scripts", "--no-audit",
+                "--no-fund", "--loglevel=error"]  # fmt: skip
         env = {
             "npm_config_cache": str(cache / "npm"),
             "npm_config_update_notifier": "false",
@@ -360,9 +435,46 @@ class JavaScriptRuntime(Runtime):
         machine = self.node().parent.parent / "etc" / "npmrc"
         if machine.is_file():
             env["npm_config_globalconfig"] = str(machine)
+        return argv, env
+
+    def _machine_npmrc(self) -> dict[str, str]:
+        """The settings of the machine's global npmrc (`key=value` lines), if it has one."""
+        path = self.node().parent.parent / "etc" / "npmrc"
+        if not path.is_file():
+            return {}
+        settings = {}
+        for line in path.read_text(errors="replace").splitlines():
+            key, found, value = line.partition("=")
+            if found and not key.lstrip().startswith((";", "#")):
+                settings[key.strip()] = value.strip()
+        return settings
+
+    def _tool(self, package: str, entry: str, cache: Path, sandbox: Sandbox) -> Path:
+        """A package manager (`package`, an npm spec) installed once into the cache with npm,
+        through the same egress; the path of its script (`entry`, below node_modules)."""
+        name = re.sub(r"[^A-Za-z0-9.]+", "-", package).strip("-")
+        tooldir = cache / "tools" / f"{name}-node{self._version().split('.')[0]}"
+        script = tooldir / "node_modules" / entry
+        if (tooldir / ".ready").exists() and script.is_file():
+            return script
+        shutil.rmtree(tooldir, ignore_errors=True)
+        tooldir.mkdir(parents=True)
+        (tooldir / "package.json").write_text('{"name": "assay-tool", "private": true}')
+        argv, env = self._npm(cache, "install", "--prefix", str(tooldir), package)
+        self._install(cache, argv, env, sandbox, envdir=tooldir, what=package)
+        if not script.is_file():
+            shutil.rmtree(tooldir, ignore_errors=True)
+            raise EnvironmentFailed(f"{package} installed without {entry}")
+        (tooldir / ".ready").write_text("{}")
+        return script
+
+    def _install(self, cache: Path, argv: list[str], env: dict[str, str], sandbox: Sandbox, *,
+                 envdir: Path, what: str) -> None:  # fmt: skip
+        """Run an install in the sandbox, through the egress proxy (or straight to a configured
+        registry); on failure remove `envdir` and say why, in the installer's last words."""
         direct = None if self._registry is None else {"npm_config_registry": self._registry()}
         step, outcome = sandboxed.install(
-            cache, install, sandbox, env=env, hosts=self._package_hosts, direct=direct,
+            cache, argv, sandbox, env=env, hosts=self._package_hosts, direct=direct,
             readonly=[self.node().parent.parent, self.npm_cli().parent.parent],
             limits=Limits(wall_s=900, cpu_s=900, memory_mb=NODE_ADDRESS_SPACE_MB,
                           processes=256, output_bytes=2_000_000,
@@ -370,14 +482,15 @@ class JavaScriptRuntime(Runtime):
         )  # fmt: skip
         if not outcome.ok or step.get("exit_code") not in (0, None):
             shutil.rmtree(envdir, ignore_errors=True)
-            tail = str(step.get("output") or outcome.stderr or outcome.stdout).strip()
+            tail = _ANSI.sub("", str(step.get("output") or outcome.stderr or outcome.stdout))
+            # The installer's own words, not a stack trace's frames.
+            lines = [line.strip() for line in tail.splitlines()
+                     if line.strip() and not _FRAME.match(line)]  # fmt: skip
             raise EnvironmentFailed(
-                f"installing the project's npm dependencies failed ({outcome.reason}): "
-                + " | ".join(tail.splitlines()[-3:]),
-                fix="check package.json; installs reach npm's registry only, through the sandbox",
+                f"installing {what} failed ({outcome.reason}): " + " | ".join(_said(lines)),
+                fix="check package.json and the lockfile; installs reach the package registry "
+                "only, through the sandbox",
             )
-        (envdir / ".ready").write_text(json.dumps({"tools": environment.tools}))
-        return environment
 
     # ------------------------------------------------------------------ run tests
     def _argv(self, env: Environment, detection: Detection, tests: list[str]) -> list[str]:
@@ -389,7 +502,8 @@ class JavaScriptRuntime(Runtime):
                     "coverage/**", "dist/**", "build/**"]  # fmt: skip
         if detection.test_runner == "vitest":
             argv = [str(env.interpreter), str(modules / "vitest" / "vitest.mjs"), "run",
-                    "--reporter=json", f"--outputFile={STATE_DIR}/results.json",
+                    *_vitest_config(modules), "--reporter=json",
+                    f"--outputFile={STATE_DIR}/results.json",
                     "--includeTaskLocation", "--coverage.enabled", "--coverage.provider=v8",
                     "--coverage.reporter=json", "--coverage.all", "--coverage.reportOnFailure",
                     f"--coverage.reportsDirectory={STATE_DIR}/coverage",
@@ -402,7 +516,7 @@ class JavaScriptRuntime(Runtime):
                 "--coverage", "--coverageReporters=json",
                 f"--coverageDirectory={STATE_DIR}/coverage", "--watchman=false",
                 f"--cacheDirectory={STATE_DIR}/jest-cache", "--passWithNoTests",
-                "--rootDir=."]  # fmt: skip
+                f"--config={STATE_DIR}/{JEST_CONFIG}", "--rootDir=."]  # fmt: skip
         argv += [f"--collectCoverageFrom={p}" for p in include]
         argv += [f"--collectCoverageFrom=!{p}" for p in excluded]
         return argv + (["--runTestsByPath", *tests] if tests else [])
@@ -434,6 +548,7 @@ class JavaScriptRuntime(Runtime):
                 return Commands(limits=limits, decided=decided)
         else:
             argv = self._argv(env, detection, tests)
+            configure(workdir, detection.test_runner)
         # Jest loads ES modules only through Node's VM modules; Vitest needs nothing.
         jest_esm = detection.test_runner == "jest" and _esm(detection)
         options = "--experimental-vm-modules" if jest_esm else ""
@@ -467,6 +582,33 @@ class JavaScriptRuntime(Runtime):
         )
         reason = ran.verdict(found, f"the test runner exited with {ran.code}")
         return ran.finished(found, coverage_map, reason=reason)
+
+
+def configure(workdir: Path, runner: str, *, only: list[str] | None = None) -> str:
+    """Write Assay's configuration for `runner` in `workdir`'s `.assay` (the project's own,
+    with its aliases and Assay's tests found); its path, relative to `workdir`."""
+    name = f"{STATE_DIR}/{VITEST_CONFIG if runner == 'vitest' else JEST_CONFIG}"
+    (workdir / name).write_text(javascript_config.wrapper(runner, workdir, only=only))
+    return name
+
+
+def _said(lines: list[str]) -> list[str]:
+    """What an installer's output says went wrong: three lines from its first error line,
+    else its last three."""
+    first = next((n for n, line in enumerate(lines) if _ERROR_LINE.search(line)), None)
+    return lines[-3:] if first is None else lines[first : first + 3]
+
+
+def _vitest_config(modules: Path) -> list[str]:
+    """Assay's Vitest configuration, loaded as it is (`--configLoader=native`: Vite's default
+    bundles it into node_modules, which test runs may not write). Vitest before 3.1 has no such
+    loader: it is left to find the project's configuration itself, without the aliases."""
+    manifest = json_or_none(read_inside(modules / "vitest", "package.json"))
+    version = str(manifest.get("version", "")) if isinstance(manifest, dict) else ""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if numbers < (3, 1):
+        return []
+    return [f"--config={STATE_DIR}/{VITEST_CONFIG}", "--configLoader=native"]
 
 
 def envdir_modules(env: Environment) -> Path:
