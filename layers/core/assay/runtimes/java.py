@@ -92,7 +92,7 @@ class JavaRuntime(Runtime):
                           fix="install a JDK 11+ (Debian: default-jdk-headless)")  # fmt: skip
         return javac.resolve().parent.parent
 
-    def _maven_here(self) -> bool:
+    def maven_here(self) -> bool:
         try:
             self._maven.mvn()
         except EnvironmentFailed:
@@ -101,14 +101,14 @@ class JavaRuntime(Runtime):
 
     def build_tool(self, root: Path) -> str:
         """maven for a pom when Maven is installed; else javac (JUnit-only projects)."""
-        return "maven" if (root / "pom.xml").is_file() and self._maven_here() else "javac"
+        return "maven" if (root / "pom.xml").is_file() and self.maven_here() else "javac"
 
     def availability(self) -> tuple[bool, str]:
         try:
             jdk = self.jdk()
         except EnvironmentFailed as exc:
             return False, str(exc)
-        if self._maven_here():
+        if self.maven_here():
             return True, f"the project's Maven build, JUnit 4/5 with JaCoCo, on {jdk.name}"
         try:
             self._javac.jars()

@@ -78,9 +78,19 @@ def junit_flavour(build_text: str) -> str:
     return "junit5"
 
 
-def probe_test(flavour: str) -> str:
-    """A test that passes, in the project's JUnit: prepare runs it so Surefire resolves the
-    provider the real runs will use."""
+def probe_test(flavour: str, language: str) -> tuple[str, str]:
+    """A test that passes, in the project's JUnit and language, and where it goes: prepare runs
+    it so Surefire resolves the provider the real runs will use."""
+    if language == "kotlin":
+        test = "org.junit.Test" if flavour == "junit4" else "org.junit.jupiter.api.Test"
+        return (
+            "src/test/kotlin/AssayProbeTest.kt",
+            f"class AssayProbeTest {{ @{test} fun probe() {{}} }}\n",
+        )
+    return "src/test/java/AssayProbeTest.java", _java_probe(flavour)
+
+
+def _java_probe(flavour: str) -> str:
     if flavour == "junit4":
         return ("public class AssayProbeTest {\n"
                 "  @org.junit.Test public void probe() {}\n}\n")  # fmt: skip
@@ -191,9 +201,10 @@ class MavenBuild:
                         ignore=shutil.ignore_patterns(".git", STATE_DIR, "target"))  # fmt: skip
         for tests in ("src/test/java", "src/test/kotlin"):
             shutil.rmtree(work / "project" / tests, ignore_errors=True)
-        probe = work / "project" / "src" / "test" / "java" / "AssayProbeTest.java"
+        rel, text = probe_test(detection.test_runner, detection.language)
+        probe = work / "project" / rel
         probe.parent.mkdir(parents=True)
-        probe.write_text(probe_test(detection.test_runner))
+        probe.write_text(text)
         file_mirror = self._mirror.startswith("file:")
         online = bool(self._mirror) and not file_mirror  # a mirror is reached directly
         settings = work / "settings.xml"

@@ -9,6 +9,7 @@ from assay.config import Settings
 from assay.runtimes.golang import GoRuntime
 from assay.runtimes.java import JavaRuntime
 from assay.runtimes.javascript import JavaScriptRuntime
+from assay.runtimes.kotlin import KotlinRuntime
 from assay.runtimes.port import Runtime
 from assay.runtimes.python import PythonRuntime
 from assay.runtimes.rust import RustRuntime
@@ -23,5 +24,7 @@ def runtimes(
         JavaScriptRuntime(package_hosts=hosts),
         GoRuntime(package_hosts=hosts, goproxy=settings.goproxy),
         RustRuntime(package_hosts=hosts, registry=settings.cargo_registry),
+        # Before Java: a Kotlin project with Java beside it counts both, and wins the tie.
+        KotlinRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror),
         JavaRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror),
     ]
