@@ -35,6 +35,7 @@ from assay.runtimes.port import (
     Environment,
     EnvironmentFailed,
     Idioms,
+    MutationTool,
     Ran,
     Runtime,
     TestCaseResult,
@@ -148,7 +149,8 @@ _FRAME = re.compile(r"^\s+at |^\s*[{}]\s*$|^\s+\w+: ")
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:Error|Exception))\b")
 # A parse error's line: Node's `SyntaxError: ...`, or the compile check's `file:line:col: ...`.
 _PARSE_ERROR = re.compile(r"^SyntaxError: .*|^\S+:\d+:\d+: .*")
-VITEST_CONFIG = "vitest.config.mjs"  # Assay's own, in .assay (javascript_config)
+VITEST_CONFIG = "vitest.config.mjs"  # Assay's own, in .assay/config (javascript_config)
+CONFIG_DIR = f"{STATE_DIR}/config"
 JEST_CONFIG = "jest.config.cjs"
 NO_COMPILER = 2  # the compile check's exit code when nothing can compile the file
 
@@ -305,6 +307,11 @@ class JavaScriptRuntime(Runtime):
 
     def is_assertion_failure(self, error_type: str | None, message: str | None) -> bool:
         return error_type == "AssertionError"
+
+    def mutation_tool(self) -> MutationTool | None:
+        from assay.runtimes.javascript_mutation import Stryker
+
+        return Stryker(self)
 
     # ------------------------------------------------------------------ prepare
     def _version(self) -> str:
@@ -502,7 +509,7 @@ class JavaScriptRuntime(Runtime):
                     "coverage/**", "dist/**", "build/**"]  # fmt: skip
         if detection.test_runner == "vitest":
             argv = [str(env.interpreter), str(modules / "vitest" / "vitest.mjs"), "run",
-                    *_vitest_config(modules), "--reporter=json",
+                    f"--config={CONFIG_DIR}/{VITEST_CONFIG}", "--reporter=json",
                     f"--outputFile={STATE_DIR}/results.json",
                     "--includeTaskLocation", "--coverage.enabled", "--coverage.provider=v8",
                     "--coverage.reporter=json", "--coverage.all", "--coverage.reportOnFailure",
@@ -516,7 +523,7 @@ class JavaScriptRuntime(Runtime):
                 "--coverage", "--coverageReporters=json",
                 f"--coverageDirectory={STATE_DIR}/coverage", "--watchman=false",
                 f"--cacheDirectory={STATE_DIR}/jest-cache", "--passWithNoTests",
-                f"--config={STATE_DIR}/{JEST_CONFIG}", "--rootDir=."]  # fmt: skip
+                f"--config={CONFIG_DIR}/{JEST_CONFIG}", "--rootDir=."]  # fmt: skip
         argv += [f"--collectCoverageFrom={p}" for p in include]
         argv += [f"--collectCoverageFrom=!{p}" for p in excluded]
         return argv + (["--runTestsByPath", *tests] if tests else [])
@@ -531,12 +538,7 @@ class JavaScriptRuntime(Runtime):
         limits: Limits,
         collect_only: bool,
     ) -> Commands:
-        link = workdir / "node_modules"
-        if link.is_symlink() or link.is_file():
-            link.unlink()
-        elif link.is_dir():
-            shutil.rmtree(link)  # a node_modules shipped with the project: ours replaces it
-        link.symlink_to(envdir_modules(env), target_is_directory=True)
+        link_modules(workdir, env)
         # V8 reserves address space far beyond what it uses; Jest opens many files.
         limits = sandboxed.at_least(limits, memory_mb=NODE_ADDRESS_SPACE_MB, open_files=4096)
         if collect_only:
@@ -584,10 +586,24 @@ class JavaScriptRuntime(Runtime):
         return ran.finished(found, coverage_map, reason=reason)
 
 
+def link_modules(workdir: Path, env: Environment) -> None:
+    """`workdir`'s node_modules: a link to the environment's (read-only)."""
+    link = workdir / "node_modules"
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)  # a node_modules shipped with the project: ours replaces it
+    link.symlink_to(envdir_modules(env), target_is_directory=True)
+
+
 def configure(workdir: Path, runner: str, *, only: list[str] | None = None) -> str:
     """Write Assay's configuration for `runner` in `workdir`'s `.assay` (the project's own,
-    with its aliases and Assay's tests found); its path, relative to `workdir`."""
-    name = f"{STATE_DIR}/{VITEST_CONFIG if runner == 'vitest' else JEST_CONFIG}"
+    with its aliases and Assay's tests found); its path, relative to `workdir`.
+
+    It sits in a folder with an empty node_modules of its own: Vite compiles a config file
+    into the nearest node_modules, and the project's is the read-only environment."""
+    name = f"{CONFIG_DIR}/{VITEST_CONFIG if runner == 'vitest' else JEST_CONFIG}"
+    (workdir / CONFIG_DIR / "node_modules").mkdir(parents=True, exist_ok=True)
     (workdir / name).write_text(javascript_config.wrapper(runner, workdir, only=only))
     return name
 
@@ -597,18 +613,6 @@ def _said(lines: list[str]) -> list[str]:
     else its last three."""
     first = next((n for n, line in enumerate(lines) if _ERROR_LINE.search(line)), None)
     return lines[-3:] if first is None else lines[first : first + 3]
-
-
-def _vitest_config(modules: Path) -> list[str]:
-    """Assay's Vitest configuration, loaded as it is (`--configLoader=native`: Vite's default
-    bundles it into node_modules, which test runs may not write). Vitest before 3.1 has no such
-    loader: it is left to find the project's configuration itself, without the aliases."""
-    manifest = json_or_none(read_inside(modules / "vitest", "package.json"))
-    version = str(manifest.get("version", "")) if isinstance(manifest, dict) else ""
-    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
-    if numbers < (3, 1):
-        return []
-    return [f"--config={STATE_DIR}/{VITEST_CONFIG}", "--configLoader=native"]
 
 
 def envdir_modules(env: Environment) -> Path:
