@@ -26,6 +26,7 @@ from assay.runtimes.port import (
     Environment,
     EnvironmentFailed,
     Idioms,
+    MutationTool,
     Ran,
     Runtime,
     TestRun,
@@ -85,7 +86,7 @@ class JavaRuntime(Runtime):
         mvn: Path | None = None,
     ) -> None:
         self._javac = JavacBuild(library)
-        self._maven = MavenBuild(package_hosts=package_hosts, mirror=maven_mirror, mvn=mvn)
+        self.maven = MavenBuild(package_hosts=package_hosts, mirror=maven_mirror, mvn=mvn)
 
     def jdk(self) -> Path:
         javac = toolchain("javac", None, missing="no JDK on this machine (javac)",
@@ -94,7 +95,7 @@ class JavaRuntime(Runtime):
 
     def maven_here(self) -> bool:
         try:
-            self._maven.mvn()
+            self.maven.mvn()
         except EnvironmentFailed:
             return False
         return True
@@ -202,9 +203,9 @@ class JavaRuntime(Runtime):
     # ------------------------------------------------------------------ prepare
     def prepare(self, detection: Detection, root: Path, sandbox: Sandbox, cache: Path,
                 extra_tools: list[str]) -> Environment:  # fmt: skip
-        del extra_tools
         if detection.package_manager == "maven":
-            return self._maven.prepare(detection, root, sandbox, cache, self.jdk())
+            return self.maven.prepare(detection, root, sandbox, cache, self.jdk(),
+                                      pit="pitest" in extra_tools)  # fmt: skip
         foreign = _foreign_dependencies(root)
         if foreign:
             raise EnvironmentFailed(
@@ -219,23 +220,28 @@ class JavaRuntime(Runtime):
             )
         return self._javac.prepare(self.jdk(), cache)
 
+    def mutation_tool(self) -> MutationTool | None:
+        from assay.runtimes.pit import PitMutation
+
+        return PitMutation(self)
+
     # ------------------------------------------------------------------ run tests
     check_reasons = ("the code compiles", "the code does not compile")
 
     def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
                  *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
         if self.build_tool(workdir) == "maven":
-            return self._maven.commands(env, detection, workdir, tests, limits=limits,
-                                        collect_only=collect_only)  # fmt: skip
+            return self.maven.commands(env, detection, workdir, tests, limits=limits,
+                                       collect_only=collect_only)  # fmt: skip
         return self._javac.commands(env, tests, limits=limits, collect_only=collect_only)
 
     def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
         if self.build_tool(workdir) == "maven":
-            return self._maven.read_output(workdir)
+            return self.maven.read_output(workdir)
         return self._javac.read_output(workdir)
 
     def read_results(self, ran: Ran) -> TestRun:
         index = SourceIndex(self._sources(ran.workdir, ("src/main", "src/test")), MAIN)
         if self.build_tool(ran.workdir) == "maven":
-            return self._maven.read_results(ran, index)
+            return self.maven.read_results(ran, index)
         return self._javac.read_results(ran, index) or self.read_check(ran)

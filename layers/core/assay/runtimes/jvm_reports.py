@@ -86,3 +86,12 @@ def jacoco_coverage(data: bytes, index: SourceIndex) -> CoverageMap | None:
                     )
             files[rel] = coverage
     return CoverageMap(files=files)
+
+
+def test_class_name(test: str) -> str | None:
+    """`src/test/java/a/b/CTest.java` -> `a.b.CTest` (Kotlin's too)."""
+    path = PurePosixPath(test)
+    for root in ("src/test/java", "src/test/kotlin"):
+        if path.is_relative_to(root):
+            return ".".join(path.relative_to(root).with_suffix("").parts)
+    return None

@@ -13,17 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree
 
+from assay.runtimes import pit as pitest
 from assay.runtimes import sandboxed
-from assay.runtimes.jvm_reports import SourceIndex, jacoco_coverage, test_cases
+from assay.runtimes.jvm_reports import SourceIndex, jacoco_coverage, test_cases, test_class_name
 from assay.runtimes.port import (
     Commands,
     Detection,
@@ -54,6 +56,7 @@ SKIP_CHECKS = (
     "-Dmaven.javadoc.skip", "-Dgpg.skip", "-Drevapi.skip", "-Djapicmp.skip",
     "-Dbasepom.check.skip-all", "-Dsort.skip", "-Dmdep.analyze.skip",
 )  # fmt: skip
+CLI_FLAGS = ("-Dstyle.color=never", *SKIP_CHECKS)
 _PREPARE_AGENT = re.compile(r"<goal>\s*prepare-agent\s*</goal>")
 
 
@@ -166,33 +169,36 @@ class MavenBuild:
 
     # ------------------------------------------------------------------ prepare
     def prepare(self, detection: Detection, root: Path, sandbox: Sandbox, cache: Path,
-                jdk: Path) -> Environment:  # fmt: skip
+                jdk: Path, *, pit: bool = False) -> Environment:  # fmt: skip
+        """With `pit`, PIT's Maven plugin is resolved too (mutation testing was asked for)."""
         problem = pom_problem(root)
         if problem:
             raise EnvironmentFailed(problem, fix="fix pom.xml so `mvn validate` accepts it")
         pom = (root / "pom.xml").read_text(errors="replace")
         version = self.version()
         home = self.home()
-        fingerprint = [str(jdk), version, pom, self._mirror, JACOCO, detection.test_runner]
+        fingerprint = [str(jdk), version, pom, self._mirror, JACOCO, detection.test_runner,
+                       pitest.PITEST if pit else None]  # fmt: skip
         key = hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:16]
         envdir = cache / "envs" / f"maven-{key}"
         base = Path(sys.base_prefix)
         environment = Environment(
             interpreter=jdk / "bin" / "java", key=key,
             readonly=sorted({envdir, jdk, home, Path("/usr/share/java"), base}),
-            tools=[version, f"jacoco-maven-plugin {JACOCO.rsplit(':', 1)[1]}"],
+            tools=[version, f"jacoco-maven-plugin {JACOCO.rsplit(':', 1)[1]}"]
+            + ([f"pitest-maven {pitest.PITEST.rsplit(':', 1)[1]}"] if pit else []),
         )  # fmt: skip
         if (envdir / ".ready").exists():
             return environment
         shutil.rmtree(envdir, ignore_errors=True)
-        self._resolve(detection, root, envdir, sandbox, cache=cache, jdk=jdk)
+        self._resolve(detection, root, envdir, sandbox, cache=cache, jdk=jdk, pit=pit)
         (envdir / "settings.xml").write_text(settings_xml(self._mirror, proxy=False,
                                                           credentials=False))  # fmt: skip
         (envdir / ".ready").write_text(json.dumps({"maven": version}))
         return environment
 
     def _resolve(self, detection: Detection, root: Path, envdir: Path, sandbox: Sandbox, *,
-                 cache: Path, jdk: Path) -> None:  # fmt: skip
+                 cache: Path, jdk: Path, pit: bool) -> None:  # fmt: skip
         """Run the test goals once, online, on a copy of the project whose only test is the
         probe (its own tests may not build yet); what Maven fetched becomes `envdir/repo`."""
         work = cache / ".maven-prepare"
@@ -209,9 +215,15 @@ class MavenBuild:
         online = bool(self._mirror) and not file_mirror  # a mirror is reached directly
         settings = work / "settings.xml"
         settings.write_text(settings_xml(self._mirror, proxy=not online, credentials=True))
+        pom = (root / "pom.xml").read_text(errors="replace")
+        goals = self.goals(pom)
+        if pit:  # PIT on the probe alone: its plugin and its test launcher get fetched
+            (work / "project" / "pom.xml").write_text(
+                pitest.with_profile(pom, detection.test_runner)
+            )
+            goals += pitest.goals(["AssayProbeTest"], ["AssayProbeTest"])
         argv = [str(self.mvn()), "-B", "-f", str(work / "project" / "pom.xml"), "-s",
-                str(settings), f"-Dmaven.repo.local={work / 'repo'}",
-                *self.goals(pom=(root / "pom.xml").read_text(errors="replace")),
+                str(settings), f"-Dmaven.repo.local={work / 'repo'}", *goals,
                 "-Dtest=AssayProbeTest", "-Dsurefire.failIfNoSpecifiedTests=false"]  # fmt: skip
         readonly = [jdk, self.home(), Path("/usr/share/java")]
         if file_mirror:
@@ -240,32 +252,41 @@ class MavenBuild:
         else:
             attach, report = [f"{JACOCO}:prepare-agent"], [f"{JACOCO}:report"]
         return [*attach, "test", *report, "-Dmaven.test.failure.ignore=true",
-                "-Dstyle.color=never", "-Djacoco.skip=false", *SKIP_CHECKS]  # fmt: skip
+                "-Djacoco.skip=false", *CLI_FLAGS]  # fmt: skip
 
     # ------------------------------------------------------------------ run tests
     def commands(self, env: Environment, detection: Detection, workdir: Path, tests: list[str],
                  *, limits: Limits, collect_only: bool) -> Commands:  # fmt: skip
+        if collect_only:
+            return self.offline(env, workdir, ["test-compile", *CLI_FLAGS], limits=limits)
+        goals = self.goals((workdir / "pom.xml").read_text(errors="replace"))
+        classes = sorted({name for t in tests if (name := test_class_name(t))})
+        if classes:
+            goals += [f"-Dtest={','.join(classes)}", "-Dsurefire.failIfNoSpecifiedTests=false"]
+        return self.offline(env, workdir, goals, limits=limits)
+
+    def offline(self, env: Environment, workdir: Path, goals: list[str], *, limits: Limits,
+                log: str = "build.txt") -> Commands:  # fmt: skip
+        """`mvn -o GOALS` in `workdir` against the prepared repository, its output in `log`
+        (in `.assay`); exit 3 when the build fails."""
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
         jdk = Path(env.interpreter).parent.parent
         mvn = (f"'{self.mvn()}' -o -B -s '{envdir / 'settings.xml'}'"
                f" -Dmaven.repo.local='{envdir / 'repo'}'")  # fmt: skip
-        if collect_only:
-            goals = f"test-compile -Dstyle.color=never {' '.join(SKIP_CHECKS)}"
-        else:
-            pom = (workdir / "pom.xml").read_text(errors="replace")
-            goals = " ".join(self.goals(pom))
-            classes = sorted({name for t in tests if (name := _class_name(t))})
-            if classes:
-                goals += f" -Dtest={','.join(classes)} -Dsurefire.failIfNoSpecifiedTests=false"
         # Reports an earlier run left in this work directory must not pass for this run's.
-        stale = "target/surefire-reports target/site/jacoco target/jacoco.exec"
-        script = f"rm -rf {stale}; {mvn} {goals} > {STATE_DIR}/build.txt 2>&1 || exit 3"
+        stale = "target/surefire-reports target/site/jacoco target/jacoco.exec target/pit-reports"
+        words = " ".join(shlex.quote(g) for g in goals)
+        script = f"rm -rf {stale}; {mvn} {words} > {STATE_DIR}/{log} 2>&1 || exit 3"
         return Commands(
             steps=[sandboxed.shell(script)],
             env=_maven_env(jdk, workdir / STATE_DIR),
             limits=sandboxed.at_least(limits, memory_mb=ADDRESS_SPACE_MB, processes=PROCESSES,
                                       open_files=4096),
         )  # fmt: skip
+
+    @staticmethod
+    def errors(output: str) -> str:
+        return errors(output)
 
     def read_output(self, workdir: Path) -> str:
         """What Maven said that matters: its errors (a compiler's, a plugin's), else its tail."""
@@ -278,7 +299,7 @@ class MavenBuild:
             text = sandboxed.text(ran.workdir, "build.txt")
             if "COMPILATION ERROR" in text or "Compilation failure" in text:
                 return ran.run(False, "the code or its tests do not compile")
-            return ran.run(False, f"the Maven build failed: {_errors(text)}")
+            return ran.run(False, f"the Maven build failed: {errors(text)}")
         reports = [read_inside(ran.workdir, rel) for rel in _surefire_reports(ran.workdir)]
         found = test_cases(reports, index)
         xml = read_inside(ran.workdir, "target/site/jacoco/jacoco.xml")
@@ -288,15 +309,6 @@ class MavenBuild:
             return ran.run(False, "Surefire ran no test", results=found, coverage=coverage)
         reason = "some tests failed" if failed else "all tests passed"
         return ran.run(ran.outcome.ok and not failed, reason, results=found, coverage=coverage)
-
-
-def _class_name(test: str) -> str | None:
-    """`src/test/java/a/b/CTest.java` -> `a.b.CTest` (Kotlin's too)."""
-    path = PurePosixPath(test)
-    for root in ("src/test/java", "src/test/kotlin"):
-        if path.is_relative_to(root):
-            return ".".join(path.relative_to(root).with_suffix("").parts)
-    return None
 
 
 def _surefire_reports(workdir: Path) -> list[str]:
@@ -314,7 +326,7 @@ def _maven_env(jdk: Path, home: Path) -> dict[str, str]:
 
 def _prepare_failed(output: str, reason: str, mirror: str) -> EnvironmentFailed:
     """Why prepare's build failed: what could not be fetched, or the build's own error."""
-    said = _errors(output)
+    said = errors(output)
     if "COMPILATION ERROR" in output or "Compilation failure" in output:
         return EnvironmentFailed(
             f"the project does not compile with its Maven build ({reason}): {said}",
@@ -333,7 +345,7 @@ def _prepare_failed(output: str, reason: str, mirror: str) -> EnvironmentFailed:
                              fix="check that `mvn test` passes on this project")  # fmt: skip
 
 
-def _errors(output: str) -> str:
+def errors(output: str) -> str:
     """Maven's first error lines, without its help footer."""
     lines = [line.removeprefix("[ERROR]").strip() for line in output.splitlines()
              if line.startswith("[ERROR]")]  # fmt: skip
