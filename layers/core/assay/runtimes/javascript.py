@@ -1,9 +1,12 @@
 """JavaScript and TypeScript: Jest or Vitest, with Istanbul-format line and branch coverage,
 run inside the sandbox on the machine's Node.js.
 
-The project's dependencies and the test runner are installed with npm (lifecycle scripts off,
-so no package runs code at install) into a cached environment outside the project, from its
-package.json and lock file, through the same registry-only egress proxy as Python installs.
+The project's dependencies and the test runner are installed with the package manager its
+lockfile names (npm, pnpm or Yarn: `javascript_install`; lifecycle scripts off, so no package
+runs code at install) into a cached environment outside the project, from its package.json and
+lock file, through the same registry-only egress proxy as Python installs. Runs load Assay's
+Jest or Vitest configuration over the project's own (`javascript_config`); Stryker measures
+mutation scores (`javascript_mutation`).
 Test runs link that environment's node_modules into a fresh copy of the project, read-only.
 Jest runs JavaScript (CommonJS, or ES modules through Node's VM modules); TypeScript projects
 use Vitest, which compiles TypeScript itself.
@@ -216,7 +219,10 @@ class JavaScriptRuntime(Runtime):
             return False, unavailable(exc)
         if int(version.split(".")[0]) < 18:
             return False, f"Node.js {version} is too old: Jest 29 and Vitest 3 need 18 or newer"
-        return True, f"Jest or Vitest on Node.js {version} (installed per project with npm)"
+        return True, (
+            f"Jest or Vitest on Node.js {version} (installed per project with npm, "
+            "pnpm or Yarn, as its lockfile says)"
+        )
 
     # ------------------------------------------------------------------ detect
     def detect(self, root: Path) -> Detection | None:

@@ -101,12 +101,12 @@ def install_argv(manager: Manager, cli: Path, node: Path, envdir: Path, *, cache
             "npm_config_update_notifier": "false", "XDG_DATA_HOME": str(cache / "pnpm-data"),
         }  # fmt: skip
     if manager.berry:
-        return [str(node), str(cli), "install", "--mode=skip-build"], {
+        return [str(node), str(cli), "--cwd", str(envdir), "install", "--mode=skip-build"], {
             "YARN_NODE_LINKER": "node-modules", "YARN_ENABLE_IMMUTABLE_INSTALLS": "false",
             "YARN_ENABLE_SCRIPTS": "false", "YARN_ENABLE_TELEMETRY": "0",
             "YARN_ENABLE_GLOBAL_CACHE": "false", "YARN_IGNORE_PATH": "1",
             "YARN_CACHE_FOLDER": str(cache / "yarn-berry"), "YARN_NPM_REGISTRY_SERVER": registry,
-            "YARN_ENABLE_PROGRESS_BARS": "false", "YARN_CWD": str(envdir),
+            "YARN_ENABLE_PROGRESS_BARS": "false", "YARN_NETWORK_CONCURRENCY": "8",
         }  # fmt: skip
     return [str(node), str(cli), "install", "--cwd", str(envdir), "--ignore-scripts",
             "--non-interactive", "--no-progress", "--ignore-engines",
