@@ -1,7 +1,7 @@
-"""Stryker mutation testing for JavaScript (Jest) and TypeScript (Vitest, through a path
-alias), installed from the npm registry at prepare and run in the process sandbox against the
-kept tests: the boundary mutants of `v < lo` survive, `a + b` -> `a - b` is killed, and a
-function no kept test calls is uncovered."""
+"""Stryker mutation testing for JavaScript (Jest; also through a whole --mutation analysis)
+and TypeScript (Vitest, through a path alias), installed from the npm registry at prepare and
+run in the process sandbox against the kept tests: the boundary mutants of `v < lo` survive,
+`a + b` -> `a - b` is killed, and a function no kept test calls is uncovered."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from assay.runtimes.javascript import JavaScriptRuntime
 from assay.sandbox.process import ProcessSandbox
+from tests.support.analysis import analyze_with_script
 
 pytestmark = [
     pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost", "registry.npmjs.org"]),
@@ -49,6 +50,12 @@ test("adds", () => {
 TEST = "tests/assay_src_calc_llm_0.test.js"
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Assay home: the analysis reuses the environment the first test prepared."""
+    return tmp_path_factory.mktemp("assay-stryker-home")
+
+
 def _write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +63,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_stryker_kills_one_mutant_and_lets_the_boundary_survive(tmp_path: Path) -> None:
+def test_stryker_kills_one_mutant_and_lets_the_boundary_survive(home: Path, tmp_path: Path) -> None:
     project = _write(tmp_path / "calc", {
         "package.json": json.dumps({"name": "calc", "version": "1.0.0", "private": True}),
         "src/calc.js": CALC, TEST: KEPT,
@@ -66,8 +73,8 @@ def test_stryker_kills_one_mutant_and_lets_the_boundary_survive(tmp_path: Path) 
     assert detection is not None
     tool = runtime.mutation_tool()
     assert tool is not None
-    sandbox = ProcessSandbox(hidden=(tmp_path / "home",))
-    env = runtime.prepare(detection, project, sandbox, tmp_path / "cache", tool.tools)
+    sandbox = ProcessSandbox(hidden=(home,))
+    env = runtime.prepare(detection, project, sandbox, home / "cache", tool.tools)
     assert "@stryker-mutator/jest-runner@9.6.1" in env.tools
     result = tool.run(env, detection, project, modules=["src/calc.js"], tests=[TEST],
                       sandbox=sandbox, budget_s=180)  # fmt: skip
@@ -122,3 +129,25 @@ def test_stryker_on_typescript_with_vitest_and_a_path_alias(tmp_path: Path) -> N
     survived = {s.mutant for s in score.survivors}
     assert "src/calc.ts:6:EqualityOperator" in survived  # v > lo: the bound is never tested
     assert score.total == score.killed + score.survived + score.uncovered
+
+
+def test_an_analysis_with_mutation_scores_its_kept_javascript_tests(
+    home: Path, tmp_path: Path
+) -> None:
+    """`--mutation` through the whole pipeline: the install step brings Stryker, the kept
+    test is the one mutated against, and the report carries the score and the survivors."""
+    project = _write(tmp_path / "calc", {
+        "package.json": json.dumps({"name": "calc", "version": "1.0.0", "private": True}),
+        "src/calc.js": CALC,
+    })  # fmt: skip
+    report, _ = analyze_with_script(
+        project, [("Module `src/calc.js`", f"```javascript\n{KEPT}```\n")], home,
+        tmp_path / "out", mutation=True, mutation_budget_s=120,
+    )  # fmt: skip
+    assert report["status"] == "succeeded", report["reason"]
+    assert report["funnel"]["kept"] == 1
+    mutation = report["mutation"]
+    assert (mutation["tool"], mutation["complete"]) == ("stryker", True)
+    assert (mutation["killed"], mutation["total"], mutation["score"]) == (7, 14, 50.0)
+    survivors = mutation["modules"]["src/calc.js"]["survivors"]
+    assert "src/calc.js:2:EqualityOperator" in [s["mutant"] for s in survivors]
