@@ -352,10 +352,19 @@ class JavaScriptRuntime(Runtime):
         manifest = _package_json(root) or {}
         manager = javascript_install.choose(root, manifest)
         tools = self._tools(detection, root, extra_tools)
-        dependencies, left = javascript_install.registry_only(manifest.get("dependencies", {}))
-        dev, left_dev = javascript_install.registry_only(manifest.get("devDependencies", {}))
+        lock = manager.lock.read_text(errors="replace") if manager.lock else None
+        siblings: set[str] = set()
+        if manager.name == "npm" and lock is not None:
+            lock, siblings = javascript_install.npm_lock_alone(lock)
+        sections = {}
+        left = [f"{name} (a package of its workspace)" for name in sorted(siblings)]
+        for section in ("dependencies", "devDependencies"):
+            declared = {n: v for n, v in manifest.get(section, {}).items() if n not in siblings}
+            sections[section], gone = javascript_install.registry_only(declared)
+            left += gone
+        dependencies, dev = sections["dependencies"], sections["devDependencies"]
         notes = [f"left out {d}: no registry holds it (a workspace sibling or a local path)"
-                 for d in left + left_dev]  # fmt: skip
+                 for d in left]  # fmt: skip
         version = self._version()
         wanted: dict[str, Any] = {
             "dependencies": dependencies,
@@ -366,7 +375,6 @@ class JavaScriptRuntime(Runtime):
         pnpm = manifest.get("pnpm")
         if isinstance(pnpm, dict) and isinstance(pnpm.get("overrides"), dict):
             wanted["pnpm"] = {"overrides": pnpm["overrides"]}
-        lock = manager.lock.read_text(errors="replace") if manager.lock else None
         fingerprint = [version, manager.name, manager.package, wanted, lock]
         key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
         envdir = cache / "envs" / f"node{version}-{key}"
@@ -390,14 +398,15 @@ class JavaScriptRuntime(Runtime):
         if manifest.get("type"):
             package["type"] = manifest["type"]
         (envdir / "package.json").write_text(json.dumps(package, indent=1))
-        self._build(manager, envdir, cache, sandbox, notes)
+        self._build(manager, envdir, cache, sandbox, notes, lock=lock)
         ready.write_text(json.dumps({"tools": environment.tools, "notes": notes}))
         return environment.model_copy(update={"notes": notes})
 
     def _build(self, manager: javascript_install.Manager, envdir: Path, cache: Path,
-               sandbox: Sandbox, notes: list[str]) -> None:  # fmt: skip
-        """Install `envdir` (its package.json written) with the project's package manager,
-        else with npm, saying so in `notes`, when that manager cannot be had."""
+               sandbox: Sandbox, notes: list[str], *, lock: str | None) -> None:  # fmt: skip
+        """Install `envdir` (its package.json written) from `lock` (the lockfile's text) with
+        the project's package manager, else with npm, saying so in `notes`, when that manager
+        cannot be had."""
         registry = self._registry() if self._registry else NPM_REGISTRY
         if manager.name != "npm":
             try:
@@ -409,12 +418,12 @@ class JavaScriptRuntime(Runtime):
                              "versions were not used")  # fmt: skip
                 manager = javascript_install.Manager("npm", None)
         if manager.name == "npm":
-            if manager.lock is not None:
-                shutil.copyfile(manager.lock, envdir / "package-lock.json")
+            if manager.lock is not None and lock is not None:
+                (envdir / "package-lock.json").write_text(lock)
             argv, env = self._npm(cache, "install", "--prefix", str(envdir))
         else:
             assert manager.lock is not None
-            lock = manager.lock.read_text(errors="replace")
+            assert lock is not None
             (envdir / manager.lock.name).write_text(
                 javascript_install.lock_for_registry(manager, lock, registry)
             )

@@ -89,6 +89,30 @@ def registry_only(section: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return kept, left
 
 
+def npm_lock_alone(text: str) -> tuple[str, set[str]]:
+    """An npm lockfile of a workspace's root made this package's alone: without the sibling
+    packages it links (which no registry holds, and whose absence would make npm drop the
+    whole lock and resolve everything anew); and those siblings' names."""
+    lock = json.loads(text)
+    packages = lock.get("packages") if isinstance(lock, dict) else None
+    if not isinstance(packages, dict):
+        return text, set()
+    linked = {key: entry for key, entry in packages.items()
+              if isinstance(entry, dict) and entry.get("link")}  # fmt: skip
+    siblings = {key.rsplit("node_modules/", 1)[-1] for key in linked}
+    places = {str(entry.get("resolved", "")) for entry in linked.values()} - {""}
+    kept = {key: entry for key, entry in packages.items()
+            if key not in linked and not any(key == p or key.startswith(f"{p}/")
+                                             for p in places)}  # fmt: skip
+    root = dict(kept.get("", {}))
+    root.pop("workspaces", None)
+    for section in ("dependencies", "devDependencies", "optionalDependencies"):
+        if isinstance(root.get(section), dict):
+            root[section] = {n: v for n, v in root[section].items() if n not in siblings}
+    kept[""] = root
+    return json.dumps({**lock, "packages": kept}, indent=1), siblings
+
+
 def install_argv(manager: Manager, cli: Path, node: Path, envdir: Path, *, cache: Path,
                  registry: str) -> tuple[list[str], dict[str, str]]:  # fmt: skip
     """The command that installs `envdir` (its package.json and lockfile) with `manager`'s
