@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     )
     package_hosts: str = Field(
         default="pypi.org,files.pythonhosted.org,registry.npmjs.org,proxy.golang.org,"
-        "sum.golang.org,index.crates.io,static.crates.io,repo.maven.apache.org",
+        "sum.golang.org,index.crates.io,static.crates.io,repo.maven.apache.org,"
+        "services.gradle.org,downloads.gradle.org,plugins.gradle.org,plugins-artifacts.gradle.org",
         description="Comma-separated hosts dependency installs may reach (HTTPS only, through "
         "Assay's proxy); add your registry mirror here.",
     )

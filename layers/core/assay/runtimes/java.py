@@ -2,8 +2,9 @@
 measured with JaCoCo (lines and branches).
 
 A project with a pom is built by its own Maven build (`runtimes.maven`): its plugins and
-dependencies, fetched through the package egress or ASSAY_MAVEN_MIRROR. Without Maven (or a
-pom), the sources are compiled with javac against the machine's JUnit 5 (`runtimes.java_javac`),
+dependencies, fetched through the package egress or ASSAY_MAVEN_MIRROR; a Gradle build by
+Gradle (`runtimes.gradle`), through its wrapper. Without either, the sources are compiled with
+javac against the machine's JUnit 5 (`runtimes.java_javac`),
 which serves projects whose only dependency is JUnit; others are refused with the reason.
 Kotlin (`runtimes.kotlin`) shares all of this but its language knowledge.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from assay.intake.local import SKIP_DIRS
 from assay.runtimes import scanning
+from assay.runtimes.gradle import GRADLE_HOSTS, GradleBuild
 from assay.runtimes.java_javac import JAVA_LIB, JavacBuild
 from assay.runtimes.jvm_reports import SourceIndex
 from assay.runtimes.maven import MAVEN_CENTRAL_HOSTS, MavenBuild, junit_flavour
@@ -81,11 +83,12 @@ class JavaRuntime(Runtime):
         self,
         library: Path = JAVA_LIB,
         *,
-        package_hosts: tuple[str, ...] = MAVEN_CENTRAL_HOSTS,
+        package_hosts: tuple[str, ...] = MAVEN_CENTRAL_HOSTS + GRADLE_HOSTS,
         maven_mirror: str = "",
         mvn: Path | None = None,
     ) -> None:
         self._javac = JavacBuild(library)
+        self._gradle = GradleBuild(package_hosts=package_hosts, mirror=maven_mirror)
         self.maven = MavenBuild(package_hosts=package_hosts, mirror=maven_mirror, mvn=mvn)
 
     def jdk(self) -> Path:
@@ -101,8 +104,11 @@ class JavaRuntime(Runtime):
         return True
 
     def build_tool(self, root: Path) -> str:
-        """maven for a pom when Maven is installed; else javac (JUnit-only projects)."""
-        return "maven" if (root / "pom.xml").is_file() and self.maven_here() else "javac"
+        """maven for a pom when Maven is installed; gradle for a Gradle build without a pom, with
+        its wrapper or a `gradle` here; else javac (JUnit-only projects)."""
+        if (root / "pom.xml").is_file():
+            return "maven" if self.maven_here() else "javac"
+        return "gradle" if self._gradle.usable(root) else "javac"
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -152,7 +158,7 @@ class JavaRuntime(Runtime):
 
     def idioms(self, detection: Detection) -> Idioms:
         libraries = ("only JUnit and the libraries the project's build already declares"
-                     if detection.package_manager == "maven" else "no libraries beyond JUnit 5; "
+                     if detection.package_manager != "javac" else "no libraries beyond JUnit 5; "
                      "Java 11 syntax")  # fmt: skip
         return Idioms(
             language="Java", fence="java",
@@ -206,6 +212,8 @@ class JavaRuntime(Runtime):
         if detection.package_manager == "maven":
             return self.maven.prepare(detection, root, sandbox, cache, self.jdk(),
                                       pit="pitest" in extra_tools)  # fmt: skip
+        if detection.package_manager == "gradle":
+            return self._gradle.prepare(detection, root, sandbox, cache, self.jdk())
         foreign = _foreign_dependencies(root)
         if foreign:
             raise EnvironmentFailed(
@@ -233,15 +241,22 @@ class JavaRuntime(Runtime):
         if self.build_tool(workdir) == "maven":
             return self.maven.commands(env, detection, workdir, tests, limits=limits,
                                        collect_only=collect_only)  # fmt: skip
+        if self.build_tool(workdir) == "gradle":
+            return self._gradle.commands(env, detection, workdir, tests, limits=limits,
+                                         collect_only=collect_only)  # fmt: skip
         return self._javac.commands(env, tests, limits=limits, collect_only=collect_only)
 
     def read_output(self, workdir: Path, records: list[dict[str, Any]], outcome: Outcome) -> str:
         if self.build_tool(workdir) == "maven":
             return self.maven.read_output(workdir)
+        if self.build_tool(workdir) == "gradle":
+            return self._gradle.read_output(workdir)
         return self._javac.read_output(workdir)
 
     def read_results(self, ran: Ran) -> TestRun:
         index = SourceIndex(self._sources(ran.workdir, ("src/main", "src/test")), MAIN)
         if self.build_tool(ran.workdir) == "maven":
             return self.maven.read_results(ran, index)
+        if self.build_tool(ran.workdir) == "gradle":
+            return self._gradle.read_results(ran, index)
         return self._javac.read_results(ran, index) or self.read_check(ran)

@@ -9,8 +9,8 @@ from pathlib import PurePosixPath
 from defusedxml import ElementTree
 
 from assay.runtimes.coverage import CoverageMap, FileCoverage
-from assay.runtimes.port import TestCaseResult
-from assay.runtimes.results import junit_cases
+from assay.runtimes.port import Ran, TestCaseResult, TestRun
+from assay.runtimes.results import junit_cases, read_inside
 
 
 class SourceIndex:
@@ -95,3 +95,17 @@ def test_class_name(test: str) -> str | None:
         if path.is_relative_to(root):
             return ".".join(path.relative_to(root).with_suffix("").parts)
     return None
+
+
+def build_run(ran: Ran, reports: list[str], jacoco_xml: str, index: SourceIndex, *,
+              runner: str) -> TestRun:  # fmt: skip
+    """A finished build's test run: its JUnit XML `reports` and JaCoCo XML (paths relative to
+    the work directory), failed when a test failed or `runner` ran none."""
+    found = test_cases([read_inside(ran.workdir, rel) for rel in reports], index)
+    xml = read_inside(ran.workdir, jacoco_xml)
+    coverage = jacoco_coverage(xml, index) if xml else None
+    if not found:
+        return ran.run(False, f"{runner} ran no test", results=found, coverage=coverage)
+    failed = any(t.outcome in {"failed", "error"} for t in found)
+    reason = "some tests failed" if failed else "all tests passed"
+    return ran.run(ran.outcome.ok and not failed, reason, results=found, coverage=coverage)

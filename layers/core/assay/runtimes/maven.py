@@ -25,7 +25,7 @@ from defusedxml import ElementTree
 
 from assay.runtimes import pit as pitest
 from assay.runtimes import sandboxed
-from assay.runtimes.jvm_reports import SourceIndex, jacoco_coverage, test_cases, test_class_name
+from assay.runtimes.jvm_reports import SourceIndex, build_run, test_class_name
 from assay.runtimes.port import (
     Commands,
     Detection,
@@ -36,7 +36,6 @@ from assay.runtimes.port import (
     toolchain,
     unavailable,
 )
-from assay.runtimes.results import read_inside
 from assay.runtimes.sandboxed import STATE_DIR
 from assay.sandbox import Limits, Sandbox
 from assay.sandbox.egress import BRIDGE_PORT
@@ -300,15 +299,8 @@ class MavenBuild:
             if "COMPILATION ERROR" in text or "Compilation failure" in text:
                 return ran.run(False, "the code or its tests do not compile")
             return ran.run(False, f"the Maven build failed: {errors(text)}")
-        reports = [read_inside(ran.workdir, rel) for rel in _surefire_reports(ran.workdir)]
-        found = test_cases(reports, index)
-        xml = read_inside(ran.workdir, "target/site/jacoco/jacoco.xml")
-        coverage = jacoco_coverage(xml, index) if xml else None
-        failed = any(t.outcome in {"failed", "error"} for t in found)
-        if not found:
-            return ran.run(False, "Surefire ran no test", results=found, coverage=coverage)
-        reason = "some tests failed" if failed else "all tests passed"
-        return ran.run(ran.outcome.ok and not failed, reason, results=found, coverage=coverage)
+        return build_run(ran, _surefire_reports(ran.workdir), "target/site/jacoco/jacoco.xml",
+                         index, runner="Surefire")  # fmt: skip
 
 
 def _surefire_reports(workdir: Path) -> list[str]:
