@@ -87,7 +87,14 @@ func TestCodesAndRemoval(t *testing.T) {
 """
 
 
-def test_the_runtime_runs_go_tests_with_coverage(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def go_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for the module's runtime tests: the standard library is compiled
+    once (a minute on two cores), as it is once per machine for a user."""
+    return tmp_path_factory.mktemp("go-cache")
+
+
+def test_the_runtime_runs_go_tests_with_coverage(tmp_path: Path, go_cache: Path) -> None:
     runtime = GoRuntime()
     detection = runtime.detect(EXAMPLE)
     assert detection is not None
@@ -98,7 +105,7 @@ def test_the_runtime_runs_go_tests_with_coverage(tmp_path: Path) -> None:
     assert [f[0] for f in runtime.functions((EXAMPLE / "cart/cart.go").read_text())] == [
         "New", "Cart.Add", "Cart.Remove", "Cart.UseCode", "Cart.Total"]  # fmt: skip
     sandbox = ProcessSandbox(hidden=(tmp_path,))
-    env = runtime.prepare(detection, EXAMPLE, sandbox, tmp_path / "cache", [])
+    env = runtime.prepare(detection, EXAMPLE, sandbox, go_cache, [])
     workdir = tmp_path / "run"
     shutil.copytree(EXAMPLE, workdir)
     run = runtime.run_tests(env, detection, workdir, [], sandbox, limits=Limits(wall_s=180))
@@ -153,3 +160,31 @@ def test_an_llm_analysis_of_the_go_example(tmp_path: Path) -> None:
     assert report["coverage"]["before"]["branch_pct"] is None
     assert report["coverage"]["after"]["branch_pct"] is None
     assert verify_dir(tmp_path / "out").ok
+
+
+def test_a_module_without_a_go_line_builds_as_its_go_version_implies(
+    tmp_path: Path, go_cache: Path
+) -> None:
+    """go.mod with no `go` line is Go 1.16 to the toolchain; -mod=mod must not turn it into
+    the toolchain's version, under which vet refuses a non-constant format string (as
+    github.com/hashicorp/go-version v1.6.0 has)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "go.mod").write_text("module example.com/say\n")
+    (project / "say.go").write_text(
+        'package say\n\nimport (\n\t"fmt"\n\t"io"\n)\n\n'
+        "func Say(w io.Writer, format string) {\n\tfmt.Fprintf(w, format)\n}\n"
+    )
+    (project / "say_test.go").write_text(
+        'package say\n\nimport (\n\t"strings"\n\t"testing"\n)\n\n'
+        'func TestSay(t *testing.T) {\n\tvar b strings.Builder\n\tSay(&b, "hi")\n'
+        '\tif b.String() != "hi" {\n\t\tt.Fatal(b.String())\n\t}\n}\n'
+    )
+    runtime = GoRuntime()
+    detection = runtime.detect(project)
+    assert detection is not None
+    sandbox = ProcessSandbox(hidden=(tmp_path,))
+    env = runtime.prepare(detection, project, sandbox, go_cache, [])
+    run = runtime.run_tests(env, detection, project, [], sandbox, limits=Limits(wall_s=120))
+    assert run.ok, run.output
+    assert [t.test_id for t in run.tests] == ["say_test.go::TestSay"]

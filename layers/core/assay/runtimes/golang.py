@@ -61,6 +61,17 @@ def _module_path(root: Path) -> str | None:
     return found.group(1) if found else None
 
 
+def _pin_language_version(root: Path) -> None:
+    """A go.mod without a `go` line means Go 1.16 to the toolchain, but `-mod=mod` would
+    write the toolchain's own version there, and a newer language version changes the build
+    (vet's printf check fails code that built before). So a copy gets the line it implies."""
+    path = root / "go.mod"
+    if path.is_file() and not path.is_symlink():
+        text = path.read_text(errors="replace")
+        if not re.search(r"^go\s+\d", text, re.MULTILINE):
+            path.write_text(text.rstrip("\n") + "\n\ngo 1.16\n")
+
+
 class GoRuntime(Runtime):
     language = "go"
     tests_in_tests_dir = False
@@ -215,6 +226,7 @@ class GoRuntime(Runtime):
         shutil.copytree(root, work / "project", symlinks=True,
                         ignore=shutil.ignore_patterns(".git", STATE_DIR))  # fmt: skip
         state = sandboxed.stage(work / "project")
+        _pin_language_version(work / "project")
         flags = "-mod=vendor" if (root / "vendor").is_dir() else "-mod=mod"
         command = (f"'{self.go()}' test -count=1 -covermode=count -coverpkg=./... -run '^$' ./..."
                    " > /dev/null 2>&1; exit 0")  # fmt: skip
@@ -296,6 +308,7 @@ class GoRuntime(Runtime):
                        f"-coverprofile={STATE_DIR}/cover.out {selection}"
                        f"{' '.join(packages)} > {STATE_DIR}/test.json")  # fmt: skip
         flags = "-mod=vendor" if (workdir / "vendor").is_dir() else "-mod=mod"
+        _pin_language_version(workdir)
         _link_build_cache(envdir / "gocache", workdir / STATE_DIR / "go-build")
         return Commands(
             steps=[sandboxed.shell(command)],

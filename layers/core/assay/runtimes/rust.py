@@ -201,6 +201,7 @@ def _manifest(root: Path) -> dict[str, object] | None:
     except tomllib.TOMLDecodeError:
         return None
 
+_INLINE_TESTS = re.compile(r"#\[cfg\(test\)\]|#\[test\]")
 
 class RustRuntime(Runtime):
     language = "rust"
@@ -271,6 +272,10 @@ class RustRuntime(Runtime):
                     rel = (Path(dirpath) / name).relative_to(root).as_posix()
                     if rel.startswith("src/"):
                         modules.append(rel)
+                        # Unit tests live beside the code (`#[cfg(test)] mod tests`): such a
+                        # file is a module and holds tests, which the baseline must run.
+                        if _INLINE_TESTS.search((root / rel).read_text(errors="replace")):
+                            tests.append(rel)
                     elif rel.startswith("tests/"):
                         tests.append(rel)
         return Detection(language="rust", test_runner="cargo test", package_manager="cargo",
