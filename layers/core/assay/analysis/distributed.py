@@ -54,7 +54,8 @@ STATE = "state.json"
 SNAPSHOT = "snapshot.tar.gz"
 ENVIRONMENT = "environment.tar.gz"
 # Scratch that no later step reads.
-UNSHARED = ("work/runs/", "work/engine/", "work/snapshot/")
+# (A project's view of the snapshot is made again from the snapshot where a step needs it.)
+UNSHARED = ("work/runs/", "work/engine/", "work/snapshot/", "work/projects/")
 
 
 class SavedSteps(BaseModel):
@@ -313,6 +314,9 @@ class StepHost:
             intake_policy=IntakePolicy(git_credential=credential),
             runtimes=registry.runtimes(self.settings, package_index=self.ports.package_index),
             evidence=evidence,
+            # One environment travels between the invocations: a repository with several
+            # projects has its main one analyzed here, the others listed as not analyzed.
+            multi_project=False,
         )  # fmt: skip
         if saved is not None:
             steps.restore_state(saved.steps, count_gap=True)

@@ -4,6 +4,7 @@ the kept tests, and a Markdown summary for people."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -11,13 +12,14 @@ from xml.etree import ElementTree as ET
 from jsonschema import Draft202012Validator
 
 from assay import __version__
+from assay.analysis import projects as found_projects
 from assay.analysis import selection
 from assay.analysis.gaps import left_without_tests, warnings
 from assay.analysis.outputs import kept_test_path
 from assay.analysis.state import StepsState
 from assay.clock import utcnow
 from assay.engines import Engine
-from assay.runtimes import CoverageMap, TestCaseResult, TestRun
+from assay.runtimes import CoverageMap, Environment, TestCaseResult, TestRun
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 SCHEMA_VERSION = 1
@@ -115,6 +117,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
                           ("generated", "built", "passed", "reliable", "gained", "kept")) + " |",
         "",
     ]  # fmt: skip
+    lines += _project_lines(report.get("projects"))
     lines += _warning_lines(report.get("warnings"))
     lines += _baseline_lines(report.get("baseline"))
     kept = [t for t in report["tests"] if t["status"] == "kept"]
@@ -147,6 +150,27 @@ def summary_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _project_lines(found: list[dict[str, Any]] | None) -> list[str]:
+    """Several projects side by side (one needs no table: the report is about it)."""
+    if not found or len(found) < 2:
+        return []
+    lines = ["## Projects", "",
+             "| project | language | tests | lines before -> after | branches before -> after "
+             "| generated | kept | status |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for project in found:
+        before, after = project["coverage"]["before"], project["coverage"]["after"]
+        status = project["status"] + (f": {project['reason']}" if project["reason"] else "")
+        lines.append(
+            f"| `{project['root']}` | {project['language']} | {project['test_runner'] or '-'} | "
+            f"{percent(before['line_pct'])} -> {percent(after['line_pct'])} | "
+            f"{percent(before['branch_pct'])} -> {percent(after['branch_pct'])} | "
+            f"{project['funnel']['generated']} | {project['funnel']['kept']} | "
+            f"{status.replace('|', '/').replace(chr(10), ' ')} |"
+        )
+    lines.append("")
+    return lines
 
 
 def _mutation_lines(mutation: dict[str, Any] | None) -> list[str]:
@@ -244,15 +268,14 @@ def coverage_section(baseline: CoverageMap | None, suite: TestRun | None) -> dic
     }
 
 
-def _test_entry(verdict: selection.Verdict, in_tests_dir: bool) -> dict[str, Any]:
+def _test_entry(verdict: selection.Verdict, place: Callable[[str], str]) -> dict[str, Any]:
     candidate = verdict.evaluation.candidate
     kept = verdict.status == "kept"
     return {
         "test_id": candidate.candidate_id,
-        # In the output directory for a kept test; project_path is where it runs.
-        "path": kept_test_path(candidate.path, in_tests_dir=in_tests_dir)
-        if kept
-        else candidate.path,
+        # In the output directory for a kept test; project_path is where it runs (its path in
+        # the repository, a nested project's root included).
+        "path": place(candidate.path) if kept else candidate.path,
         "project_path": candidate.path,
         "status": verdict.status,
         "stage": verdict.stage.value,
@@ -270,13 +293,24 @@ def _test_entry(verdict: selection.Verdict, in_tests_dir: bool) -> dict[str, Any
 def body(
     state: StepsState, *, analysis_id: str, target: str, engine: Engine, status: str,
     reason: str | None, duration_s: float, tests_in_tests_dir: bool = True,
+    place: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """report.json without its evidence section, from what the steps hold."""
+    """report.json without its evidence section, from what the steps hold. `place` says where
+    a kept test goes in the output (by default below tests/, see `kept_test_path`)."""
+    if place is None:
+
+        def place(path: str) -> str:
+            return kept_test_path(path, in_tests_dir=tests_in_tests_dir)
+
     gaps = left_without_tests(
         state.targets, state.verdicts, state.generation, state.unplanned,
         merged_after(state.baseline, state.suite) if state.suite is not None else None,
     )  # fmt: skip
-    environment = state.environment
+    environment = _environment(state)
+    said = warnings(state.baseline_run, environment, gaps, state.verdicts,
+                    planned=len(state.targets))  # fmt: skip
+    if len(state.projects) > 1:
+        said += [f"{p.name}: {p.reason}" for p in state.projects if p.reason]
     return {
         "schema_version": SCHEMA_VERSION,
         "analysis_id": analysis_id,
@@ -291,7 +325,7 @@ def body(
         "finished_at": utcnow().isoformat(),
         "coverage": coverage_section(state.baseline, state.suite),
         "funnel": selection.funnel_counts(state.generated, state.verdicts),
-        "tests": [_test_entry(v, tests_in_tests_dir) for v in state.verdicts],
+        "tests": [_test_entry(v, place) for v in state.verdicts],
         "findings": state.findings,
         "cost": {**state.usage.model_dump(), "usd_known": bool(engine.cost_known)},
         "duration_s": round(duration_s, 3),
@@ -301,9 +335,58 @@ def body(
         "environment": None if environment is None else {
             "installed": len(environment.installed), "notes": environment.notes},
         "gaps": gaps,
-        "warnings": warnings(state.baseline_run, environment, gaps, state.verdicts,
-                             planned=len(state.targets)),
+        "warnings": said,
+        "projects": projects_section(state, place),
     }  # fmt: skip
+
+
+def _environment(state: StepsState) -> Environment | None:
+    """The main project's environment; with several projects, what each installed, with the
+    notes saying which project they are about."""
+    installed = [p for p in state.projects if p.environment is not None]
+    if len(state.projects) < 2 or not installed or state.environment is None:
+        return state.environment
+    return state.environment.model_copy(update={
+        "installed": [name for p in installed if p.environment
+                      for name in p.environment.installed],
+        "notes": [f"{note} ({p.name})" for p in installed if p.environment
+                  for note in p.environment.notes],
+    })  # fmt: skip
+
+
+def projects_section(state: StepsState, place: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Each project side by side: its language and runner, coverage before and after, its
+    funnel and kept tests, and why it was left out when it was."""
+    roots = [p.root for p in state.projects]
+    before = state.baseline or CoverageMap()
+    after = merged_after(state.baseline, state.suite) or before
+    found = []
+    for project in state.projects:
+
+        def mine(path: str, root: str = project.root) -> bool:
+            return found_projects.owner(path, roots) == root
+
+        verdicts = [v for v in state.verdicts if mine(v.evaluation.candidate.module)]
+        detection = project.detection
+        found.append({
+            "root": project.name,
+            "language": project.language,
+            "test_runner": detection.test_runner if detection else None,
+            "status": project.status,
+            "reason": project.reason,
+            "modules": len(detection.modules) if detection else 0,
+            "coverage": {
+                "before": found_projects.coverage_in(project.root, before, roots)
+                .summary().model_dump(),
+                "after": found_projects.coverage_in(project.root, after, roots)
+                .summary().model_dump(),
+            },
+            "funnel": selection.funnel_counts(project.generated, verdicts),
+            "kept": [place(v.evaluation.candidate.path) for v in verdicts if v.status == "kept"],
+            "findings": sum(mine(str(f.get("module", ""))) for f in state.findings),
+            "baseline": project.baseline_run,
+        })  # fmt: skip
+    return found
 
 
 def finish(out: Path, body: dict[str, Any], head: str, entries: int, key_id: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from assay.analysis.funnel import Evaluation
+from assay.analysis.projects import Project
 from assay.analysis.selection import Verdict
 from assay.engines import Target, Usage
 from assay.runtimes import CoverageMap, Detection, Environment, TestRun
@@ -53,3 +54,6 @@ class StepsState(BaseModel):
     baseline_run: dict[str, Any] | None = None  # the project's own suite: counts, first errors
     generation: dict[str, dict[str, Any]] = {}  # per module, when no candidate came of it
     unplanned: dict[str, dict[str, Any]] = {}  # modules with gaps left out of the plan, why
+    # Every project found (the root's alone for most repositories); detection, environment and
+    # baseline_run above are the main project's (the one with the most modules).
+    projects: list[Project] = []

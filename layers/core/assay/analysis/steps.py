@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
+from assay.analysis import projects, selection
 from assay.analysis import report as reports
-from assay.analysis import selection
 from assay.analysis.baseline import baseline_counts
 from assay.analysis.budget import TimeBank
 from assay.analysis.funnel import Evaluation, Evaluator, Workspace
@@ -24,6 +24,7 @@ from assay.analysis.items import ItemFiles
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.outputs import kept_test_path
 from assay.analysis.planning import Target, plan
+from assay.analysis.projects import Project
 from assay.analysis.state import StepsState, Stores
 from assay.clock import utcnow
 from assay.engines import (
@@ -42,6 +43,7 @@ from assay.evidence.verify import REPORT_BODY
 from assay.intake import IntakePolicy, take_snapshot
 from assay.runtimes import CoverageMap, Detection, Environment, Runtime, TestRun
 from assay.runtimes.coverage import FileCoverage
+from assay.runtimes.mutation import MutationResult
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Limits, Sandbox
 
@@ -96,8 +98,12 @@ class AnalysisSteps:
         intake_policy: IntakePolicy | None = None,
         runtimes: list[Runtime] | None = None,
         evidence: EvidenceLog | None = None,
+        multi_project: bool = True,
     ) -> None:
         self.options = options
+        # Whether a repository with several projects is analyzed whole (locally), or only its
+        # main project (the step Lambdas, which ship one project's environment between them).
+        self.multi_project = multi_project
         self.stores = stores
         self.sandbox = sandbox
         self.engine = engine
@@ -130,6 +136,7 @@ class AnalysisSteps:
         self._baseline_run: dict[str, Any] | None = None
         self._generation: dict[str, dict[str, Any]] = {}
         self._unplanned: dict[str, dict[str, Any]] = {}
+        self._projects: list[Project] = []
 
     def export_state(self) -> StepsState:
         with self._lock:
@@ -154,6 +161,7 @@ class AnalysisSteps:
                 baseline_run=self._baseline_run,
                 generation=dict(self._generation),
                 unplanned=dict(self._unplanned),
+                projects=[p.model_copy() for p in self._projects],
             )
 
     def restore_state(self, saved: StepsState, *, count_gap: bool = False) -> None:
@@ -185,7 +193,13 @@ class AnalysisSteps:
         self._findings = list(saved.findings)
         self._mutation = saved.mutation
         self._body = saved.body
+        self._projects = [p.model_copy() for p in saved.projects]
         if saved.detection is not None:
+            if not self._projects:  # saved before projects were: the root's alone
+                self._projects = [Project(
+                    root="", language=saved.detection.language, detection=saved.detection,
+                    environment=saved.environment, baseline_run=saved.baseline_run,
+                )]  # fmt: skip
             found = [r for r in self.runtimes if r.language == saved.detection.language]
             if not found:
                 raise AnalysisFailed(f"no {saved.detection.language} runtime to resume with")
@@ -246,13 +260,17 @@ class AnalysisSteps:
     def _merge_items(self, finished: list[Any]) -> None:
         """Chain the Map items' entries into the evidence log and gather their verdicts."""
         evaluations, generated, usage = [], 0, Usage()
+        by_project: dict[str, int] = {}
         indices = sorted({int(i.get("index", 0)) for i in finished if isinstance(i, dict)})
         for index in indices:
             item = self._item({"index": index})
             for entry in item.entries():
                 with self._lock:
                     self.evidence.append(entry.kind, entry.payload, entry.artifacts, at=entry.at)
-                generated += entry.kind == "generate" and "candidate" in entry.payload
+                if entry.kind == "generate" and "candidate" in entry.payload:
+                    generated += 1
+                    root = self._project_of(str(entry.payload.get("module", ""))).root
+                    by_project[root] = by_project.get(root, 0) + 1
             for name, spent in item.seconds().items():
                 self.stage_seconds[name] = round(self.stage_seconds.get(name, 0.0) + spent, 3)
             outcome = item.generation()
@@ -264,6 +282,8 @@ class AnalysisSteps:
                 evaluations.append(evaluation)
                 usage = usage + evaluation.candidate.usage
         self._evaluations, self._generated, self._usage = evaluations, generated, usage
+        for project in self._projects:
+            project.generated = by_project.get(project.root, 0)
 
     @property
     def runtime(self) -> Runtime:
@@ -283,6 +303,59 @@ class AnalysisSteps:
             raise AnalysisFailed("the environment was not prepared")
         return self._environment
 
+    # ------------------------------------------------------------------ projects
+    def _active(self) -> list[Project]:
+        return [p for p in self._projects if p.active]
+
+    def _roots(self) -> list[str]:
+        return [p.root for p in self._projects]
+
+    def _project_of(self, path: str) -> Project:
+        """The project a module, candidate or test (named in the snapshot) belongs to."""
+        root = projects.owner(path, self._roots())
+        found = next((p for p in self._projects if p.root == root), None)
+        if found is None:
+            raise AnalysisFailed(f"{path} belongs to no project of this analysis")
+        return found
+
+    def _runtime_of(self, project: Project) -> Runtime:
+        found = [r for r in self.runtimes if r.language == project.language]
+        if not found:
+            raise AnalysisFailed(f"no {project.language} runtime for {project.name}")
+        return found[0]
+
+    def _view(self, project: Project) -> Path:
+        """Where the project's files are: the snapshot, or a copy of its part of it."""
+        return projects.make_view(
+            self.stores.snapshot, project,
+            self.stores.work / "projects" / projects.view_name(project),
+        )  # fmt: skip
+
+    @staticmethod
+    def _parts(project: Project) -> tuple[Detection, Environment]:
+        if project.detection is None or project.environment is None:
+            raise AnalysisFailed(f"the project {project.name} was not prepared")
+        return project.detection, project.environment
+
+    def _main(self) -> Project:
+        return max(self._active(), key=lambda p: len(p.detection.modules if p.detection else []))
+
+    def _choose_main(self) -> None:
+        """The main project (the most modules, the root on a tie) fills the analysis-wide
+        detection, environment and baseline counts a one-project report has."""
+        if not self._active():
+            return
+        main = self._main()
+        self._runtime, self._detection = self._runtime_of(main), main.detection
+        self._environment = main.environment
+
+    def _kept_path(self, path: str) -> str:
+        """Where a kept test (named in the snapshot) goes in the output: a nested project's
+        below tests/ at its path in the repository."""
+        project = self._project_of(path)
+        in_tests_dir = self._runtime_of(project).tests_in_tests_dir and not project.root
+        return kept_test_path(path, in_tests_dir=in_tests_dir)
+
     def _limits(self) -> Limits:
         return Limits(
             wall_s=self.options.test_timeout_s,
@@ -291,23 +364,28 @@ class AnalysisSteps:
             processes=64,
         )
 
-    def _evaluator(self) -> Evaluator:
+    def _evaluator(self, project: Project) -> Evaluator:
+        detection, environment = self._parts(project)
         return Evaluator(
-            self.runtime,
-            self.environment,
-            self.detection,
+            self._runtime_of(project),
+            environment,
+            detection,
             self.sandbox,
-            Workspace(self.stores.snapshot, self.stores.work / "runs"),
+            Workspace(self._view(project), self.stores.work / "runs"),
             reruns=self.options.reruns,
             limits=self._limits(),
         )
 
-    def _run_suite(self, name: str, files: dict[str, str]) -> TestRun:
-        """The project's whole test suite (plus `files`) in a fresh copy of the snapshot."""
-        workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(name, files)
+    def _run_suite(self, project: Project, name: str, files: dict[str, str]) -> TestRun:
+        """A project's whole test suite (plus `files`, named in the project) in a fresh copy
+        of its files; the run as the project names things."""
+        detection, environment = self._parts(project)
+        if project.root:
+            name = f"{name}-{projects.view_name(project)}"
+        workdir = Workspace(self._view(project), self.stores.work / "runs").fresh(name, files)
         try:
-            return self.runtime.run_tests(
-                self.environment, self.detection, workdir, [], self.sandbox,
+            return self._runtime_of(project).run_tests(
+                environment, detection, workdir, [], self.sandbox,
                 limits=self._limits().model_copy(update={"wall_s": 1800, "cpu_s": 1800}),
             )  # fmt: skip
         finally:
@@ -353,12 +431,13 @@ class AnalysisSteps:
         took = float((self._baseline_run or {}).get("duration_s", 0.0))
         return 1.3 * took + CHECK_RUN_S
 
-    def _context(self, time_budget_s: float = 60.0) -> GenerationContext:
+    def _context(self, project: Project, time_budget_s: float = 60.0) -> GenerationContext:
+        detection, environment = self._parts(project)
         return GenerationContext(
-            root=self.stores.snapshot,
-            runtime=self.runtime,
-            detection=self.detection,
-            environment=self.environment,
+            root=self._view(project),
+            runtime=self._runtime_of(project),
+            detection=detection,
+            environment=environment,
             sandbox=self.sandbox,
             scratch=self.stores.work / "engine",
             time_budget_s=time_budget_s,
@@ -388,65 +467,141 @@ class AnalysisSteps:
         return result
 
     def detect(self, state: dict[str, Any]) -> dict[str, Any]:
-        """The project's language: of the runtimes that recognise it, the one with the most
-        source files (a Python project with a package.json for its docs stays Python)."""
-        found = [(r, d) for r in self.runtimes if (d := r.detect(self.stores.snapshot))]
+        """The projects (see `assay.analysis.projects`) and each one's language: of the runtimes
+        that recognise its files, the one with the most source files (a Python project with a
+        package.json for its docs stays Python)."""
+        found: list[Project] = []
+        for project in projects.discover(self.stores.snapshot):
+            view = self._view(project)
+            hits = [(r, d) for r in self.runtimes if (d := r.detect(view))]
+            if not hits:
+                if view != self.stores.snapshot:
+                    shutil.rmtree(view, ignore_errors=True)
+                continue
+            _, detection = max(hits, key=lambda pair: len(pair[1].modules))
+            found.append(project.model_copy(update={"language": detection.language,
+                                                    "detection": detection}))  # fmt: skip
         if not found:
             names = ", ".join(r.language for r in self.runtimes)
             raise AnalysisFailed(
                 f"no supported language found in the target (supported: {names})",
                 fix="point assay at a project with source files in one of those languages",
             )
-        runtime, detection = max(found, key=lambda pair: len(pair[1].modules))
         allowed = self.engine.languages
-        if allowed is not None and detection.language not in allowed:
-            raise AnalysisFailed(
-                f"the {self.engine.name} engine writes tests for {', '.join(sorted(allowed))} "
-                f"only, and this project is {detection.language}",
-                fix="use --engine llm with a model",
-            )
-        self._runtime, self._detection = runtime, detection
-        result = {
+        refused = []
+        for project in found:
+            if allowed is not None and project.language not in allowed:
+                project.reason = (
+                    f"the {self.engine.name} engine writes tests for "
+                    f"{', '.join(sorted(allowed))} only, and this project is {project.language}"
+                )
+                refused.append(project)
+        if len(refused) == len(found):
+            raise AnalysisFailed(refused[0].reason or "", fix="use --engine llm with a model")
+        self._projects = found
+        if not self.multi_project and len(self._active()) > 1:
+            main = self._main()
+            for project in self._active():
+                if project is not main:
+                    project.reason = (
+                        "not analyzed: the AWS workflow analyzes one project per analysis (the "
+                        f"one with the most modules, {main.name}); run `assay analyze` for all"
+                    )
+        self._choose_main()
+        detection = self.detection
+        result: dict[str, Any] = {
             "language": detection.language,
             "test_runner": detection.test_runner,
             "package_manager": detection.package_manager,
             "modules": len(detection.modules),
             "test_files": len(detection.test_files),
         }
+        if len(found) > 1:
+            result["projects"] = [
+                {"root": p.name, "language": p.language,
+                 "test_runner": p.detection.test_runner if p.detection else None,
+                 "modules": len(p.detection.modules) if p.detection else 0,
+                 "test_files": len(p.detection.test_files) if p.detection else 0,
+                 "reason": p.reason}
+                for p in found
+            ]  # fmt: skip
         self._record("detect", result)
         return result
 
     def install(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Each project's environment. With several projects, one that cannot be installed is
+        left out with its reason and the others go on; the analysis fails when none can."""
+        active = self._active()
+        results: dict[str, dict[str, Any]] = {}
+        failures: list[AssayError] = []
+        for project in active:
+            try:
+                results[project.root] = self._install(project)
+            except AssayError as error:
+                if len(active) == 1:
+                    raise
+                failures.append(error)
+                project.reason = f"the install failed: {error.message}"
+                project.failed_at = "install"
+                results[project.root] = {"failed": error.message}
+        if failures and len(failures) == len(active):
+            raise failures[0]
+        self._choose_main()
+        if len(active) == 1:
+            result = results[active[0].root]
+            self._record("install", result)
+            return result
+        result = {"projects": {p.name: results[p.root] for p in active}}
+        self._record("install", result)
+        return {"projects": {p.name: "failed" if p.reason else "installed" for p in active}}
+
+    def _install(self, project: Project) -> dict[str, Any]:
         # The generators get an environment of their own where the language allows it, so
         # that their packages and the project's cannot shadow each other.
+        runtime = self._runtime_of(project)
+        assert project.detection is not None
         engine_tools = list(self.engine.tools)
-        generator = self.runtime.prepare_generator(engine_tools, self.sandbox, self.cache)
+        generator = runtime.prepare_generator(engine_tools, self.sandbox, self.cache)
         tools = [] if generator is not None else engine_tools
-        mutation = self.runtime.mutation_tool() if self.options.mutation else None
+        mutation = runtime.mutation_tool() if self.options.mutation else None
         if mutation is not None:
             tools += mutation.tools
-        environment = self.runtime.prepare(
-            self.detection, self.stores.snapshot, self.sandbox, self.cache, tools
+        environment = runtime.prepare(
+            project.detection, self._view(project), self.sandbox, self.cache, tools
         )
         if generator is not None:
             environment = environment.model_copy(update={"generator": generator})
-        self._environment = environment
-        result = {"environment": environment.key, "tools": environment.tools,
-                  "generator": generator.parent.parent.name if generator else None,
-                  "installed": len(environment.installed), "notes": environment.notes}  # fmt: skip
-        self._record("install", result)
-        return result
+        project.environment = environment
+        return {"environment": environment.key, "tools": environment.tools,
+                "generator": generator.parent.parent.name if generator else None,
+                "installed": len(environment.installed), "notes": environment.notes}  # fmt: skip
 
     def baseline(self, state: dict[str, Any]) -> dict[str, Any]:
-        if self.detection.test_files:
-            run = self._run_suite("baseline", {})
-        else:
-            run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
-        self._baseline = run.coverage or CoverageMap()
-        summary = self._baseline.summary()
-        counts = baseline_counts(run, has_tests=bool(self.detection.test_files))
+        merged = CoverageMap()
+        results: dict[str, dict[str, Any]] = {}
+        for project in self._active():
+            detection, _ = self._parts(project)
+            if detection.test_files:
+                run = self._run_suite(project, "baseline", {})
+            else:
+                run = TestRun(ok=True, reason="the project has no tests", coverage=CoverageMap())
+            coverage = projects.coverage_out(project.root, run.coverage or CoverageMap())
+            merged.files.update(coverage.files)
+            project.baseline_run = baseline_counts(run, has_tests=bool(detection.test_files))
+            summary = coverage.summary()
+            results[project.root] = {**project.baseline_run, "line_pct": summary.line_pct,
+                                     "branch_pct": summary.branch_pct}  # fmt: skip
+        self._baseline = merged
+        counts = projects.merged_counts(
+            [(p.root, p.baseline_run) for p in self._active() if p.baseline_run is not None]
+        )
         self._baseline_run = counts
+        summary = merged.summary()
         result = {**counts, "line_pct": summary.line_pct, "branch_pct": summary.branch_pct}
+        if len(results) > 1:
+            result["projects"] = {projects.Project(root=r).name: {
+                k: v for k, v in found.items() if k in ("tests", "passed", "line_pct", "branch_pct")
+            } for r, found in results.items()}  # fmt: skip
         self._record("baseline", result)
         if self.options.strict and counts["warnings"]:
             raise AnalysisFailed(
@@ -458,7 +613,13 @@ class AnalysisSteps:
 
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:
         assert self._baseline is not None
-        targets = plan(self.stores.snapshot, self.detection, self._baseline, self.runtime)
+        targets: list[Target] = []
+        for project in self._active():
+            detection, _ = self._parts(project)
+            mine = projects.coverage_in(project.root, self._baseline, self._roots())
+            found = plan(self._view(project), detection, mine, self._runtime_of(project))
+            targets += [projects.target_out(project.root, t) for t in found]
+        targets.sort(key=lambda t: (-t.gap, t.module))
         self._unplanned = {
             t.module: {"lines": len(t.missing_lines), "branches": len(t.missing_branches),
                        "reason": f"not attempted: only the {self.options.max_targets} modules "
@@ -515,9 +676,12 @@ class AnalysisSteps:
             return self._skip(files, target, skip.reason)
         if allotment.reason is not None:
             return self._nothing(files, target, "budget_spent", allotment.reason)
-        context = self._context(allotment.generate_s)
+        project = self._project_of(module)
+        context = self._context(project, allotment.generate_s)
         try:
-            candidate = self.engine.generate(target, context, int(item.get("index", 0)))
+            candidate = self.engine.generate(
+                projects.target_in(project.root, target), context, int(item.get("index", 0))
+            )
         except NothingGenerated as nothing:
             return self._nothing(
                 files, target, nothing.kind, nothing.reason, detail=nothing.detail,
@@ -529,6 +693,7 @@ class AnalysisSteps:
         if candidate is None:
             return self._nothing(files, target, "no_tests", "the engine produced no test file",
                                  allotted_s=allotment.generate_s, key=item["target"])  # fmt: skip
+        candidate = projects.candidate_out(project.root, candidate)
         files.save_generation({"module": target.module, "produced": True,
                                "allotted_s": allotment.generate_s})  # fmt: skip
         rel = self._save_candidate(candidate)
@@ -599,7 +764,11 @@ class AnalysisSteps:
 
     def execute(self, item: dict[str, Any]) -> dict[str, Any]:
         candidate = self._load_candidate(item["candidate"]["candidate_id"])
-        evaluation = self._evaluator().evaluate(candidate)
+        project = self._project_of(candidate.module)
+        evaluation = projects.evaluation_out(
+            project.root,
+            self._evaluator(project).evaluate(projects.candidate_in(project.root, candidate)),
+        )
         assert self._baseline is not None
         feedback = evaluation.feedback(self._baseline)
         can_repair = (
@@ -637,10 +806,17 @@ class AnalysisSteps:
                 self.stores.work / "candidates" / f"{candidate.candidate_id}.feedback.json"
             ).read_text()
         )
-        repaired = self.engine.repair(target, candidate, feedback, self._context())
+        project = self._project_of(candidate.module)
+        repaired = self.engine.repair(
+            projects.target_in(project.root, target),
+            projects.candidate_in(project.root, candidate),
+            feedback,
+            self._context(project),
+        )
         if repaired is None:
             self._time_bank().release(item["target"], time.monotonic())
             return {"produced": False, "reason": "the engine could not repair the candidate"}
+        repaired = projects.candidate_out(project.root, repaired)
         rel = self._save_candidate(repaired)
         self._record_item(
             self._item(item),
@@ -661,16 +837,21 @@ class AnalysisSteps:
         verdicts = selection.by_gain(self._evaluations, self._baseline)
         gained = [v for v in verdicts if v.status == "kept"]
         files = {v.evaluation.candidate.path: v.evaluation.candidate.code for v in gained}
-        if gained or self.detection.test_files:
-            suite = self._run_suite("suite", files)
+        runs: list[tuple[str, TestRun]] = []
+        for project in self._active():
+            detection, _ = self._parts(project)
+            mine = {projects.local(project.root, path): code for path, code in files.items()
+                    if self._project_of(path) is project}  # fmt: skip
+            if mine or detection.test_files:
+                run = self._run_suite(project, "suite", mine)
+                runs.append((project.root, projects.run_out(project.root, run)))
+        if runs:
+            suite = projects.combined(runs)
             verdicts = selection.confirm_in_suite(verdicts, suite)
             self._suite = suite
         self._verdicts = verdicts
         kept = [v for v in verdicts if v.status == "kept"]
-        in_tests_dir = self.runtime.tests_in_tests_dir
-        written = [
-            kept_test_path(v.evaluation.candidate.path, in_tests_dir=in_tests_dir) for v in kept
-        ]
+        written = [self._kept_path(v.evaluation.candidate.path) for v in kept]
         for verdict, rel in zip(kept, written, strict=True):
             path = self.stores.out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -710,26 +891,53 @@ class AnalysisSteps:
         surviving mutants."""
         if not self.options.mutation:
             return {"skipped": "not asked for"}
-        tool = self.runtime.mutation_tool()
         kept = [v.evaluation.candidate for v in self._verdicts if v.status == "kept"]
-        if tool is None or not kept:
-            why = (f"no mutation tool for {self.detection.language} yet" if tool is None
-                   else "no kept tests to measure")  # fmt: skip
+        mine = {p.root: [c for c in kept if self._project_of(c.module) is p]
+                for p in self._active()}  # fmt: skip
+        measured = [p for p in self._active() if mine[p.root]]
+        tools = {p.root: self._runtime_of(p).mutation_tool() for p in self._active()}
+        why = None
+        if len(self._active()) == 1:
+            tool = tools[self._active()[0].root]
+            if tool is None or not kept:
+                why = (f"no mutation tool for {self.detection.language} yet" if tool is None
+                       else "no kept tests to measure")  # fmt: skip
+        elif not measured:
+            why = "no kept tests to measure"
+        elif all(tools[p.root] is None for p in measured):
+            why = "; ".join(f"{p.name}: no mutation tool for {p.language} yet" for p in measured)
+        if why is not None:
             self._mutation = {"tool": None, "skipped": why}
             self._record("mutation", self._mutation)
             return {"skipped": why}
-        files = {c.path: c.code for c in kept}
-        modules = sorted({c.module for c in kept})
-        workdir = Workspace(self.stores.snapshot, self.stores.work / "runs").fresh(
-            "mutation", files
-        )
-        try:
-            result = tool.run(
-                self.environment, self.detection, workdir, modules=modules, tests=sorted(files),
-                sandbox=self.sandbox, budget_s=self.options.mutation_budget_s,
-            )  # fmt: skip
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        results: list[MutationResult] = []
+        unmeasured: list[str] = []
+        budget_s = self.options.mutation_budget_s / max(1, len(measured))
+        for project in measured:
+            tool = tools[project.root]
+            if tool is None:
+                unmeasured.append(f"{project.name}: no mutation tool for {project.language} yet")
+                continue
+            detection, environment = self._parts(project)
+            files = {projects.local(project.root, c.path): c.code for c in mine[project.root]}
+            modules = sorted({projects.local(project.root, c.module) for c in mine[project.root]})
+            name = f"mutation-{projects.view_name(project)}" if project.root else "mutation"
+            workdir = Workspace(self._view(project), self.stores.work / "runs").fresh(name, files)
+            try:
+                found = tool.run(
+                    environment, detection, workdir, modules=modules, tests=sorted(files),
+                    sandbox=self.sandbox, budget_s=budget_s,
+                )  # fmt: skip
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            named = {projects.prefixed(project.root, n): m for n, m in found.modules.items()}
+            results.append(found.model_copy(update={"modules": named}))
+        result = results[0] if len(results) == 1 and not unmeasured else MutationResult(
+            tool=" + ".join(sorted({r.tool for r in results})) or "none",
+            modules={n: m for r in results for n, m in r.modules.items()},
+            complete=all(r.complete for r in results) and not unmeasured,
+            reason="; ".join([r.reason for r in results if r.reason] + unmeasured),
+        )  # fmt: skip
         totals = result.totals()
         self._mutation = {
             "tool": result.tool,
@@ -757,6 +965,7 @@ class AnalysisSteps:
             target=self.options.target, engine=self.engine, status=status, reason=reason,
             duration_s=time.monotonic() - self.started,
             tests_in_tests_dir=self._runtime.tests_in_tests_dir if self._runtime else True,
+            place=self._kept_path if self._projects else None,
         )  # fmt: skip
 
     def _write_report(self, status: str, reason: str | None) -> dict[str, Any]:
