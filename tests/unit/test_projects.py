@@ -1,0 +1,107 @@
+"""Finding the projects in a snapshot, and each one's view of it (assay.analysis.projects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assay import runtimes
+from assay.analysis import projects
+from assay.runtimes import CoverageMap
+from assay.runtimes.coverage import FileCoverage
+
+
+def _files(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}" if name.endswith(".json") else "x = 1\n")
+
+
+def _found(root: Path) -> dict[str, list[str]]:
+    return {p.root: p.excluded for p in projects.discover(root)}
+
+
+def test_one_project_is_the_root_alone(tmp_path: Path) -> None:
+    # Build files of the same kind below a build (a sub-package, fixtures, examples, docs,
+    # node_modules) are the enclosing project's, not projects of their own.
+    _files(tmp_path, "pyproject.toml", "pkg/a.py", "plugins/x/setup.py", "tests/data/setup.py",
+           "examples/demo/package.json", "docs/package.json",
+           "node_modules/y/package.json")  # fmt: skip
+    assert _found(tmp_path) == {"": []}
+
+
+def test_a_front_end_of_another_kind_is_a_project_of_its_own(tmp_path: Path) -> None:
+    _files(tmp_path, "pyproject.toml", "svc/app.py", "web/package.json", "web/src/a.ts",
+           "web/ui/package.json", "tools/gen/go.mod", "a/b/c/d/Cargo.toml")  # fmt: skip
+    # web/ui is web's (same kind); a/b/c/d is deeper than MAX_DEPTH.
+    assert _found(tmp_path) == {"": ["tools/gen", "web"], "tools/gen": [], "web": []}
+
+
+def test_workspaces_are_projects_even_of_the_same_kind(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(
+        '{"workspaces": ["packages/*", "!packages/skip", "../outside"]}'
+    )
+    _files(tmp_path, "packages/a/package.json", "packages/b/package.json",
+           "packages/skip/package.json", "packages/nothing/README.md",
+           "site/package.json")  # fmt: skip
+    assert _found(tmp_path) == {"": ["packages/a", "packages/b"], "packages/a": [],
+                                "packages/b": []}  # fmt: skip
+    yarn = tmp_path / "yarn"
+    (yarn / "libs" / "one").mkdir(parents=True)
+    (yarn / "libs" / "one" / "package.json").write_text("{}")
+    (yarn / "package.json").write_text('{"workspaces": {"packages": ["libs/*"]}}')
+    assert projects.workspace_packages(yarn) == ["libs/one"]
+
+
+def test_pnpm_workspace_yaml(tmp_path: Path) -> None:
+    (tmp_path / "pnpm-workspace.yaml").write_text(
+        "packages:\n  - 'apps/*'\n  - \"libs/core\"  # the core\n\ncatalog:\n  - 'x/*'\n"
+    )
+    _files(tmp_path, "package.json", "apps/web/package.json", "libs/core/package.json",
+           "x/y/package.json")  # fmt: skip
+    assert projects.workspace_packages(tmp_path) == ["apps/web", "libs/core"]
+
+
+def test_a_view_leaves_the_nested_projects_out(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snap"
+    _files(snapshot, "pyproject.toml", "app.py", "web/package.json", "web/src/a.ts")
+    root, web = projects.discover(snapshot)
+    view = projects.make_view(snapshot, root, tmp_path / "views" / "root")
+    assert sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()) == [
+        "app.py", "pyproject.toml"
+    ]  # fmt: skip
+    inner = projects.make_view(snapshot, web, tmp_path / "views" / "web")
+    assert sorted(p.relative_to(inner).as_posix() for p in inner.rglob("*") if p.is_file()) == [
+        "package.json", "src/a.ts"
+    ]  # fmt: skip
+    alone = projects.Project(root="")
+    assert projects.make_view(snapshot, alone, tmp_path / "unused") == snapshot
+
+
+def test_names_translate_between_the_project_and_the_repository() -> None:
+    roots = ["", "web", "web/ui"]
+    assert projects.owner("web/src/a.ts", roots) == "web"
+    assert projects.owner("web/ui/b.ts", roots) == "web/ui"
+    assert projects.owner("webby/c.py", roots) == ""
+    run = runtimes.TestRun(
+        ok=True, reason="all tests passed",
+        tests=[runtimes.TestCaseResult(test_id="tests/a.test.ts::adds", file="tests/a.test.ts",
+                              outcome="passed")],
+        coverage=CoverageMap(files={"src/a.ts": FileCoverage(executed={1}, missing={2})}),
+    )  # fmt: skip
+    named = projects.run_out("web", run)
+    assert named.tests[0].test_id == "web/tests/a.test.ts::adds"
+    assert named.tests[0].file == "web/tests/a.test.ts"
+    assert named.coverage is not None and list(named.coverage.files) == ["web/src/a.ts"]
+    assert projects.run_out("", run) is run
+    both = CoverageMap(files={"app.py": FileCoverage(), **named.coverage.files})
+    assert list(projects.coverage_in("web", both, roots).files) == ["src/a.ts"]
+    assert list(projects.coverage_in("", both, roots).files) == ["app.py"]
+    counts = projects.merged_counts([
+        ("", {"tests": 2, "passed": 2, "warnings": [], "first_errors": [], "reason": "ok"}),
+        ("web", {"tests": 1, "passed": 0, "failed": 1, "warnings": ["none passed"],
+                 "first_errors": ["x: boom"], "reason": "some tests failed"}),
+    ])  # fmt: skip
+    assert (counts["tests"], counts["passed"], counts["failed"]) == (3, 2, 1)
+    assert counts["warnings"] == ["web: none passed"]
+    assert counts["first_errors"] == ["web: x: boom"]
