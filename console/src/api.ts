@@ -142,6 +142,19 @@ export interface Report {
   gaps?: Gap[];
   warnings?: string[];
   baseline?: BaselineRun | null;
+  projects?: ReportProject[];
+}
+
+/** One project of a repository with several (a Python service and a TypeScript front end). */
+export interface ReportProject {
+  root: string;
+  language: string | null;
+  test_runner?: string | null;
+  status: "analyzed" | "failed" | "skipped";
+  reason: string | null;
+  coverage: { before: Coverage; after: Coverage };
+  funnel: Record<string, number>;
+  kept: string[];
 }
 
 export interface Mutation {

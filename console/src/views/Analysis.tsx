@@ -143,6 +143,7 @@ function ReportSections({ record }: { record: Analysis }) {
           <Section title="Funnel">
             <FunnelChart counts={body.funnel} caption="Generated tests by the furthest stage they reached" />
           </Section>
+          {(body.projects?.length ?? 0) > 1 && <ProjectsSection report={body} />}
           <CoverageSection report={body} />
           <WarningsSection report={body} />
           <TestsSection analysisId={record.id} tests={body.tests} />
@@ -165,6 +166,24 @@ function ReportSections({ record }: { record: Analysis }) {
         </>
       )}
     </View>
+  );
+}
+
+/** A repository with several projects: each one side by side. */
+function ProjectsSection({ report }: { report: Report }) {
+  const projects = report.projects ?? [];
+  return (
+    <Section title={`Projects (${projects.length})`}>
+      <DataTable class="projects" rows={projects} rowKey={(p) => p.root} columns={[
+        { label: "Project", rowHeader: true, cell: (p) => <code>{p.root}</code> },
+        { label: "Language", cell: (p) => `${p.language ?? "unknown"}${p.test_runner ? ` (${p.test_runner})` : ""}` },
+        { label: "Lines", cell: (p) => pctChange(p.coverage.before.line_pct, p.coverage.after.line_pct) },
+        { label: "Branches", cell: (p) => pctChange(p.coverage.before.branch_pct, p.coverage.after.branch_pct) },
+        { label: "Generated", cell: (p) => p.funnel.generated ?? 0 },
+        { label: "Kept", cell: (p) => p.funnel.kept ?? 0 },
+        { label: "Status", cell: (p) => (p.reason ? `${p.status}: ${p.reason}` : p.status) },
+      ]} />
+    </Section>
   );
 }
 
