@@ -89,6 +89,9 @@ def _project(where: Path, extra: str = "") -> Path:
     (where / "src/test/java/com/acme/text").mkdir(parents=True)
     (where / "pom.xml").write_text(POM.replace("EXTRA", extra))
     (where / "src/main/java/com/acme/text/Words.java").write_text(WORDS)
+    (where / "src/main/java/com/acme/text/package-info.java").write_text(
+        "/** Words. */\npackage com.acme.text;\n"
+    )
     (where / "src/test/java/com/acme/text/WordsTest.java").write_text(OWN_TEST)
     return where
 
@@ -117,6 +120,7 @@ def test_a_project_with_real_dependencies_runs_its_maven_build(
     detection = runtime.detect(project)
     assert detection is not None
     assert (detection.package_manager, detection.test_runner) == ("maven", "junit4")
+    assert detection.modules == ["src/main/java/com/acme/text/Words.java"]  # no package-info
     assert "JUnit 4" in runtime.idioms(detection).rules
     assert any("commons" in p.name for p in (_envdir(env) / "repo" / "org" / "apache").iterdir())
     workdir = tmp_path / "run"

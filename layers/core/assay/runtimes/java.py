@@ -38,6 +38,8 @@ from assay.sandbox import Limits, Outcome, Sandbox
 
 MAIN, TEST = "src/main/java", "src/test/java"
 BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
+# Files that describe a package or a module and hold no code to test.
+DESCRIPTORS = frozenset({"package-info.java", "module-info.java"})
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
 _CLASS = re.compile(r"^((?:\s*(?:public|final|abstract)\s+)*)class\s+(\w+)", re.MULTILINE)
 _METHOD = re.compile(
@@ -130,7 +132,8 @@ class JavaRuntime(Runtime):
             for dirpath, dirnames, filenames in os.walk(root / base):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
                 found.extend(sorted((Path(dirpath) / n).relative_to(root).as_posix()
-                                    for n in filenames if n.endswith(self.extensions)))  # fmt: skip
+                                    for n in filenames if n.endswith(self.extensions)
+                                    and n not in DESCRIPTORS))  # fmt: skip
         return found
 
     def detect(self, root: Path) -> Detection | None:
