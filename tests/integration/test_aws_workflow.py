@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +119,12 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
             ("Module `shop/cart.py`", CART_BROKEN),
         ]
     )
+    # The example with a front end beside it: the step Lambdas analyze the main project only.
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLE, source)
+    (source / "web" / "src").mkdir(parents=True)
+    (source / "web" / "package.json").write_text('{"name": "web"}')
+    (source / "web" / "src" / "a.js").write_text("exports.one = () => 1;\n")
     with llm.serve() as base:
         monkeypatch.setenv("ASSAY_OPENAI_API_BASE", base)
         monkeypatch.setenv("ASSAY_OPENAI_API_KEY", "sk-scripted")
@@ -127,7 +134,7 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
         analysis = ports.records.create(
             Analysis(
                 tenant_id=tenant.id,
-                source=str(EXAMPLE),
+                source=str(source),
                 engine="llm",
                 model="openai/gpt-4o-mini",
                 budget_s=600,
@@ -154,6 +161,11 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
     assert finding["test_id"].endswith("test_median_of_even_count_is_mean_of_middle_values")
     assert report["cost"]["prompt_tokens"] == 3 * 900
     assert {"Generate", "Execute", "Repair", "Select"} <= set(report["stages"])
+    shop, web = report["projects"]
+    assert (shop["root"], shop["status"], shop["funnel"]["kept"]) == (".", "analyzed", 2)
+    assert (web["root"], web["language"], web["status"]) == ("web", "javascript", "skipped")
+    assert web["reason"].startswith("not analyzed: the AWS workflow analyzes one project")
+    assert any(w.startswith("web: not analyzed") for w in report["warnings"])
 
     # The published bundle verifies against the KMS key's public half.
     bundle = outputs.bundle(ports.blobs, tenant.id, analysis.id)
