@@ -533,17 +533,19 @@ class AnalysisSteps:
         left out with its reason and the others go on; the analysis fails when none can."""
         active = self._active()
         results: dict[str, dict[str, Any]] = {}
-        failures: list[AssayError] = []
+        failures: list[Exception] = []
         for project in active:
             try:
                 results[project.root] = self._install(project)
-            except AssayError as error:
+            except Exception as error:  # whatever it was, the other projects go on
                 if len(active) == 1:
                     raise
                 failures.append(error)
-                project.reason = f"the install failed: {error.message}"
+                said = error.message if isinstance(error, AssayError) else (
+                    f"{type(error).__name__}: {error}")  # fmt: skip
+                project.reason = f"the install failed: {said}"
                 project.failed_at = "install"
-                results[project.root] = {"failed": error.message}
+                results[project.root] = {"failed": said}
         if failures and len(failures) == len(active):
             raise failures[0]
         self._choose_main()
