@@ -930,6 +930,12 @@ class AnalysisSteps:
                     environment, detection, workdir, modules=modules, tests=sorted(files),
                     sandbox=self.sandbox, budget_s=budget_s,
                 )  # fmt: skip
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+                # What the tool left is the sandbox's: a report that does not read is a
+                # measurement that failed, never the analysis.
+                found = MutationResult(tool=tool.name, modules={}, complete=False,
+                                       reason=f"the {tool.name} report could not be read: "
+                                       f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             named = {projects.prefixed(project.root, n): m for n, m in found.modules.items()}

@@ -174,9 +174,10 @@ def _entry(files: dict[str, Any], workdir: Path, module: str) -> dict[str, Any]:
 def _survivor(module: str, source: str, mutant: dict[str, Any]) -> Survivor:
     """A surviving mutant, named `module:line:mutator`, with its change as a unified diff
     (the report's locations count lines and columns from 1)."""
-    location = mutant.get("location") or {}
-    start, end = location.get("start") or {}, location.get("end") or {}
-    line = int(start.get("line") or 1)
+    location = _mapping(mutant.get("location"))
+    start, end = _mapping(location.get("start")), _mapping(location.get("end"))
+    found = start.get("line")
+    line: int = found if isinstance(found, int) else 1
     mutated = source
     try:
         lines = source.splitlines(keepends=True)
@@ -191,6 +192,11 @@ def _survivor(module: str, source: str, mutant: dict[str, Any]) -> Survivor:
         fromfile=f"a/{module}", tofile=f"b/{module}", n=1))  # fmt: skip
     name = f"{module}:{line}:{mutant.get('mutatorName') or 'mutant'}"
     return Survivor(mutant=name, diff=diff[:4000])
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` when the report gave an object there, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _last_error(output: str) -> str:

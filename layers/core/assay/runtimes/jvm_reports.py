@@ -25,8 +25,13 @@ class SourceIndex:
                 self._by_tail.setdefault("/".join(parts[start:]), path)
         self._default_root = default_root
 
+    def find(self, package: str, name: str) -> str | None:
+        """The project file of `package` (with slashes, JaCoCo's) and `name` (with its
+        extension), or None when the project has no such file."""
+        return self._by_tail.get(f"{package}/{name}".strip("/"))
+
     def source(self, package: str, name: str) -> str:
-        """`package` with slashes (JaCoCo's), `name` with its extension."""
+        """As `find`, else where the file would be under the default root."""
         tail = f"{package}/{name}".strip("/")
         return self._by_tail.get(tail) or f"{self._default_root}/{tail}"
 

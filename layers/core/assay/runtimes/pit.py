@@ -115,8 +115,9 @@ def _scores(data: bytes, index: SourceIndex, workdir: Path) -> tuple[dict[str, M
         status = mutation.get("status", "")
         mutated = mutation.findtext("mutatedClass") or ""
         package = "/".join(mutated.split(".")[:-1])
-        module = index.source(package, mutation.findtext("sourceFile") or "")
-        if status in {"NON_VIABLE"}:
+        # Only the modules asked for: the report is the sandbox's, its names untrusted.
+        module = index.find(package, mutation.findtext("sourceFile") or "")
+        if module is None or status in {"NON_VIABLE"}:
             continue
         if status in {"STARTED", "NOT_STARTED"}:
             complete = False
@@ -137,7 +138,8 @@ def _scores(data: bytes, index: SourceIndex, workdir: Path) -> tuple[dict[str, M
 
 def _survivor(mutation: ElementTree.Element, module: str, workdir: Path) -> Survivor:
     """A surviving mutant: PIT's words for what it changed, on which line."""
-    line = int(mutation.findtext("lineNumber") or "0")
+    number = mutation.findtext("lineNumber") or ""
+    line = int(number) if number.isdigit() else 0
     described = mutation.findtext("description") or "mutated"
     method = mutation.findtext("mutatedMethod") or "?"
     source = (read_inside(workdir, module) or b"").decode("utf-8", "replace").splitlines()

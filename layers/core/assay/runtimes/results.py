@@ -16,8 +16,18 @@ MAX_RESULT_BYTES = 50 * 1024 * 1024
 
 
 def read_inside(root: Path, rel: str, limit: int = MAX_RESULT_BYTES) -> bytes | None:
-    """Read a file the sandboxed code may have planted: no symlinks followed, size capped."""
+    """Read a file the sandboxed code may have planted: no symlinks followed, size capped, and
+    never outside `root` (names in its reports are the sandbox's: `../`, absolute paths and
+    linked folders on the way are refused)."""
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        return None
     path = root / rel
+    try:
+        if not path.parent.resolve().is_relative_to(root.resolve()):
+            return None
+    except OSError:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:

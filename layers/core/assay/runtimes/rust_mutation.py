@@ -14,6 +14,7 @@ they never execute is uncovered, not a survivor. Per-mutant outcomes come from c
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import time
@@ -65,6 +66,9 @@ def availability(configured: Path | None = None) -> str:
     """What Rust mutation testing runs with, or why there is none, in words."""
     binary, said = probe(configured)
     return f"mutation testing with {said}" if binary else f"no mutation testing: {said}"
+
+
+_DIFF_PATH = re.compile(r"diff/[\w.-]+\.diff")
 
 
 class CargoMutants(MutationTool):
@@ -164,7 +168,9 @@ def _scores(record: dict[str, Any], workdir: Path, modules: list[str],
         if score is None or summary not in {*KILLED, "MissedMutant"}:
             continue  # unviable: the mutant did not build
         score.total += 1
-        line = (mutant.get("span") or {}).get("start", {}).get("line")
+        span = mutant.get("span")
+        start = span.get("start") if isinstance(span, dict) else None
+        line = start.get("line") if isinstance(start, dict) else None
         if summary in KILLED:
             score.killed += 1
         elif line not in executed.get(str(mutant.get("file")), set()):
@@ -173,7 +179,9 @@ def _scores(record: dict[str, Any], workdir: Path, modules: list[str],
             score.survived += 1
             if shown < SURVIVORS_SHOWN:
                 shown += 1
-                diff = read_inside(workdir, f"{STATE_DIR}/mutants.out/{outcome.get('diff_path')}")
+                named = str(outcome.get("diff_path"))  # the sandbox's word: a diff file or nothing
+                diff = (read_inside(workdir, f"{STATE_DIR}/mutants.out/{named}")
+                        if _DIFF_PATH.fullmatch(named) else None)  # fmt: skip
                 score.survivors.append(Survivor(
                     mutant=str(mutant.get("name")),
                     diff=(diff or b"").decode("utf-8", "replace")[:4000]))  # fmt: skip
