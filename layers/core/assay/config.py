@@ -143,13 +143,15 @@ class Settings(BaseSettings):
         "Athens, Artifactory or Nexus mirror, or file:///path for an air-gapped copy); an "
         "https mirror's host must be in ASSAY_PACKAGE_HOSTS.",
     )
-    maven_mirror: str = Field(
-        default="",
-        description="The Maven repository every pom's dependencies and plugins are fetched "
-        "from instead of Maven Central: your Artifactory, Nexus or CodeArtifact URL (credentials "
-        "as https://user:token@host/path, used at prepare only, never shown to test runs), or "
-        "file:///path for an air-gapped copy. The prepare job reaches it directly. Empty: Maven "
-        "Central, through the package egress.",
+    maven_mirror: SecretStr | None = Field(
+        default=None,
+        description="The Maven repository every pom's (and Gradle build's) dependencies and "
+        "plugins are fetched from instead of Maven Central: your Artifactory, Nexus or "
+        "CodeArtifact URL (credentials as https://user:token@host/path go into prepare's "
+        "settings only, never a test run's; the project's own build runs at prepare and can "
+        "read them, so use a read-only token), or file:///path for an air-gapped copy. An https "
+        "mirror on port 443 is reached through the package egress (its host allowed); any "
+        "other is reached directly, with the network. Unset: Maven Central, through the egress.",
     )
     cargo_registry: str = Field(
         default="",
@@ -320,6 +322,11 @@ class Settings(BaseSettings):
     @cached_property
     def package_host_list(self) -> tuple[str, ...]:
         return tuple(h.strip() for h in self.package_hosts.split(",") if h.strip())
+
+    @property
+    def maven_mirror_url(self) -> str:
+        """ASSAY_MAVEN_MIRROR as the runtimes take it ('' when unset)."""
+        return self.maven_mirror.get_secret_value() if self.maven_mirror else ""
 
     @cached_property
     def git_token_host_list(self) -> frozenset[str]:

@@ -31,6 +31,7 @@ from assay.runtimes.maven import (
     MAVEN_CENTRAL_HOSTS,
     PROCESSES,
     _split_userinfo,
+    mirror_route,
     probe_test,
 )
 from assay.runtimes.port import (
@@ -265,8 +266,8 @@ class GradleBuild:
         (project / rel).write_text(text)
         home = work / "home"
         home.mkdir()
-        online = bool(self._mirror) and not self._mirror.startswith("file:")
-        if not online:  # the egress proxy, for the wrapper and for Gradle
+        direct, hosts = mirror_route(self._mirror, self._package_hosts)
+        if not direct:  # the egress proxy, for the wrapper and for Gradle
             (home / "gradle.properties").write_text(
                 f"systemProp.https.proxyHost=127.0.0.1\nsystemProp.https.proxyPort={BRIDGE_PORT}\n"
                 f"systemProp.http.proxyHost=127.0.0.1\nsystemProp.http.proxyPort={BRIDGE_PORT}\n"
@@ -277,8 +278,8 @@ class GradleBuild:
                 "test", "--tests", "AssayProbeTest"]  # fmt: skip
         env = _gradle_env(jdk, home=work, user_home=home)
         step, outcome = sandboxed.install(
-            cache, argv, sandbox, env=env, hosts=self._package_hosts,
-            direct={} if online else None, readonly=[jdk, *self._outside(gradle)], workdir=work,
+            cache, argv, sandbox, env=env, hosts=hosts,
+            direct={} if direct else None, readonly=[jdk, *self._outside(gradle)], workdir=work,
             limits=Limits(wall_s=1200, cpu_s=1200, memory_mb=ADDRESS_SPACE_MB,
                           processes=PROCESSES, open_files=4096),
         )  # fmt: skip

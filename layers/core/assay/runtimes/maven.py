@@ -121,6 +121,24 @@ def settings_xml(mirror: str, *, proxy: bool, credentials: bool) -> str:
     return "".join(parts)
 
 
+def mirror_route(mirror: str, hosts: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """How prepare reaches ASSAY_MAVEN_MIRROR: (directly, the egress's hosts). An https mirror
+    on the standard port goes through the registry-only proxy, its host allowed since the
+    operator named it; a file:// copy needs no network; anything else (http, another port: a
+    repository manager on a private network) is reached directly, so the prepare job, which
+    runs the project's build, then has the network, as with a direct pip index."""
+    if not mirror or mirror.startswith("file:"):
+        return False, hosts
+    parts = urlsplit(mirror)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme == "https" and port in (None, 443) and parts.hostname:
+        return False, (*hosts, parts.hostname)
+    return True, hosts
+
+
 def _split_userinfo(url: str) -> tuple[str, str, str]:
     """`https://user:token@host/path` -> (`https://host/path`, user, token)."""
     parts = urlsplit(url)
@@ -211,9 +229,9 @@ class MavenBuild:
         probe.parent.mkdir(parents=True)
         probe.write_text(text)
         file_mirror = self._mirror.startswith("file:")
-        online = bool(self._mirror) and not file_mirror  # a mirror is reached directly
+        direct, hosts = mirror_route(self._mirror, self._package_hosts)
         settings = work / "settings.xml"
-        settings.write_text(settings_xml(self._mirror, proxy=not online, credentials=True))
+        settings.write_text(settings_xml(self._mirror, proxy=not direct, credentials=True))
         pom = (root / "pom.xml").read_text(errors="replace")
         goals = self.goals(pom)
         if pit:  # PIT on the probe alone: its plugin and its test launcher get fetched
@@ -228,8 +246,8 @@ class MavenBuild:
         if file_mirror:
             readonly.append(Path(unquote(urlsplit(self._mirror).path)))
         step, outcome = sandboxed.install(
-            cache, argv, sandbox, env=_maven_env(jdk, work), hosts=self._package_hosts,
-            direct={} if online else None, readonly=readonly, workdir=work,
+            cache, argv, sandbox, env=_maven_env(jdk, work), hosts=hosts,
+            direct={} if direct else None, readonly=readonly, workdir=work,
             limits=Limits(wall_s=900, cpu_s=900, memory_mb=ADDRESS_SPACE_MB,
                           processes=PROCESSES, open_files=4096),
         )  # fmt: skip

@@ -25,6 +25,6 @@ def runtimes(
         GoRuntime(package_hosts=hosts, goproxy=settings.goproxy),
         RustRuntime(package_hosts=hosts, registry=settings.cargo_registry),
         # Before Java: a Kotlin project with Java beside it counts both, and wins the tie.
-        KotlinRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror),
-        JavaRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror),
+        KotlinRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror_url),
+        JavaRuntime(package_hosts=hosts, maven_mirror=settings.maven_mirror_url),
     ]
