@@ -26,6 +26,7 @@ from defusedxml import ElementTree
 from assay.runtimes import pit as pitest
 from assay.runtimes import sandboxed
 from assay.runtimes.jvm_reports import SourceIndex, build_run, test_class_name
+from assay.runtimes.pom import jacoco_attachment
 from assay.runtimes.port import (
     Commands,
     Detection,
@@ -56,7 +57,6 @@ SKIP_CHECKS = (
     "-Dbasepom.check.skip-all", "-Dsort.skip", "-Dmdep.analyze.skip",
 )  # fmt: skip
 CLI_FLAGS = ("-Dstyle.color=never", *SKIP_CHECKS)
-_PREPARE_AGENT = re.compile(r"<goal>\s*prepare-agent\s*</goal>")
 
 
 def pom_problem(root: Path) -> str | None:
@@ -263,11 +263,12 @@ class MavenBuild:
     def goals(pom: str) -> list[str]:
         """JaCoCo around the test phase: the pom's own agent when it attaches one, else ours;
         failing tests do not fail the build (the reports say which failed)."""
-        if "jacoco-maven-plugin" in pom:
-            attach = [] if _PREPARE_AGENT.search(pom) else ["jacoco:prepare-agent"]
-            report = ["jacoco:report"]
-        else:
+        attached = jacoco_attachment(pom)
+        if attached == "none":
             attach, report = [f"{JACOCO}:prepare-agent"], [f"{JACOCO}:report"]
+        else:  # the build's own plugin (its version); its agent when it attaches one
+            attach = [] if attached == "agent" else ["jacoco:prepare-agent"]
+            report = ["jacoco:report"]
         return [*attach, "test", *report, "-Dmaven.test.failure.ignore=true",
                 "-Djacoco.skip=false", *CLI_FLAGS]  # fmt: skip
 
@@ -288,8 +289,8 @@ class MavenBuild:
         (in `.assay`); exit 3 when the build fails."""
         envdir = next(p for p in env.readonly if (p / ".ready").exists())
         jdk = Path(env.interpreter).parent.parent
-        mvn = (f"'{self.mvn()}' -o -B -s '{envdir / 'settings.xml'}'"
-               f" -Dmaven.repo.local='{envdir / 'repo'}'")  # fmt: skip
+        mvn = shlex.join([str(self.mvn()), "-o", "-B", "-s", str(envdir / "settings.xml"),
+                          f"-Dmaven.repo.local={envdir / 'repo'}"])  # fmt: skip
         # Reports an earlier run left in this work directory must not pass for this run's.
         stale = "target/surefire-reports target/site/jacoco target/jacoco.exec target/pit-reports"
         words = " ".join(shlex.quote(g) for g in goals)

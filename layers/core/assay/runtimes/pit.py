@@ -11,7 +11,6 @@ SURVIVED survives; NO_COVERAGE is uncovered; NON_VIABLE (it did not load) is not
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from defusedxml import ElementTree
 from assay.runtimes import sandboxed
 from assay.runtimes.jvm_reports import SourceIndex, test_class_name
 from assay.runtimes.mutation import ModuleScore, MutationResult, Survivor
+from assay.runtimes.pom import add_profile
 from assay.runtimes.port import Detection, Environment, MutationTool
 from assay.runtimes.results import read_inside
 from assay.sandbox import Limits, Sandbox
@@ -48,10 +48,7 @@ def with_profile(pom: str, flavour: str) -> str:
     profile = (f"<profile><id>{PROFILE}</id><build><plugins><plugin><groupId>{group}</groupId>"
                f"<artifactId>{artifact}</artifactId><version>{version}</version>{junit5}"
                "</plugin></plugins></build></profile>")  # fmt: skip
-    if re.search(r"<profiles\s*>", pom):  # profiles live only at the project's top level
-        return re.sub(r"<profiles\s*>", lambda m: m.group(0) + profile, pom, count=1)
-    end = pom.rindex("</project>")
-    return f"{pom[:end]}<profiles>{profile}</profiles>\n{pom[end:]}"
+    return add_profile(pom, profile)
 
 
 def goals(target_classes: list[str], target_tests: list[str]) -> list[str]:
