@@ -33,8 +33,9 @@ def test_one_project_is_the_root_alone(tmp_path: Path) -> None:
 def test_a_front_end_of_another_kind_is_a_project_of_its_own(tmp_path: Path) -> None:
     _files(tmp_path, "pyproject.toml", "svc/app.py", "web/package.json", "web/src/a.ts",
            "web/ui/package.json", "tools/gen/go.mod", "a/b/c/d/Cargo.toml")  # fmt: skip
-    # web/ui is web's (same kind); a/b/c/d is deeper than MAX_DEPTH.
-    assert _found(tmp_path) == {"": ["tools/gen", "web"], "tools/gen": [], "web": []}
+    # web/ui is web's (same kind); a/b/c/d is deeper than MAX_DEPTH. Projects of another
+    # kind stay among the root's files (its build may use them).
+    assert _found(tmp_path) == {"": [], "tools/gen": [], "web": []}
 
 
 def test_workspaces_are_projects_even_of_the_same_kind(tmp_path: Path) -> None:
@@ -62,20 +63,28 @@ def test_pnpm_workspace_yaml(tmp_path: Path) -> None:
     assert projects.workspace_packages(tmp_path) == ["apps/web", "libs/core"]
 
 
-def test_a_view_leaves_the_nested_projects_out(tmp_path: Path) -> None:
+def test_a_view_leaves_out_only_nested_projects_of_its_own_kind(tmp_path: Path) -> None:
     snapshot = tmp_path / "snap"
     _files(snapshot, "pyproject.toml", "app.py", "web/package.json", "web/src/a.ts")
+    (snapshot / "outside.txt").write_text("the repository's")
+    (snapshot / "web" / "src" / "up").symlink_to("../../outside.txt")  # leaves web/
+    (snapshot / "web" / "src" / "same").symlink_to("a.ts")
     root, web = projects.discover(snapshot)
-    view = projects.make_view(snapshot, root, tmp_path / "views" / "root")
-    assert sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()) == [
-        "app.py", "pyproject.toml"
-    ]  # fmt: skip
+    assert projects.make_view(snapshot, root, tmp_path / "views" / "root") == snapshot
     inner = projects.make_view(snapshot, web, tmp_path / "views" / "web")
-    assert sorted(p.relative_to(inner).as_posix() for p in inner.rglob("*") if p.is_file()) == [
-        "package.json", "src/a.ts"
-    ]  # fmt: skip
-    alone = projects.Project(root="")
-    assert projects.make_view(snapshot, alone, tmp_path / "unused") == snapshot
+    assert sorted(p.relative_to(inner).as_posix() for p in inner.rglob("*")
+                  if p.is_file() or p.is_symlink()) == [
+        "package.json", "src/a.ts", "src/same"]  # fmt: skip
+    monorepo = tmp_path / "mono"
+    (monorepo / "package.json").parent.mkdir(parents=True)
+    (monorepo / "package.json").write_text('{"workspaces": ["packages/*"]}')
+    _files(monorepo, "index.js", "packages/a/package.json", "packages/a/a.js")
+    top, _ = projects.discover(monorepo)
+    view = projects.make_view(monorepo, top, tmp_path / "views" / "top")
+    assert sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()) == [
+        "index.js", "package.json"]  # fmt: skip
+    assert projects.view_name(projects.Project(root="a/b")) != projects.view_name(
+        projects.Project(root="a_b"))  # fmt: skip
 
 
 def test_names_translate_between_the_project_and_the_repository() -> None:

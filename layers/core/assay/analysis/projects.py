@@ -19,6 +19,7 @@ nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -171,8 +172,13 @@ def discover(snapshot: Path) -> list[Project]:
             split.add(rel)
     projects = []
     for rel in sorted(split, key=lambda r: (r != "", r)):
-        nested = [r for r in split if r != rel and _inside(r, rel)]
-        # Only the outermost nested projects: theirs are excluded with them.
+        # Only nested projects of the same kind are left out of a project's files (workspace
+        # packages under their root: its runtime would count them as its own); one of another
+        # kind stays, since the parent's build may use its files (a Go module embedding its
+        # web/ front end) and the parent's runtime does not count them. Only the outermost:
+        # theirs go with them.
+        nested = [r for r in split if r != rel and _inside(r, rel)
+                  and candidates.get(r, set()) & candidates.get(rel, set())]  # fmt: skip
         outer = [r for r in nested if not any(o != r and _inside(r, o) for o in nested)]
         excluded = sorted(local(rel, r) for r in outer)
         projects.append(Project(root=rel, excluded=excluded, workspace=rel in workspaces))
@@ -189,6 +195,7 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
         return destination
     shutil.rmtree(destination, ignore_errors=True)
     source = snapshot / project.root
+    inside = source.resolve()
     skipped = set(project.excluded)
     for dirpath, dirnames, filenames in os.walk(source):
         here = Path(dirpath)
@@ -199,8 +206,8 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
         for name in filenames:
             path = here / name
             if path.is_symlink():
-                link = os.readlink(path)
-                if not os.path.isabs(link):
+                link = os.readlink(path)  # kept only when it stays inside the project
+                if not os.path.isabs(link) and (here / link).resolve().is_relative_to(inside):
                     os.symlink(link, destination / rel / name)
             elif path.is_file():
                 shutil.copyfile(path, destination / rel / name)
@@ -209,8 +216,11 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
 
 
 def view_name(project: Project) -> str:
-    """A folder name for the project's view."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", project.root) or "_root"
+    """A folder name for the project's view, distinct for distinct roots (`a/b` and `a_b`)."""
+    if not project.root:
+        return "_root"
+    digest = hashlib.sha256(project.root.encode()).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', project.root)}-{digest}"
 
 
 # ------------------------------------------------------------------ names
