@@ -74,3 +74,11 @@ def test_a_cargo_mutants_report_cannot_point_its_diff_outside(tmp_path: Path) ->
 def test_a_stryker_mutant_with_a_malformed_location_is_still_shown() -> None:
     survivor = _survivor("src/calc.js", "const a = 1;\n", {"location": "x", "replacement": 2})
     assert survivor.mutant == "src/calc.js:1:mutant"
+
+
+def test_a_module_name_is_a_literal_glob_for_stryker() -> None:
+    from assay.runtimes.javascript_mutation import _glob_literal
+
+    assert _glob_literal("pages/[id].tsx") == "pages/\\[id\\].tsx"
+    assert _glob_literal("app/(auth)/x.ts") == "app/\\(auth\\)/x.ts"
+    assert _glob_literal("src/calc.js") == "src/calc.js"

@@ -226,8 +226,9 @@ class JavaRuntime(Runtime):
             )
         if any(m.endswith(".kt") for m in detection.modules):
             raise EnvironmentFailed(
-                "Kotlin needs the project's Maven build, and Maven is not installed",
-                fix="install Maven (Debian: maven)",
+                "Kotlin needs the project's Maven or Gradle build, and neither can run here "
+                "(no Maven installed, no Gradle wrapper in the project)",
+                fix="install Maven (Debian: maven), or add the Gradle wrapper (gradle wrapper)",
             )
         return self._javac.prepare(self.jdk(), cache)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,7 +107,7 @@ class Stryker(MutationTool):
         config: dict[str, Any] = {
             "testRunner": runner,
             "plugins": [f"@stryker-mutator/{runner}-runner"],
-            "mutate": [module],
+            "mutate": [_glob_literal(module)],
             "reporters": ["json"],
             "jsonReporter": {"fileName": REPORT},
             "coverageAnalysis": "perTest",
@@ -192,6 +193,11 @@ def _survivor(module: str, source: str, mutant: dict[str, Any]) -> Survivor:
         fromfile=f"a/{module}", tofile=f"b/{module}", n=1))  # fmt: skip
     name = f"{module}:{line}:{mutant.get('mutatorName') or 'mutant'}"
     return Survivor(mutant=name, diff=diff[:4000])
+
+
+def _glob_literal(path: str) -> str:
+    """`path` as a Stryker glob that matches only itself (Next.js names files `[id].tsx`)."""
+    return re.sub(r"([\[\]{}()*?!+@])", r"\\\1", path)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

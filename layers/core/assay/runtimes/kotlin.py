@@ -1,6 +1,7 @@
 """Kotlin: `src/main/kotlin` (Java beside it allowed), tests in `src/test/kotlin` with JUnit 5 or
-4 and kotlin.test, built by the project's own Maven build (its kotlin-maven-plugin) and
-measured by JaCoCo, exactly as Java is (`runtimes.java`); only the language differs."""
+4 and kotlin.test, built by the project's own Maven build (its kotlin-maven-plugin) or Gradle
+build and measured by JaCoCo, exactly as Java is (`runtimes.java`); only the language
+differs."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class KotlinRuntime(JavaRuntime):
     def availability(self) -> tuple[bool, str]:
         usable, said = super().availability()
         if usable and not self.maven_here():
-            return False, "Kotlin needs the project's Maven build, and Maven is not installed"
+            return True, ("Kotlin through a Gradle wrapper only (Kotlin needs the project's "
+                          "Maven or Gradle build, and Maven is not installed)")  # fmt: skip
         return usable, said.replace("JUnit 4/5", "JUnit 4/5 and kotlin.test")
 
     def idioms(self, detection: Detection) -> Idioms:
