@@ -255,3 +255,22 @@ def test_keys_mint_prints_a_valid_key_and_touches_no_store(tmp_path: Path) -> No
     assert "checksum" in (key_problem(mistyped) or "")
     assert "starts" not in (key_problem(mistyped) or "")
     assert "characters after" in (key_problem(key + "x") or "")
+
+
+def test_a_multi_module_maven_build_is_refused_with_the_reason(tmp_path: Path) -> None:
+    project = tmp_path / "build"
+    (project / "core" / "src" / "main" / "java" / "a").mkdir(parents=True)
+    (project / "core" / "src" / "main" / "java" / "a" / "A.java").write_text("class A {}\n")
+    (project / "core" / "pom.xml").write_text("<project><artifactId>core</artifactId></project>")
+    (project / "pom.xml").write_text(
+        "<project><packaging>pom</packaging><!-- <module>old</module> -->"
+        "<modules><module>core</module></modules></project>"
+    )
+    out = tmp_path / "out"
+    result = run(tmp_path, "analyze", str(project), "--out", str(out), "--engine", "llm",
+                 "--model", "openai/x", OPENAI_API_KEY="sk-x")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    no_traceback(result)
+    said = result.stdout + result.stderr
+    assert "multi-module build (core) is not supported yet" in said, said
+    assert "(old" not in said

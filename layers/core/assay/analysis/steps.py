@@ -483,6 +483,11 @@ class AnalysisSteps:
                                                     "detection": detection}))  # fmt: skip
         if not found:
             names = ", ".join(r.language for r in self.runtimes)
+            why = next((w for r in self.runtimes if (w := r.unsupported(self.stores.snapshot))),
+                       None)  # fmt: skip
+            if why:
+                raise AnalysisFailed(f"this project cannot be analyzed: {why}",
+                                     fix="point assay at one module of the build")  # fmt: skip
             raise AnalysisFailed(
                 f"no supported language found in the target (supported: {names})",
                 fix="point assay at a project with source files in one of those languages",

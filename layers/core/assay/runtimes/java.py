@@ -67,6 +67,13 @@ def _foreign_dependencies(root: Path) -> list[str]:
     return found
 
 
+def _uncommented(path: Path) -> str:
+    """A build file's text without XML comments ('' when there is none)."""
+    if not path.is_file():
+        return ""
+    return re.sub(r"<!--.*?-->", "", path.read_text(errors="replace"), flags=re.DOTALL)
+
+
 def build_text(root: Path) -> str:
     """The project's build files, as text (what its dependencies are read from)."""
     return "\n".join((root / n).read_text(errors="replace") for n in BUILD_FILES
@@ -151,6 +158,18 @@ class JavaRuntime(Runtime):
             modules=modules, test_files=tests,
             dependency_files=[n for n in BUILD_FILES if (root / n).is_file()],
         )  # fmt: skip
+
+    def unsupported(self, root: Path) -> str | None:
+        modules = re.findall(r"<module>\s*([^<\s]+)\s*</module>", _uncommented(root / "pom.xml"))
+        settings = "\n".join(_uncommented(root / n) for n in ("settings.gradle",
+                                                              "settings.gradle.kts"))  # fmt: skip
+        included = re.findall(r"^\s*include\s*\(?\s*[\"']([^\"']+)", settings, re.MULTILINE)
+        built = modules or included
+        if built and not (root / MAIN).is_dir() and not (root / "src/main/kotlin").is_dir():
+            return (f"a multi-module build ({', '.join(built[:5])}) is not supported yet: "
+                    "Assay builds one module whose code is in src/main/java or src/main/kotlin "
+                    "at the root it is given")  # fmt: skip
+        return None
 
     # ------------------------------------------------------------------ language
     @staticmethod

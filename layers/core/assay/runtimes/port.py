@@ -192,6 +192,11 @@ class Runtime(ABC):
     def detect(self, root: Path) -> Detection | None:
         """What this project is, or None if this runtime does not apply."""
 
+    def unsupported(self, root: Path) -> str | None:
+        """Why a project this runtime's language would otherwise claim cannot be analyzed
+        (a shape it does not handle yet), for the refusal; None when there is no such reason."""
+        return None
+
     @abstractmethod
     def prepare(
         self,
