@@ -215,3 +215,22 @@ def test_the_git_token_goes_only_to_the_hosts_it_is_for(tmp_path: Path) -> None:
     assert token_for("https://GitHub.com/o/r.git", settings) is not None
     assert token_for("https://gitlab.example/o/r.git", settings) is None
     assert token_for("./a/directory", settings) is None
+
+
+def test_scripts_stay_executable_and_nothing_else_crosses(tmp_path: Path) -> None:
+    """A test fixture's script or a build wrapper (gradlew, mvnw) must still run in the
+    snapshot; setuid and group or other write never cross."""
+    script, plain = _file("tests/fixtures/pm", b"#!/bin/sh\n"), _file("pm.js", b"x\n")
+    script[0].mode, plain[0].mode = 0o4777, 0o666
+    snapshot = take_snapshot(str(_tar(tmp_path / "a.tgz", [script, plain])), tmp_path / "snap")
+    assert snapshot.kind == "archive"
+    assert (tmp_path / "snap" / "tests/fixtures/pm").stat().st_mode & 0o7777 == 0o755
+    assert (tmp_path / "snap" / "pm.js").stat().st_mode & 0o7777 == 0o644
+    source = tmp_path / "repo"
+    (source / "tools").mkdir(parents=True)
+    (source / "tools" / "run").write_text("#!/bin/sh\n")
+    (source / "tools" / "run").chmod(0o4775)
+    (source / "tools" / "data.txt").write_text("x")
+    take_snapshot(str(source), tmp_path / "snap2")
+    assert (tmp_path / "snap2" / "tools" / "run").stat().st_mode & 0o7777 == 0o755
+    assert not (tmp_path / "snap2" / "tools" / "data.txt").stat().st_mode & 0o111

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from assay.analysis.funnel import Evaluation
 from assay.engines import Candidate, Target
-from assay.intake.local import SKIP_DIRS
+from assay.intake.local import SKIP_DIRS, copy_file
 from assay.runtimes import CoverageMap, Detection, Environment, TestRun
 
 MAX_DEPTH = 3
@@ -210,7 +210,7 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
                 if not os.path.isabs(link) and (here / link).resolve().is_relative_to(inside):
                     os.symlink(link, destination / rel / name)
             elif path.is_file():
-                shutil.copyfile(path, destination / rel / name)
+                copy_file(path, destination / rel / name)
     ready.touch()
     return destination
 

@@ -29,6 +29,7 @@ class Member(BaseModel):
     kind: str  # file | dir | symlink
     size: int
     link: str | None = None
+    executable: bool = False  # its mode lets it run (a fixture's script, a build wrapper)
 
 
 SNIFF_BYTES = 262  # a tar header's "ustar" magic ends here; gzip's and zip's come first
@@ -97,7 +98,8 @@ def _scan_tar(archive: Path) -> list[Member]:
                 if info.isdir():
                     members.append(Member(name=name, kind="dir", size=0))
                 elif info.isreg():
-                    members.append(Member(name=name, kind="file", size=info.size))
+                    members.append(Member(name=name, kind="file", size=info.size,
+                                          executable=bool(info.mode & 0o111)))  # fmt: skip
                 elif info.issym():
                     _check_link(archive, name, info.linkname)
                     members.append(Member(name=name, kind="symlink", size=0, link=info.linkname))
@@ -122,7 +124,8 @@ def _scan_zip(archive: Path) -> list[Member]:
                 elif info.is_dir():
                     members.append(Member(name=name, kind="dir", size=0))
                 else:
-                    members.append(Member(name=name, kind="file", size=info.file_size))
+                    members.append(Member(name=name, kind="file", size=info.file_size,
+                                          executable=bool(mode & 0o111)))  # fmt: skip
     except (zipfile.BadZipFile, OSError) as exc:
         raise _refuse(archive, f"it is not a readable zip archive ({exc})") from None
     return members
@@ -201,7 +204,7 @@ def _write(root: Path, member: Member, opener: object, budget: int) -> int:
         shutil.copyfileobj(_Capped(source, min(member.size, budget) + 1), out)
     if target.stat().st_size > member.size:
         raise ValidationFailed(f"refusing archive member {member.name!r}: larger than declared")
-    target.chmod(0o644)
+    target.chmod(0o755 if member.executable else 0o644)
     return 1
 
 

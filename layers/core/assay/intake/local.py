@@ -44,5 +44,13 @@ def copy_tree(source: Path, destination: Path, policy: IntakePolicy) -> int:
                     f"refusing {source}: more than {policy.max_bytes} bytes or "
                     f"{policy.max_files} files"
                 )
-            shutil.copyfile(path, target, follow_symlinks=False)
+            copy_file(path, target)
     return files
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """A regular file's bytes, and whether it may be executed (a test fixture's script, a
+    build wrapper): no other mode bit crosses (no setuid, no group or other write)."""
+    shutil.copyfile(source, target, follow_symlinks=False)
+    if source.stat().st_mode & 0o111:
+        target.chmod(0o755)
