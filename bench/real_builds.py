@@ -51,6 +51,7 @@ PROJECTS: list[tuple[str, str, str, str]] = [
     ("cast", "go", "github.com/spf13/cast@v1.6.0", "frankban/quicktest"),
     ("pretty", "go", "github.com/kr/pretty@v0.3.1", "kr/text, rogpeppe/go-internal"),
     ("go-version", "go", "github.com/hashicorp/go-version@v1.6.0", "none"),
+    ("commander", "javascript", "debian:node-commander", "Jest 28, TypeScript, ESLint (dev)"),
     ("semver", "rust", "semver@1.0.23", "none"),
     ("either", "rust", "either@1.13.0", "serde (optional), serde_json (dev)"),
     ("strsim", "rust", "strsim@0.11.1", "none"),
@@ -101,7 +102,31 @@ def fetch_rust(coordinates: str, dest: Path) -> None:
         run(["cargo", "generate-lockfile"], cwd=dest)
 
 
-FETCH = {"java": fetch_java, "go": fetch_go, "rust": fetch_rust}
+DEBIAN = "http://deb.debian.org/debian"
+
+
+def fetch_debian(coordinates: str, dest: Path) -> None:
+    """A Debian source package's upstream tarball (its `.orig.tar.*`), as upstream shipped
+    it with its tests: JavaScript packages on npm mostly leave their tests out."""
+    package = coordinates.removeprefix("debian:")
+    index = dest.parent / "Sources"
+    if not index.exists():
+        import lzma
+
+        index.write_bytes(lzma.decompress(_get(f"{DEBIAN}/dists/bookworm/main/source/Sources.xz")))
+    stanza = next(
+        s for s in index.read_text().split("\n\n") if f"\nPackage: {package}\n" in f"\n{s}\n"
+    )
+    directory = re.search(r"^Directory: (\S+)", stanza, re.M).group(1)  # type: ignore[union-attr]
+    orig = re.search(r" (\S+\.orig\.tar\.\w+)$", stanza, re.M).group(1)  # type: ignore[union-attr]
+    with tarfile.open(fileobj=io.BytesIO(_get(f"{DEBIAN}/{directory}/{orig}"))) as tar:
+        tar.extractall(dest.parent / "unpack", filter="data")
+    (inner,) = [p for p in (dest.parent / "unpack").iterdir() if p.is_dir()]
+    shutil.move(str(inner), dest)
+    shutil.rmtree(dest.parent / "unpack")
+
+
+FETCH = {"java": fetch_java, "go": fetch_go, "rust": fetch_rust, "javascript": fetch_debian}
 
 
 # ---------------------------------------------------------------------- by hand
@@ -126,6 +151,17 @@ def by_hand(language: str, project: Path) -> dict[str, Any]:
         passed = sum(e["Action"] == "pass" for e in top)
         failed = sum(e["Action"] == "fail" for e in top)
         ok = done.returncode == 0
+    elif language == "javascript":
+        run(["npm", "ci" if (project / "package-lock.json").exists() else "install",
+             "--ignore-scripts", "--no-audit", "--no-fund"], cwd=project)  # fmt: skip
+        done = run(["npx", "jest", "--ci", "--json", "--outputFile=.jest.json"], cwd=project)
+        found = json.loads((project / ".jest.json").read_text()) if (
+            project / ".jest.json").exists() else {}  # fmt: skip
+        passed = found.get("numPassedTests", 0)
+        failed = found.get("numFailedTests", 0)
+        ok = done.returncode == 0
+        shutil.rmtree(project / "node_modules", ignore_errors=True)
+        (project / ".jest.json").unlink(missing_ok=True)
     else:
         done = run(["cargo", "test", "--no-fail-fast"], cwd=project)
         counts = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", done.stdout)
@@ -153,6 +189,16 @@ def hold_out(language: str, project: Path) -> list[tuple[str, str, str]]:
             module = test.with_name(test.name.replace("_test.go", ".go"))
             if module.is_file():
                 pairs.append((module.relative_to(project).as_posix(), test))
+    elif language == "javascript":
+        # Tests are named after features (`help.suggestion.test.js`): a test whose first word
+        # names a module (`lib/help.js`, `src/v1.js`) is that module's.
+        modules = {p.stem: p for d in ("lib", "src") for p in sorted((project / d).glob("*.js"))}
+        for test in sorted(project.rglob("*.test.js")):
+            if "node_modules" in test.parts:
+                continue
+            stem = test.name.split(".")[0]
+            if stem in modules:
+                pairs.append((modules[stem].relative_to(project).as_posix(), test))
     else:
         lib = "src/lib.rs" if (project / "src/lib.rs").is_file() else "src/main.rs"
         pairs = [(lib, t) for t in sorted((project / "tests").glob("*.rs"))]
@@ -169,7 +215,7 @@ def hold_out(language: str, project: Path) -> list[tuple[str, str, str]]:
     return held
 
 
-FENCE = {"java": "java", "go": "go", "rust": "rust"}
+FENCE = {"java": "java", "go": "go", "rust": "rust", "javascript": "javascript"}
 
 
 def assay(language: str, project: Path, held: list[tuple[str, str, str]], home: Path,
@@ -232,6 +278,14 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     out = ROOT / "results" / "real_builds.json"
+    # A partial run (--only) replaces its projects' rows and keeps the others'.
+    earlier = json.loads(out.read_text()) if out.exists() and args.only else []
+    done = {row["project"] for row in results}
+    order = [name for name, *_ in PROJECTS]
+    results = sorted(
+        [r for r in earlier if r["project"] not in done] + results,
+        key=lambda r: order.index(r["project"]) if r["project"] in order else 99,
+    )
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"\n{'project':14} {'lang':5} {'hand p/f':>10} {'assay p/f':>10} {'status':10} "
           f"{'line':>13} {'branch':>13} {'kept':>4} {'s':>6}")  # fmt: skip
