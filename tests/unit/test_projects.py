@@ -114,3 +114,17 @@ def test_names_translate_between_the_project_and_the_repository() -> None:
     assert (counts["tests"], counts["passed"], counts["failed"]) == (3, 2, 1)
     assert counts["warnings"] == ["web: none passed"]
     assert counts["first_errors"] == ["web: x: boom"]
+
+
+def test_a_workspace_package_gets_the_roots_lockfile_unless_it_has_its_own(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "package.json").write_text('{"workspaces": ["packages/*"]}')
+    (tmp_path / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    _files(tmp_path, "packages/a/package.json", "packages/b/package.json",
+           "packages/b/yarn.lock")  # fmt: skip
+    _, a, b = projects.discover(tmp_path)
+    view_a = projects.make_view(tmp_path, a, tmp_path.parent / "views-a")
+    assert (view_a / "package-lock.json").read_text() == '{"lockfileVersion": 3}'
+    view_b = projects.make_view(tmp_path, b, tmp_path.parent / "views-b")
+    assert not (view_b / "package-lock.json").exists() and (view_b / "yarn.lock").exists()

@@ -7,9 +7,11 @@ build folders, tests, fixtures, examples and docs skipped) with a build file of 
 (pyproject.toml, package.json, go.mod, Cargo.toml, pom.xml...) of another kind than its nearest
 enclosing build's (a Maven module, a Cargo workspace member or a Python sub-package stays with
 the build that holds it), plus every package a root package.json's `workspaces` or a
-pnpm-workspace.yaml lists. A nested project's files are not its parent's: each project is
-detected, installed and run in its own view of the snapshot, a copy of its directory without
-the projects nested in it (the root's view is the snapshot itself when nothing is nested).
+pnpm-workspace.yaml lists (each with the workspace root's lockfile when it has none of its
+own). Each project is detected, installed and run in its own view of the snapshot: a copy of
+its directory without the nested projects of its own kind (workspace packages under their
+root), which its runtime would count as its own; nested projects of another kind stay, since
+its build may use their files. The root's view is the snapshot itself when nothing is left out.
 
 Analysis-wide, modules, candidates, coverage and test ids are named by their path in the
 snapshot (`web/src/app.ts`); a runtime and an engine see them relative to their project's
@@ -211,8 +213,26 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
                     os.symlink(link, destination / rel / name)
             elif path.is_file():
                 copy_file(path, destination / rel / name)
+    if project.workspace:
+        _root_lockfile(snapshot, destination)
     ready.touch()
     return destination
+
+
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock")
+
+
+def _root_lockfile(snapshot: Path, view: Path) -> None:
+    """A workspace package installs from the workspace root's lockfile when it has none of
+    its own (a monorepo keeps one, at its root): the JavaScript runtime takes the locked
+    versions from it, its sibling packages left out."""
+    if any((view / name).exists() for name in LOCKFILES):
+        return
+    for name in LOCKFILES:
+        found = snapshot / name
+        if found.is_file() and not found.is_symlink():
+            copy_file(found, view / name)
+            return
 
 
 def view_name(project: Project) -> str:
