@@ -201,7 +201,9 @@ def _manifest(root: Path) -> dict[str, object] | None:
     except tomllib.TOMLDecodeError:
         return None
 
+
 _INLINE_TESTS = re.compile(r"#\[cfg\(test\)\]|#\[test\]")
+
 
 class RustRuntime(Runtime):
     language = "rust"
