@@ -42,7 +42,11 @@ def test_mutation_score_of_the_kept_tests(assay_home: Path, tmp_path: Path) -> N
     assert verify_dir(out).ok  # mutation.json is among the artifacts the log vouches for
 
 
-def test_languages_without_a_tool_say_so(tmp_path: Path) -> None:
-    from assay.runtimes.javascript import JavaScriptRuntime
+def test_every_language_has_its_mutation_tool(tmp_path: Path) -> None:
+    from assay.config import load_settings
+    from assay.runtimes.registry import runtimes
 
-    assert JavaScriptRuntime().mutation_tool() is None
+    tools = {r.language: getattr(r.mutation_tool(), "name", None)
+             for r in runtimes(load_settings(home=tmp_path))}  # fmt: skip
+    assert tools == {"python": "mutmut", "javascript": "stryker", "go": "assay-go-mutation",
+                     "rust": "cargo-mutants", "kotlin": "pitest", "java": "pitest"}  # fmt: skip
