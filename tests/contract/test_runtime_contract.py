@@ -179,8 +179,8 @@ class PricingTest {
     }
 }
 """,
-        passing="aQuarterOff100Is75()",
-        failing="aQuarterOff100Is80()",
+        passing="aQuarterOff100Is75",
+        failing="aQuarterOff100Is80",
         broken="package shop;\n\nclass PricingTest {\n    void broken() {\n"
         "        int n = ;\n    }\n}\n",
     ),

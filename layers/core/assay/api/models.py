@@ -19,6 +19,20 @@ from pydantic import (
 from assay.intake.credentials import split_credentials
 from assay.records import Analysis, AnalysisStatus, AnalysisSummary
 
+
+def _a_json_number(value: object) -> object:
+    """JSON Schema's integer is a number without a fraction (120.0 is one), never a string or
+    a boolean, which pydantic's lax mode would turn into one."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a number")
+    return value
+
+
+# An integer as the OpenAPI schema says it: 120 and 120.0, not "120" nor true.
+JsonInt = Annotated[int, BeforeValidator(_a_json_number)]
+# A rate (per minute): at least 1. The bound sits inside, so `PerMinute | None` keeps it.
+PerMinute = Annotated[int, Field(ge=1), BeforeValidator(_a_json_number)]
+
 T = TypeVar("T")
 
 
@@ -81,7 +95,7 @@ class AnalysisIn(BaseModel):
     ref: str | None = Field(default=None, max_length=255)
     engine: Engine = "auto"
     model: str | None = Field(default=None, max_length=200)
-    budget_s: int = Field(default=600, ge=10, le=24 * 3600)
+    budget_s: JsonInt = Field(default=600, ge=10, le=24 * 3600)
     mutation: StrictBool = Field(
         default=False, description="Also measure the kept tests' mutation score."
     )

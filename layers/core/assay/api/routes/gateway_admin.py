@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from assay import tenancy
 from assay.api.auth import Principal, ports, require
-from assay.api.models import PageOut
+from assay.api.models import JsonInt, PageOut, PerMinute
 from assay.errors import NotFound
 from assay.gateway.guardrails import GuardrailRule
 from assay.gateway.pools import CapacityPool
@@ -65,8 +65,8 @@ class ConnectionIn(BaseModel):
         "`aws_secret_access_key`; without one, the role's credentials are used).",
     )
     options: ProviderOptions = Field(default_factory=ProviderOptions)
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
     pools: list[CapacityPool] = Field(
         default_factory=list, max_length=20,
         description="How resources share tokens_per_minute: rank, guaranteed and maximum "
@@ -90,8 +90,8 @@ class ConnectionPatch(BaseModel):
     )
     api_key: SecretStr | None = Field(default=None, description="Write-only.")
     options: ProviderOptions | None = None
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
     pools: list[CapacityPool] | None = Field(default=None, max_length=20)
     enabled: bool | None = None
 
@@ -123,9 +123,9 @@ class ResourceIn(BaseModel):
     targets: list[RouteTarget] = Field(min_length=1, max_length=16,
                                        description="Tried in order: the first is the primary, "
                                        "the rest its fallbacks.")  # fmt: skip
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
-    cache_ttl_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
+    cache_ttl_s: JsonInt = Field(default=0, ge=0, le=7 * 24 * 3600)
     guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
     rules: list[RoutingRule] = Field(
         default_factory=list, max_length=50, description="In order; the first match wins."
