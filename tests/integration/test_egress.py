@@ -102,3 +102,25 @@ def test_the_proxy_refuses_other_ports_and_plain_http(tmp_path: Path) -> None:
     assert answers[0].startswith("HTTP/1.1 403")
     assert answers[1].startswith("HTTP/1.1 405")
     assert answers[2].startswith("HTTP/1.1 403")
+
+
+def test_the_proxy_serves_from_a_folder_too_deep_for_a_socket_address(tmp_path: Path) -> None:
+    """A Unix socket address holds 107 bytes; a job folder under a long ASSAY_HOME is deeper."""
+    import os
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    proxy = EgressProxy(deep / ".egress.sock", ("pypi.org",))
+    with proxy.running():
+        assert (deep / ".egress.sock").is_socket()
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        here = os.getcwd()
+        os.chdir(deep)  # as the runner does: by its name, from the job's folder
+        try:
+            client.connect(".egress.sock")
+        finally:
+            os.chdir(here)
+        client.sendall(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
+        assert b"403" in client.recv(200)
+        client.close()
+    assert not (deep / ".egress.sock").exists()

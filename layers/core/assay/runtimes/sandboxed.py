@@ -98,7 +98,9 @@ def install(
     step_env = dict(env)
     if direct is None:
         step_env.update(proxy_env())
-        job["bridge"] = {"port": BRIDGE_PORT, "socket": str(proxy.socket_path)}
+        # By its name in the job's own directory, the runner's working directory: a full
+        # path may be too long for a socket address.
+        job["bridge"] = {"port": BRIDGE_PORT, "socket": proxy.socket_path.name}
     else:
         step_env.update(direct)
     job["steps"] = [{"name": "install", "argv": argv, "env": step_env}]

@@ -12,9 +12,12 @@ addresses.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
+import shutil
 import socket
 import socketserver
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +103,8 @@ class EgressProxy:
     @contextlib.contextmanager
     def running(self) -> Iterator[EgressProxy]:
         self.socket_path.unlink(missing_ok=True)
-        server = _Server(self.socket_path, self.hosts, self.any_port)
+        with _bindable(self.socket_path) as address:
+            server = _Server(address, self.hosts, self.any_port)
         self.socket_path.chmod(0o666)  # the job may run under a mapped user
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -111,6 +115,26 @@ class EgressProxy:
             server.server_close()
             self.allowed, self.refused = server.allowed, server.refused
             self.socket_path.unlink(missing_ok=True)
+
+
+# A Unix socket's address holds at most 107 bytes; a job directory under a long ASSAY_HOME
+# (or a test's temporary folder) is longer.
+_SUN_PATH_MAX = 100
+
+
+@contextlib.contextmanager
+def _bindable(path: Path) -> Iterator[Path]:
+    """An address for binding a socket at `path`: itself, or when too long the same place
+    through a short link to its folder (the socket is made in the folder itself)."""
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        yield path
+        return
+    alias = Path(tempfile.mkdtemp(prefix="assay-egress-"))
+    try:
+        (alias / "d").symlink_to(path.parent, target_is_directory=True)
+        yield alias / "d" / path.name
+    finally:
+        shutil.rmtree(alias, ignore_errors=True)
 
 
 def proxy_env(port: int = BRIDGE_PORT) -> dict[str, str]:
