@@ -1,0 +1,164 @@
+"""A suite file (YAML, versioned with the code): a target, a dataset and evaluators, and the
+gate a run must hold. `load_suite` refuses a wrong suite with each field and its reason, and
+checks every dataset item against the placeholders the suite uses, before any model is
+called. `suite.schema.json` beside this module is this model's JSON Schema (for editors)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from assay.errors import ValidationFailed
+from assay.evals.evaluators import Deterministic
+from assay.evals.templates import names
+
+SCHEMA_FILE = Path(__file__).with_name("suite.schema.json")
+MAX_ITEMS = 1_000_000
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Target(BaseModel):
+    """What each item is sent to: a gateway resource (or any model the gateway reaches), with
+    messages whose `{{field}}` placeholders are filled from the item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[Message] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LlmJudge(BaseModel):
+    """A rubric judge: a model scores the output in [0, 1] with its reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[\w.-]+$")
+    type: Literal["llm_judge"]
+    model: str = Field(min_length=1, max_length=200)
+    rubric: str = Field(min_length=1)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+Evaluator = Annotated[Deterministic | LlmJudge, Field(discriminator="type")]
+
+
+class MinScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_score: float = Field(ge=0.0, le=1.0)
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    target: Target
+    dataset: str = Field(min_length=1, description="a JSONL file, relative to the suite's")
+    evaluators: list[Evaluator] = Field(min_length=1)
+    gate: Literal["all"] | MinScore = Field(default="all", alias="pass")
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Suite:
+        seen = [e.name for e in self.evaluators]
+        twice = sorted({n for n in seen if seen.count(n) > 1})
+        if twice:
+            raise ValueError(f"evaluator names must be distinct: {', '.join(twice)}")
+        return self
+
+    def placeholders(self) -> set[str]:
+        """The item fields the suite's messages and evaluators use (their first part)."""
+        texts = [m.content for m in self.target.messages]
+        for evaluator in self.evaluators:
+            texts += [v for v in evaluator.model_dump().values() if isinstance(v, str)]
+            texts += [v for v in getattr(evaluator, "value", []) if isinstance(v, str)]
+        return {name.split(".")[0] for text in texts for name in names(text)}
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any] = Field(default_factory=dict)
+    expected: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        """What placeholders are filled from: the input's fields, and `expected`."""
+        return {**self.input, "expected": self.expected}
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
+        for error in exc.errors()[:10]
+    )
+
+
+def load_suite(path: Path) -> tuple[Suite, list[Item]]:
+    """The suite at `path` and its dataset's items, or ValidationFailed naming what is wrong."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"cannot read the suite {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValidationFailed(f"{path} is not YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValidationFailed(f"{path}: a suite is a mapping (name, target, dataset, ...)")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(f"{path}: {_problems(exc)}") from None
+    items = load_dataset(path.parent / suite.dataset)
+    wanted = suite.placeholders()
+    for item in items:
+        missing = sorted(wanted - set(item.values()))
+        if missing:
+            raise ValidationFailed(f"{suite.dataset}: item {item.id!r} has no "
+                                   f"{', '.join(missing)}, which the suite uses")  # fmt: skip
+    return suite, items
+
+
+def load_dataset(path: Path) -> list[Item]:
+    """A JSONL dataset: one item a line ({"id", "input", "expected", "metadata"}); blank lines
+    are skipped, ids must be distinct."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"cannot read the dataset {path}: {exc}") from None
+    items: list[Item] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = Item.model_validate(json.loads(line))
+        except ValueError as exc:
+            why = _problems(exc) if isinstance(exc, ValidationError) else f"not JSON: {exc}"
+            raise ValidationFailed(f"{path.name} line {number}: {why}") from None
+        if item.id in seen:
+            raise ValidationFailed(f"{path.name} line {number}: the id {item.id!r} is repeated")
+        seen.add(item.id)
+        items.append(item)
+        if len(items) > MAX_ITEMS:
+            raise ValidationFailed(f"{path.name}: more than {MAX_ITEMS} items")
+    if not items:
+        raise ValidationFailed(f"{path.name}: the dataset has no items")
+    return items
+
+
+def json_schema() -> dict[str, Any]:
+    """The suite file's JSON Schema (what `suite.schema.json` holds)."""
+    schema = Suite.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Assay eval suite", **schema}  # fmt: skip
