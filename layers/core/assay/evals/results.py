@@ -140,4 +140,3 @@ def markdown(results: Results) -> str:
             lines.append(f"| {r.id} | {why.replace('|', '/')[:300]} |")
         lines.append("")
     return "\n".join(lines)
-
