@@ -34,7 +34,7 @@ from pydantic import BaseModel
 from assay.analysis.funnel import Evaluation
 from assay.engines import Candidate, Target
 from assay.intake.local import SKIP_DIRS, copy_file
-from assay.runtimes import CoverageMap, Detection, Environment, TestRun
+from assay.runtimes import CoverageMap, Detection, Environment, TestRun, javascript_install
 
 MAX_DEPTH = 3
 # Build files, and the family of builds each belongs to.
@@ -219,7 +219,9 @@ def make_view(snapshot: Path, project: Project, destination: Path) -> Path:
     return destination
 
 
-LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock")
+# The JavaScript runtime's lockfiles, npm's first.
+LOCKFILES = (*javascript_install.NPM_LOCKS, javascript_install.LOCKFILES["pnpm"],
+             javascript_install.LOCKFILES["yarn"])  # fmt: skip
 
 
 def _root_lockfile(snapshot: Path, view: Path) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from assay.runtimes import sandboxed
-from assay.runtimes.jvm_reports import SourceIndex, build_run, test_class_name
+from assay.runtimes.jvm_reports import SourceIndex, build_run, junit_reports, test_class_name
 from assay.runtimes.maven import (
     ADDRESS_SPACE_MB,
     MAVEN_CENTRAL_HOSTS,
@@ -348,7 +348,8 @@ class GradleBuild:
             if re.search(r"Execution failed for task '[^']*:compile\w*(Java|Kotlin)'", text):
                 return ran.run(False, "the code or its tests do not compile")
             return ran.run(False, f"the Gradle build failed: {_what_went_wrong(text)}")
-        return build_run(ran, _test_reports(ran.workdir), JACOCO_XML, index, runner="Gradle")
+        reports = junit_reports(ran.workdir, TEST_RESULTS)
+        return build_run(ran, reports, JACOCO_XML, index, runner="Gradle")
 
 
 def _jdk_major(jdk: Path) -> int:
@@ -386,14 +387,6 @@ def _keep(home: Path, envdir: Path, *, wrapper: bool) -> Path | None:
 
 def _quote(arg: str | Path) -> str:
     return "'" + str(arg).replace("'", "'\\''") + "'"
-
-
-def _test_reports(workdir: Path) -> list[str]:
-    """The JUnit XML files Gradle's test task wrote (relative), refusing a planted link."""
-    chain = [workdir / "build", workdir / "build" / "test-results", workdir / TEST_RESULTS]
-    if any(p.is_symlink() for p in chain) or not chain[-1].is_dir():
-        return []
-    return sorted(f"{TEST_RESULTS}/{p.name}" for p in chain[-1].glob("TEST-*.xml"))
 
 
 def _gradle_env(jdk: Path, *, home: Path, user_home: Path) -> dict[str, str]:

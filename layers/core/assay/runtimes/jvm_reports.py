@@ -4,7 +4,7 @@ JaCoCo's XML report, mapped back to the project's source files (Java or Kotlin).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from defusedxml import ElementTree
 
@@ -100,6 +100,16 @@ def test_class_name(test: str) -> str | None:
         if path.is_relative_to(root):
             return ".".join(path.relative_to(root).with_suffix("").parts)
     return None
+
+
+def junit_reports(workdir: Path, folder: str) -> list[str]:
+    """The JUnit XML files (`TEST-*.xml`) a build wrote in `folder` (relative), refusing a
+    folder on the way that the sandboxed build made a link."""
+    parts = PurePosixPath(folder).parts
+    chain = [workdir.joinpath(*parts[: n + 1]) for n in range(len(parts))]
+    if any(p.is_symlink() for p in chain) or not chain[-1].is_dir():
+        return []
+    return sorted(f"{folder}/{p.name}" for p in chain[-1].glob("TEST-*.xml"))
 
 
 def build_run(ran: Ran, reports: list[str], jacoco_xml: str, index: SourceIndex, *,

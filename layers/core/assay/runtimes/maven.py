@@ -25,7 +25,7 @@ from defusedxml import ElementTree
 
 from assay.runtimes import pit as pitest
 from assay.runtimes import sandboxed
-from assay.runtimes.jvm_reports import SourceIndex, build_run, test_class_name
+from assay.runtimes.jvm_reports import SourceIndex, build_run, junit_reports, test_class_name
 from assay.runtimes.pom import jacoco_attachment
 from assay.runtimes.port import (
     Commands,
@@ -309,8 +309,8 @@ class MavenBuild:
     def read_output(self, workdir: Path) -> str:
         """What Maven said that matters: its errors (a compiler's, a plugin's), else its tail."""
         text = sandboxed.text(workdir, "build.txt")
-        errors = [line for line in text.splitlines() if line.startswith("[ERROR]")]
-        return "\n".join(errors) if errors else text
+        said = [line for line in text.splitlines() if line.startswith("[ERROR]")]
+        return "\n".join(said) if said else text
 
     def read_results(self, ran: Ran, index: SourceIndex) -> TestRun:
         if ran.code == 3:
@@ -318,16 +318,8 @@ class MavenBuild:
             if "COMPILATION ERROR" in text or "Compilation failure" in text:
                 return ran.run(False, "the code or its tests do not compile")
             return ran.run(False, f"the Maven build failed: {errors(text)}")
-        return build_run(ran, _surefire_reports(ran.workdir), "target/site/jacoco/jacoco.xml",
-                         index, runner="Surefire")  # fmt: skip
-
-
-def _surefire_reports(workdir: Path) -> list[str]:
-    """The report files Surefire wrote (relative), refusing a planted link on the way."""
-    folder = workdir / "target" / "surefire-reports"
-    if any(p.is_symlink() for p in (workdir / "target", folder)) or not folder.is_dir():
-        return []
-    return sorted(f"target/surefire-reports/{p.name}" for p in folder.glob("TEST-*.xml"))
+        reports = junit_reports(ran.workdir, "target/surefire-reports")
+        return build_run(ran, reports, "target/site/jacoco/jacoco.xml", index, runner="Surefire")
 
 
 def _maven_env(jdk: Path, home: Path) -> dict[str, str]:
