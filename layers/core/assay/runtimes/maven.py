@@ -208,14 +208,14 @@ class MavenBuild:
         if (envdir / ".ready").exists():
             return environment
         shutil.rmtree(envdir, ignore_errors=True)
-        self._resolve(detection, root, envdir, sandbox, cache=cache, jdk=jdk, pit=pit)
+        self._resolve(detection, root, envdir, sandbox, cache=cache, jdk=jdk, pit=pit, pom=pom)
         (envdir / "settings.xml").write_text(settings_xml(self._mirror, proxy=False,
                                                           credentials=False))  # fmt: skip
         (envdir / ".ready").write_text(json.dumps({"maven": version}))
         return environment
 
     def _resolve(self, detection: Detection, root: Path, envdir: Path, sandbox: Sandbox, *,
-                 cache: Path, jdk: Path, pit: bool) -> None:  # fmt: skip
+                 cache: Path, jdk: Path, pit: bool, pom: str) -> None:  # fmt: skip
         """Run the test goals once, online, on a copy of the project whose only test is the
         probe (its own tests may not build yet); what Maven fetched becomes `envdir/repo`."""
         work = cache / ".maven-prepare"
@@ -232,7 +232,6 @@ class MavenBuild:
         direct, hosts = mirror_route(self._mirror, self._package_hosts)
         settings = work / "settings.xml"
         settings.write_text(settings_xml(self._mirror, proxy=not direct, credentials=True))
-        pom = (root / "pom.xml").read_text(errors="replace")
         goals = self.goals(pom)
         if pit:  # PIT on the probe alone: its plugin and its test launcher get fetched
             (work / "project" / "pom.xml").write_text(
