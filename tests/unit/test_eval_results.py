@@ -11,7 +11,8 @@ from defusedxml import ElementTree
 
 from assay.evals.evaluators import Observed, Score
 from assay.evals.results import score_item, summarize, write
-from assay.evals.suite import Item, LlmJudge, Suite
+from assay.evals.judges import LlmJudge
+from assay.evals.suite import Item, Suite
 
 SUITE: dict[str, Any] = {
     "name": "capitals",

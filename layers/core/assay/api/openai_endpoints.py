@@ -101,7 +101,8 @@ class OpenAIEndpoints:
         caller = await self.authenticator.authenticate(request.headers.get("authorization", ""))
         if not caller.allows(KeyScope.GATEWAY_INVOKE):
             raise Forbidden("the caller lacks the 'gateway:invoke' scope")
-        who = Caller(tenant_id=caller.tenant_id, actor=caller.actor)
+        traffic = "eval" if request.headers.get("x-assay-traffic") == "eval" else "interactive"
+        who = Caller(tenant_id=caller.tenant_id, actor=caller.actor, traffic=traffic)
         if route == "models":
             resources = await run_in_threadpool(self.gateway.catalog.resources, caller.tenant_id)
             return JSONResponse({"object": "list", "data": [

@@ -56,12 +56,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from assay.cli import admin, analyze, doctor, serve, verify
+    from assay.cli import admin, analyze, doctor, evals, serve, verify
 
     cli.add_command(analyze.analyze)
     cli.add_command(serve.serve)
     cli.add_command(doctor.doctor)
     cli.add_command(verify.verify)
+    cli.add_command(evals.eval_group)
     cli.add_command(admin.tenants)
     cli.add_command(admin.keys)
 

@@ -211,6 +211,8 @@ Deterministic = Annotated[
     Equals | Contains | Regex | IsJson | Similarity | Numeric | Ceiling | ToolCall,
     Field(discriminator="type"),
 ]
+# For isinstance: the evaluators scored here, in-process.
+DETERMINISTIC = (Equals, Contains, Regex, IsJson, Similarity, Numeric, Ceiling, ToolCall)
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n```\s*$", re.DOTALL)
 

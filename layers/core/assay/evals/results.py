@@ -11,15 +11,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from assay.analysis.report import write_junit
-from assay.evals.evaluators import Observed, Score
-from assay.evals.suite import Item, LlmJudge, MinScore, Suite
+from assay.evals.evaluators import DETERMINISTIC, Observed, Score
+from assay.evals.suite import Item, MinScore, Suite
 from assay.evals.templates import MissingField
 from assay.runtimes.port import TestCaseResult
 
 SCHEMA_VERSION = 1
-# A judge: (its settings, the item, what the target answered) -> its score. Judges call a
-# model; the run passes one in (none: a suite with a judge cannot be scored).
-Judge = Callable[[LlmJudge, Item, Observed], Score]
+# Scores of the evaluators that are not pure functions (judges call a model, code runs in the
+# sandbox): (the evaluator's settings, the item, what the target answered) -> its score. The run
+# passes one in; without one a suite holding such an evaluator cannot be scored.
+Judge = Callable[[Any, Item, Observed], Score]
 
 
 class ItemResult(BaseModel):
@@ -48,9 +49,13 @@ class Summary(BaseModel):
 
 class Results(BaseModel):
     schema_version: int = SCHEMA_VERSION
+    run_id: str = ""
     suite: str
+    model: str = ""  # the target the suite names
     summary: Summary
     gate_held: bool
+    gate: str = ""  # what the gate asked, and why it held or not
+    comparison: dict[str, Any] | None = None  # against a baseline (compare.Comparison)
     items: list[ItemResult]
 
 
@@ -63,12 +68,12 @@ def score_item(suite: Suite, item: Item, observed: Observed | None, *, error: st
     scores: list[Score] = []
     try:
         for evaluator in suite.evaluators:
-            if isinstance(evaluator, LlmJudge):
-                if judge is None:
-                    raise RuntimeError(f"{evaluator.name}: no judge model to call")
-                scores.append(judge(evaluator, item, observed))
-            else:
+            if isinstance(evaluator, DETERMINISTIC):
                 scores.append(evaluator.evaluate(observed, item.values()))
+            elif judge is None:
+                raise RuntimeError(f"{evaluator.name}: no judge model to call")
+            else:
+                scores.append(judge(evaluator, item, observed))
     except (MissingField, RuntimeError, ValueError) as exc:
         error = str(exc)
     return ItemResult(**base, output=observed.output, latency_ms=observed.latency_ms,
@@ -96,9 +101,15 @@ def summarize(suite: Suite, items: list[ItemResult], duration_s: float) -> Resul
         every = [s.score for r in items for s in r.scores]
         mean = sum(every) / len(every) if every else 0.0
         held = errors == 0 and mean >= suite.gate.min_score
+        gate = (
+            f"mean score {mean:.3f} {'>=' if mean >= suite.gate.min_score else '<'} "
+            f"{suite.gate.min_score}" + (f", {errors} errors" if errors else "")
+        )
     else:
         held = bool(items) and passed == len(items)
-    return Results(suite=suite.name, summary=summary, gate_held=held, items=items)
+        gate = f"all items pass: {passed} of {len(items)} did"
+    return Results(suite=suite.name, model=suite.target.model, summary=summary, gate_held=held,
+                   gate=gate, items=items)  # fmt: skip
 
 
 def write(results: Results, out: Path) -> list[str]:
@@ -125,7 +136,7 @@ def markdown(results: Results) -> str:
     s = results.summary
     lines = [
         f"# Eval run: {results.suite}", "",
-        f"- gate: **{'held' if results.gate_held else 'failed'}**",
+        f"- gate: **{'held' if results.gate_held else 'failed'}** ({results.gate})",
         f"- items: {s.items}, passed {s.passed}, failed {s.failed}, errors {s.errors} "
         f"(pass rate {100 * s.pass_rate:.1f}%)",
         f"- tokens {s.tokens}, cost ${s.cost_usd:.4f}, {s.duration_s:.1f} s", "",

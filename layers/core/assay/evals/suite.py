@@ -13,7 +13,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assay.errors import ValidationFailed
+from assay.evals.code_evaluator import PythonCode
 from assay.evals.evaluators import Deterministic
+from assay.evals.judges import LlmJudge, PairwiseJudge, PanelJudge
 from assay.evals.templates import names
 
 SCHEMA_FILE = Path(__file__).with_name("suite.schema.json")
@@ -38,19 +40,10 @@ class Target(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class LlmJudge(BaseModel):
-    """A rubric judge: a model scores the output in [0, 1] with its reason."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=120, pattern=r"^[\w.-]+$")
-    type: Literal["llm_judge"]
-    model: str = Field(min_length=1, max_length=200)
-    rubric: str = Field(min_length=1)
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-
-
-Evaluator = Annotated[Deterministic | LlmJudge, Field(discriminator="type")]
+Evaluator = Annotated[
+    Deterministic | LlmJudge | PairwiseJudge | PanelJudge | PythonCode,
+    Field(discriminator="type"),
+]
 
 
 class MinScore(BaseModel):
@@ -80,7 +73,9 @@ class Suite(BaseModel):
         """The item fields the suite's messages and evaluators use (their first part)."""
         texts = [m.content for m in self.target.messages]
         for evaluator in self.evaluators:
-            texts += [v for v in evaluator.model_dump().values() if isinstance(v, str)]
+            # Code is code: `{{...}}` in it is Python's, not a placeholder.
+            fields = evaluator.model_dump(exclude={"code"})
+            texts += [v for v in fields.values() if isinstance(v, str)]
             texts += [v for v in getattr(evaluator, "value", []) if isinstance(v, str)]
         return {name.split(".")[0] for text in texts for name in names(text)}
 

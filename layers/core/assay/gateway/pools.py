@@ -24,6 +24,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 DEFAULT = "default"
+EVAL = "eval"  # eval runs' and judges' traffic: its own pool, ranked after every other
 
 
 def _no_booleans(value: object) -> object:
@@ -58,6 +59,25 @@ def pool_for(pools: list[CapacityPool], resource: str) -> CapacityPool:
             return pool
     last = max((p.rank for p in pools), default=0) + 1
     return CapacityPool(name=DEFAULT, rank=min(last, 100))
+
+
+def eval_pool(pools: list[CapacityPool]) -> CapacityPool:
+    """The connection's `eval` pool when it defines one, else one ranked after all others
+    (the default pool included), so interactive requests waiting for capacity go first."""
+    for pool in pools:
+        if pool.name == EVAL:
+            return pool
+    return CapacityPool(name=EVAL, rank=min(max((p.rank for p in pools), default=0) + 2, 100))
+
+
+def with_implicit(
+    pools: list[CapacityPool], pool: CapacityPool, resource: str
+) -> list[CapacityPool]:
+    """Every pool that competes for the connection: the configured ones, the default pool of
+    resources in none, and the request's own when it is implicit."""
+    default = pool_for(pools, resource) if pool.name == EVAL else pool
+    implicit = [p for p in (default, pool) if p.name in (DEFAULT, EVAL) and p not in pools]
+    return [*pools, *{p.name: p for p in implicit}.values()]
 
 
 def guarantees(pools: list[CapacityPool]) -> dict[str, float]:

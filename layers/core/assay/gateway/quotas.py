@@ -152,18 +152,21 @@ class Quotas:
                 self._limiter.incr(priority.key(priority.rank), -1, ttl_s=WAITING_TTL_S)
 
     def connection_budgets(
-        self, connection: GatewayConnection, resource: str
+        self, connection: GatewayConnection, resource: str, *, traffic: str = "interactive"
     ) -> tuple[list[Budget], Priority | None]:
-        """The connection's own limits and, when it has pools, its pool's (see pools.py)."""
+        """The connection's own limits and, when it has pools (or the request is eval
+        traffic), its pool's (see pools.py)."""
         owner = f"connection:{connection.id}"
         found = budgets(owner, rpm=connection.requests_per_minute, tpm=None)
         capacity = connection.tokens_per_minute
         if not capacity:
             return found, None
-        if not connection.pools:
+        evaluating = traffic == pooling.EVAL
+        if not connection.pools and not evaluating:
             return found + budgets(owner, rpm=None, tpm=capacity), None
-        pool = pooling.pool_for(connection.pools, resource)
-        everyone = [*connection.pools, *([pool] if pool.name == pooling.DEFAULT else [])]
+        pool = (pooling.eval_pool(connection.pools) if evaluating
+                else pooling.pool_for(connection.pools, resource))  # fmt: skip
+        everyone = pooling.with_implicit(connection.pools, pool, resource)
         used = {
             p.name: self._limiter.usage(
                 f"gw:{owner}:pool:{p.name}:tpm", window_s=MINUTE, algorithm=Algorithm.SLIDING

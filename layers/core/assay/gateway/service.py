@@ -39,6 +39,9 @@ CACHE = "x-assay-cache"
 class Caller(BaseModel):
     tenant_id: str
     actor: str
+    # `eval`: an eval run's or a judge's call (the x-assay-traffic header): queued behind
+    # interactive traffic where capacity is pooled, and never sampled for online evaluation.
+    traffic: str = "interactive"
 
 
 class Outcome(BaseModel):
@@ -221,7 +224,8 @@ class Gateway:
                 continue
             else:
                 target = planned
-            found, priority = self.quotas.connection_budgets(target.connection, name)
+            found, priority = self.quotas.connection_budgets(target.connection, name,
+                                                             traffic=caller.traffic)  # fmt: skip
             held = len(admission.reservations)
             pause = time.perf_counter()
             try:
