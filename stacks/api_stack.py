@@ -60,6 +60,7 @@ class ApiStack(Stack):
             environment={
                 **profile_environment(data),
                 "ASSAY_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
+                "ASSAY_EVAL_STATE_MACHINE_ARN": workflow.eval_state_machine.state_machine_arn,
                 **(oidc or {}),
             },
         )
@@ -98,11 +99,15 @@ class ApiStack(Stack):
         functions = (self.api_function, self.stream_function, self.gateway_function)
         for function in functions:
             grant_data(function, data)
-        # Submitting an analysis starts its execution (named after it; see assay.launcher).
+        # Submitting an analysis starts its execution (named after it; see assay.launcher);
+        # starting an eval run, an execution of the eval-run machine.
         self.api_function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
-                resources=[workflow.state_machine.state_machine_arn],
+                resources=[
+                    workflow.state_machine.state_machine_arn,
+                    workflow.eval_state_machine.state_machine_arn,
+                ],
             )
         )
 

@@ -5,16 +5,22 @@
 (`functions/steps/handler.py`, one function per Task state, all calling `assay`'s
 `StepHost`). The state machine's role may invoke exactly those functions; it logs every event
 (ALL, with execution data) to an encrypted log group and traces with X-Ray.
+
+`statemachines/eval-run.asl.json` is the eval-run state machine, built the same way from
+`functions/evals/handler.py`'s four functions. Its Distributed Map reads the dataset from the
+artifacts bucket, starts child executions of this very machine and writes their results back,
+so its role may also start its own executions and get and put tenants' objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,8 +28,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
+from stacks.artifacts import artifacts_bucket_arn
 from stacks.data_stack import DataStack
-from stacks.grants import acknowledge_function, grant_data, profile_environment
+from stacks.grants import TENANTS_PREFIX, acknowledge_function, grant_data, profile_environment
 from stacks.lambdas import Placement, assay_function, assay_layer
 from stacks.sandbox_stack import SANDBOX_JOB_MACHINE, SandboxStack
 
@@ -49,14 +56,28 @@ STEPS: dict[str, tuple[str, int]] = {
 }
 MAX_EXECUTION = Duration.hours(6)
 
+EVAL_DEFINITION = DEFINITION.parent / "eval-run.asl.json"
+# Named, so its role can start the Distributed Map's child executions of itself without a
+# reference to the machine (which would be circular).
+EVAL_MACHINE = "assay-eval-run"
+# Task state -> (handler in functions/evals/handler.py, timeout in seconds, memory MB). Each
+# timeout is the state's TimeoutSeconds in the definition; ScoreBatch runs in an Express
+# child execution, which lives at most 5 minutes.
+EVAL_STEPS: dict[str, tuple[str, int, int]] = {
+    "EvalPrepare": ("prepare", 300, 1024),
+    "EvalScoreBatch": ("score_batch", 240, 1024),
+    "EvalSummarize": ("summarize", 600, 1769),
+    "EvalRecordFailure": ("record_failure", 120, 1024),
+}
+
 
 def substitution(step: str) -> str:
     return f"{step}FunctionArn"
 
 
-def placeholders(definition: dict[str, Any] | None = None) -> set[str]:
-    """Every `${...}` the definition names."""
-    text = json.dumps(definition) if definition is not None else DEFINITION.read_text()
+def placeholders(definition: dict[str, Any] | None = None, *, path: Path = DEFINITION) -> set[str]:
+    """Every `${...}` the definition names (the analysis file's unless told)."""
+    text = json.dumps(definition) if definition is not None else path.read_text()
     return set(PLACEHOLDER.findall(text))
 
 
@@ -159,3 +180,120 @@ class WorkflowStack(Stack):
             "PutTraceSegments); invoking is limited to the step functions' own ARNs",
             findings=["Resource::*"],
         )
+        evals = dataclasses.replace(
+            placement,
+            environment={
+                **profile_environment(data),
+                "ASSAY_HOME": "/tmp/assay",  # noqa: S108 - Lambda's only writable place
+            },
+        )
+        self.eval_functions = self._eval_functions(evals, data)
+        self.eval_state_machine = self._eval_machine(data)
+        CfnOutput(self, "EvalStateMachineArn", value=self.eval_state_machine.state_machine_arn)
+
+    def _eval_functions(self, placement: Placement, data: DataStack) -> dict[str, lambda_.Function]:
+        """functions/evals: data access only (no sandbox, no signing)."""
+        functions = {}
+        for step, (handler, seconds, memory) in EVAL_STEPS.items():
+            function = assay_function(
+                self,
+                f"{step}Function",
+                placement=placement,
+                folder="evals",
+                handler=f"handler.{handler}",
+                description=f"Assay: the eval run's {step.removeprefix('Eval')} step",
+                memory_mb=memory,
+                timeout=Duration.seconds(seconds),
+            )
+            grant_data(function, data)
+            acknowledge_function(function)
+            functions[step] = function
+        return functions
+
+    def _eval_machine(self, data: DataStack) -> sfn.StateMachine:
+        role = iam.Role(
+            self,
+            "EvalMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Assay: the eval-run state machine, its Distributed Map and functions",
+        )
+        machine_arn = self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=EVAL_MACHINE,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        # A Map Run's child executions: arn:...:execution:<machine>/<label>:<id>.
+        children = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{EVAL_MACHINE}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for statement in (
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function_arn for f in self.eval_functions.values()],
+            ),
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine_arn]),
+            iam.PolicyStatement(
+                actions=[
+                    "states:DescribeExecution",
+                    "states:StopExecution",
+                    "states:RedriveExecution",
+                ],
+                resources=[children],
+            ),
+            # ItemReader gets the dataset; ResultWriter puts the results (multipart when large).
+            iam.PolicyStatement(
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                resources=[f"{artifacts_bucket_arn()}/{TENANTS_PREFIX}"],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],  # the bucket is SSE-KMS
+                resources=[data.keys.data.key_arn],
+            ),
+        ):
+            role.add_to_policy(statement)
+        log_group = logs.LogGroup(
+            self,
+            "EvalExecutionLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=data.keys.data,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "EvalRun",
+            state_machine_name=EVAL_MACHINE,
+            definition_body=sfn.DefinitionBody.from_string(EVAL_DEFINITION.read_text()),
+            definition_substitutions={
+                substitution(step): f.function_arn for step, f in self.eval_functions.items()
+            },
+            role=role,
+            timeout=MAX_EXECUTION,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        nag.suppress(
+            role,
+            "AwsSolutions-IAM5",
+            "Log delivery and X-Ray take no resource; the Distributed Map's child executions "
+            "are new ARNs under this machine's name; the dataset and results are tenants' "
+            "objects, one prefix fenced by the application",
+            findings=[
+                "Resource::*",
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                f"execution:{EVAL_MACHINE}/*",
+                "Resource::arn:<AWS::Partition>:s3:::"
+                f"assay-artifacts-<AWS::AccountId>-<AWS::Region>/{TENANTS_PREFIX}",
+            ],
+        )
+        return machine

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from stacks.workflow_stack import DEFINITION, STEPS, placeholders, substitution
+from stacks.workflow_stack import DEFINITION, EVAL_MACHINE, STEPS, placeholders, substitution
 from tests.infra.conftest import Synthesized
 
 
@@ -20,9 +20,22 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 
 
 def _machine(synthesized: Synthesized) -> dict[str, Any]:
-    (machine,) = _resources(synthesized.workflow_json, "AWS::StepFunctions::StateMachine").values()
+    """The analysis machine (the stack also holds the eval-run machine, tested apart)."""
+    (machine,) = [
+        m
+        for m in _resources(synthesized.workflow_json, "AWS::StepFunctions::StateMachine").values()
+        if m["Properties"].get("StateMachineName") != EVAL_MACHINE
+    ]
     props: dict[str, Any] = machine["Properties"]
     return props
+
+
+def _step_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: f
+        for k, f in _resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Description"].startswith("Assay: the analysis workflow's")
+    }
 
 
 def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(
@@ -93,7 +106,7 @@ def test_step_functions_have_no_wildcard_actions_and_sign_with_the_signing_key_o
     synthesized: Synthesized,
 ) -> None:
     template = synthesized.workflow_json
-    functions = _resources(template, "AWS::Lambda::Function")
+    functions = _step_functions(template)
     assert len(functions) == len(STEPS)
     for props in (f["Properties"] for f in functions.values()):
         role = props["Role"]["Fn::GetAtt"][0]
@@ -161,7 +174,7 @@ def test_steps_start_sandbox_jobs_only_through_the_sandbox_job_machine(
     synthesized: Synthesized,
 ) -> None:
     template = synthesized.workflow_json
-    for props in (f["Properties"] for f in _resources(template, "AWS::Lambda::Function").values()):
+    for props in (f["Properties"] for f in _step_functions(template).values()):
         env = props["Environment"]["Variables"]
         assert {"ASSAY_SANDBOX_STATE_MACHINE_ARN", "ASSAY_SANDBOX_SUBNETS",
                 "ASSAY_SANDBOX_SECURITY_GROUPS",
