@@ -62,5 +62,9 @@ class EvalModels(ScriptedLLM):
             return json.dumps({"winner": winner, "reason": "the bare capital is better"})
         graded = prompt.rsplit("Answer to grade:\n", 1)[-1].strip()
         good = graded in CAPITALS.values()
-        return json.dumps({"score": 1.0 if good else 0.0,
-                           "reason": "a capital city" if good else "not just a capital"})  # fmt: skip
+        return json.dumps(
+            {
+                "score": 1.0 if good else 0.0,
+                "reason": "a capital city" if good else "not just a capital",
+            }
+        )

@@ -10,8 +10,8 @@ from typing import Any
 from defusedxml import ElementTree
 
 from assay.evals.evaluators import Observed, Score
-from assay.evals.results import score_item, summarize, write
 from assay.evals.judges import LlmJudge
+from assay.evals.results import score_item, summarize, write
 from assay.evals.suite import Item, Suite
 
 SUITE: dict[str, Any] = {

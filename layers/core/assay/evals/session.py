@@ -251,10 +251,6 @@ async def execute(
     results.gate = "; ".join(reasons)
     signer = make_signer(prepared.settings)
     write_run(out, results, signer, sources=_sources(prepared), comparison=comparison)
-    if prepared.ports is not None:
-        usage = getattr(getattr(prepared.completer, "gateway", None), "usage", None)
-        if usage is not None:
-            usage.flush()  # the usage ledger holds every call before the process ends
     return Outcome(results=results, comparison=comparison, gate_reasons=reasons)
 
 

@@ -20,6 +20,7 @@ from assay.evals.templates import names
 
 SCHEMA_FILE = Path(__file__).with_name("suite.schema.json")
 MAX_ITEMS = 1_000_000
+MAX_LINE = 8 * 1024 * 1024  # an item (images travel base64) but not a runaway file
 
 
 class Message(BaseModel):
@@ -136,6 +137,9 @@ def load_dataset(path: Path) -> list[Item]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE:
+            raise ValidationFailed(f"{path.name} line {number}: {len(line)} characters, over "
+                                   f"the {MAX_LINE} an item may have")  # fmt: skip
         try:
             item = Item.model_validate(json.loads(line))
         except ValueError as exc:

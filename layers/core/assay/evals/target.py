@@ -82,6 +82,12 @@ class InProcessGateway:
         body = bytes(response.body)
         return reply_of(response.status_code, body, response.headers, time.perf_counter() - started)
 
+    async def close(self) -> None:
+        """The upstream connections belong to the run's event loop: close them with it."""
+        await self.gateway.upstream.aclose()
+        if self.gateway.usage is not None:
+            self.gateway.usage.flush()  # every call is in the usage ledger before we exit
+
 
 class HttpGateway:
     """A server's gateway (`POST {server}/v1/chat/completions`) with an API key."""
