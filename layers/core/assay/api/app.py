@@ -13,7 +13,7 @@ from assay import __version__
 from assay.api import problems
 from assay.api.identity import Authenticator
 from assay.api.middleware import RequestContext
-from assay.api.openai_endpoints import PATHS, OpenAIEndpoints
+from assay.api.openai_endpoints import JUDGED, PATHS, OpenAIEndpoints
 from assay.api.routes import (
     admin,
     analyses,
@@ -82,7 +82,7 @@ def create_app(ports: Ports) -> FastAPI:
         OpenAIEndpoints, authenticator=app.state.authenticator, gateway=app.state.gateway
     )
     # Archive uploads and model calls have caps of their own.
-    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", *PATHS))
+    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", JUDGED, *PATHS))
 
     _allow_origins(app, ports.settings.cors_origins)
     app.include_router(health.router)

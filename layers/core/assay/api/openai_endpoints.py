@@ -33,6 +33,16 @@ ROUTES = {
     ("GET", "/v1/models"): "models",
 }
 PATHS = frozenset(path for _, path in ROUTES)
+# Judges as a service: /v1/judges/{name}/chat/completions (see assay.evals.judge_service).
+JUDGES = "/v1/judges/"
+JUDGED = "/chat/completions"
+
+
+def judge_name(path: str) -> str | None:
+    if not (path.startswith(JUDGES) and path.endswith(JUDGED)):
+        return None
+    name = path[len(JUDGES) : -len(JUDGED)]
+    return name if name and "/" not in name else None
 
 
 def error_response(exc: AssayError) -> JSONResponse:
@@ -75,12 +85,14 @@ class OpenAIEndpoints:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in PATHS:
+        judge = judge_name(scope["path"]) if scope["type"] == "http" else None
+        if scope["type"] != "http" or (scope["path"] not in PATHS and judge is None):
             await self.app(scope, receive, send)
             return
-        route = ROUTES.get((scope["method"], scope["path"]))
+        route = "judge" if judge and scope["method"] == "POST" else ROUTES.get(
+            (scope["method"], scope["path"]))  # fmt: skip
         if route is None:
-            allowed = ", ".join(m for m, p in ROUTES if p == scope["path"])
+            allowed = "POST" if judge else ", ".join(m for m, p in ROUTES if p == scope["path"])
             response: Response = JSONResponse(
                 openai_errors.body(405, "Method not allowed", "method_not_allowed"),
                 status_code=405, headers={"Allow": allowed},
@@ -88,7 +100,7 @@ class OpenAIEndpoints:
         else:
             request = Request(scope, receive)
             try:
-                response = await self._handle(route, request)
+                response = await self._handle(route, request, judge)
             except AssayError as exc:
                 response = error_response(exc)
             except Exception:
@@ -97,7 +109,7 @@ class OpenAIEndpoints:
                 response = JSONResponse(unexpected, status_code=500)
         await response(scope, receive, send)
 
-    async def _handle(self, route: str, request: Request) -> Response:
+    async def _handle(self, route: str, request: Request, judge: str | None = None) -> Response:
         caller = await self.authenticator.authenticate(request.headers.get("authorization", ""))
         if not caller.allows(KeyScope.GATEWAY_INVOKE):
             raise Forbidden("the caller lacks the 'gateway:invoke' scope")
@@ -109,6 +121,8 @@ class OpenAIEndpoints:
                 {"id": r.name, "object": "model", "created": int(r.created_at.timestamp()),
                  "owned_by": "assay"} for r in resources]})  # fmt: skip
         payload = await _payload(request)
+        if route == "judge" and judge is not None:
+            return await self._judged(who, judge, payload)
         if route == "chat":
             if not isinstance(payload.get("messages"), list) or not payload["messages"]:
                 raise GatewayError("'messages' must be a non-empty array", status=400,
@@ -118,3 +132,17 @@ class OpenAIEndpoints:
             raise GatewayError("'input' is required", status=400, code="missing_input",
                                param="input")  # fmt: skip
         return await self.gateway.forward(who, "/embeddings", payload)
+
+    async def _judged(self, who: Caller, name: str, payload: dict[str, Any]) -> Response:
+        from assay.evals.judge_service import judged
+        from assay.records import EvalJudge
+
+        records = self.gateway.catalog.records
+        judge = await run_in_threadpool(records.get, EvalJudge, who.tenant_id, name)
+        if judge is None:
+            raise GatewayError(f"no judge {name!r}", status=404, code="judge_not_found")
+        if not isinstance(payload.get("messages"), list) or not payload["messages"]:
+            raise GatewayError("'messages' must be a non-empty array", status=400,
+                               code="invalid_messages", param="messages")  # fmt: skip
+        status, body, headers = await judged(self.gateway, who, judge, payload)
+        return JSONResponse(body, status_code=status, headers=headers)

@@ -129,30 +129,36 @@ def load_dataset(path: Path) -> list[Item]:
     """A JSONL dataset: one item a line ({"id", "input", "expected", "metadata"}); blank lines
     are skipped, ids must be distinct."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"cannot read the dataset {path}: {exc}") from None
+    return parse_jsonl(text, path.name)
+
+
+def parse_jsonl(text: str, name: str) -> list[Item]:
+    """Items from JSONL text; `name` is what errors call it."""
+    lines = text.splitlines()
     items: list[Item] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         if len(line) > MAX_LINE:
-            raise ValidationFailed(f"{path.name} line {number}: {len(line)} characters, over "
+            raise ValidationFailed(f"{name} line {number}: {len(line)} characters, over "
                                    f"the {MAX_LINE} an item may have")  # fmt: skip
         try:
             item = Item.model_validate(json.loads(line))
         except ValueError as exc:
             why = _problems(exc) if isinstance(exc, ValidationError) else f"not JSON: {exc}"
-            raise ValidationFailed(f"{path.name} line {number}: {why}") from None
+            raise ValidationFailed(f"{name} line {number}: {why}") from None
         if item.id in seen:
-            raise ValidationFailed(f"{path.name} line {number}: the id {item.id!r} is repeated")
+            raise ValidationFailed(f"{name} line {number}: the id {item.id!r} is repeated")
         seen.add(item.id)
         items.append(item)
         if len(items) > MAX_ITEMS:
-            raise ValidationFailed(f"{path.name}: more than {MAX_ITEMS} items")
+            raise ValidationFailed(f"{name}: more than {MAX_ITEMS} items")
     if not items:
-        raise ValidationFailed(f"{path.name}: the dataset has no items")
+        raise ValidationFailed(f"{name}: the dataset has no items")
     return items
 
 

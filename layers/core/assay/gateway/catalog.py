@@ -52,6 +52,10 @@ class Catalog:
         self._secrets: dict[tuple[str, int], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def records(self) -> RecordStore:
+        return self._records_of()
+
     def resolve(self, tenant_id: str, name: str) -> Resolved:
         now = time.monotonic()
         hit = self._resolved.get((tenant_id, name))

@@ -9,9 +9,9 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,10 @@ from assay.gateway.upstream import Upstream, UpstreamReply, UpstreamUnavailable
 from assay.gateway.usage import UsageWriter
 from assay.observability import logger
 from assay.records import GatewayResource, UsageEntry
+
+if TYPE_CHECKING:
+    from assay.evals.online import OnlineScorer
+    from assay.records.gateway import OnlineEvaluation
 
 RETRIES = 2  # per target, after the first attempt
 BACKOFF_S = 0.1
@@ -62,6 +66,8 @@ class Outcome(BaseModel):
     output_rules: list[GuardrailRule] = Field(default_factory=list)
     cache_key: str | None = None
     cache_ttl_s: int = 0
+    # (the resource's OnlineEvaluation, the request's messages) when this request was sampled
+    evaluate: Any = None
 
 
 def _ms(seconds: float) -> str:
@@ -89,14 +95,35 @@ class Gateway:
         self, catalog: Catalog, quotas: Quotas, breaker: Breaker, *,
         limits: Limits | None = None, upstream: Upstream | None = None,
         usage: UsageWriter | None = None, cache: ResponseCache | None = None,
+        online: Callable[[Gateway], OnlineScorer] | None = None,
     ) -> None:  # fmt: skip
         self.usage = usage
+        # Built on the first sampled request: the gateway's cold start never loads evals.
+        self._online_factory = online
+        self._online: OnlineScorer | None = None
         self.cache = cache
         self.catalog = catalog
         self.quotas = quotas
         self.breaker = breaker
         self.limits = limits or Limits()
         self.upstream = upstream or Upstream()
+
+    @property
+    def online(self) -> OnlineScorer | None:
+        if self._online is None and self._online_factory is not None:
+            self._online = self._online_factory(self)
+        return self._online
+
+    def _sample(
+        self, caller: Caller, rule: OnlineEvaluation | None, path: str, stream: bool
+    ) -> OnlineEvaluation | None:
+        """Whether online evaluation scores this request: a random draw at the rule's rate,
+        never for eval traffic (a judge's own calls), never for streams."""
+        if rule is None or self._online_factory is None or stream or caller.traffic == "eval":
+            return None
+        if path != "/chat/completions" or random.random() >= rule.sample_rate:  # noqa: S311
+            return None
+        return rule
 
     def _caller_budgets(self, caller: Caller, resource: GatewayResource) -> list[Budget]:
         limits = self.limits
@@ -182,6 +209,9 @@ class Gateway:
         resolved = self.catalog.resolve(caller.tenant_id, name)
         stream = bool(payload.get("stream")) and path == "/chat/completions"
         targets = self._plan(resolved, path, payload, outcome, stream=stream)
+        sampled = self._sample(caller, resolved.resource.evaluation, path, stream)
+        if sampled is not None:
+            outcome.evaluate = (sampled, payload.get("messages") or [])
         if self.cache is not None and resolved.resource.cache_ttl_s and not stream:
             key = cache_key(caller.tenant_id, name + path, payload)
             get = partial(self.cache.get, key)
@@ -314,6 +344,12 @@ class Gateway:
                         if found:
                             outcome.guardrails += found
                             content = json.dumps(answer).encode()
+                    if outcome.evaluate is not None and self.online is not None:
+                        rule, messages = outcome.evaluate
+                        elapsed_ms = (time.perf_counter() - started) * 1000
+                        sample = (caller.tenant_id, caller.actor, outcome.resource, rule,
+                                  messages, answer, elapsed_ms)  # fmt: skip
+                        self.online.offer(sample)
             self.quotas.settle(admission, outcome.prompt_tokens + outcome.completion_tokens)
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             outcome.overhead_ms = outcome.latency_ms - waited * 1000

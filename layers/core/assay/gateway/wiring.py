@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from assay.gateway.cache import MemoryCache, RedisCache
 from assay.gateway.catalog import Catalog
 from assay.gateway.quotas import Breaker, Quotas
@@ -11,6 +14,9 @@ from assay.limits import Limiter
 from assay.store import RecordStore
 from assay.vault import Vault
 from assay.wiring import Ports
+
+if TYPE_CHECKING:
+    from assay.evals.online import OnlineScorer
 
 
 def build_gateway(ports: Ports) -> Gateway:
@@ -41,4 +47,17 @@ def build_gateway(ports: Ports) -> Gateway:
         ),
         usage=UsageWriter(records),
         cache=RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(),
+        online=lambda gateway: online_scorer(gateway, records),
     )
+
+
+def online_scorer(gateway: Gateway, records: Callable[[], RecordStore]) -> OnlineScorer:
+    """Online evaluation of `gateway`'s sampled requests; judges reached through it."""
+    from assay.evals.online import OnlineScorer
+    from assay.evals.target import InProcessGateway
+    from assay.gateway.service import Caller
+
+    def completer(tenant_id: str, actor: str) -> InProcessGateway:
+        return InProcessGateway(gateway, Caller(tenant_id=tenant_id, actor=actor))
+
+    return OnlineScorer(records, completer)

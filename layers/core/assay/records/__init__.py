@@ -2,6 +2,14 @@
 
 from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
 from assay.records.api_keys import ApiKey, Scope
+from assay.records.evals import (
+    EvalDataset,
+    EvalDatasetVersion,
+    EvalJudge,
+    EvalRun,
+    EvalRunStatus,
+    EvalSample,
+)
 from assay.records.gateway import GatewayConnection, GatewayResource, RouteTarget
 from assay.records.ledger import AuditEntry, UsageEntry
 from assay.records.tenants import Tenant, TenantStatus, Workspace
@@ -16,6 +24,11 @@ ALL_KINDS = (
     GatewayResource,
     UsageEntry,
     AuditEntry,
+    EvalDataset,
+    EvalDatasetVersion,
+    EvalRun,
+    EvalJudge,
+    EvalSample,
 )
 
 __all__ = [
@@ -26,6 +39,12 @@ __all__ = [
     "AnalysisSummary",
     "ApiKey",
     "AuditEntry",
+    "EvalDataset",
+    "EvalDatasetVersion",
+    "EvalJudge",
+    "EvalRun",
+    "EvalRunStatus",
+    "EvalSample",
     "GatewayConnection",
     "GatewayResource",
     "RouteTarget",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,16 @@ class GatewayConnection(TenantRecord):
         return vault.open(self.tenant_id, self.sealed_credentials).decode()
 
 
+class OnlineEvaluation(BaseModel):
+    """Score a sample of a resource's answers off the request path (evaluators as in a suite
+    file: deterministic ones and model judges)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evaluators: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+    sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
 class GatewayResource(TenantRecord):
     """A model name clients call (`model="fast"`) mapped onto upstream targets, with limits.
     Its id is that name, so a request finds it with one read."""
@@ -73,4 +83,5 @@ class GatewayResource(TenantRecord):
     cache_ttl_s: int = Field(default=0, ge=0)
     guardrails: list[GuardrailRule] = Field(default_factory=list, max_length=50)
     rules: list[RoutingRule] = Field(default_factory=list, max_length=50)
+    evaluation: OnlineEvaluation | None = None
     enabled: bool = True
