@@ -504,15 +504,34 @@ def test_every_route_with_an_id_fences_tenants(world: tuple[TestClient, World]) 
     records.create(GatewayResource(id="gx", tenant_id=data.globex.id, name="gx", targets=[target]))
     globex_key = tenancy.issue_key(records, data.globex, "k", [Scope.ADMIN]).record.id
     acme_admin = data.auth(tenancy.issue_key(records, data.acme, "a", [Scope.ADMIN]).key)
+    from assay.evals import datasets
+    from assay.evals.suite import Item
+    from assay.records import EvalJudge, EvalRun
+
+    datasets.save_version(
+        records,
+        data.ports.blobs,
+        data.globex.id,
+        "gx",
+        [Item(id="1", input={"q": "x"})],
+        source="upload:jsonl",
+        actor="t",
+    )
+    records.create(EvalJudge(id="gx", tenant_id=data.globex.id, name="gx", model="gx",
+                             evaluators=[{"name": "e", "type": "equals"}]))  # fmt: skip
+    run = records.create(EvalRun(tenant_id=data.globex.id, suite_name="s", suite={},
+                                 dataset_id="gx", dataset_version=1))  # fmt: skip
     ids = {"analysis_id": data.globex_analysis.id, "workspace_id": "secret",
            "key_id": globex_key, "path": "report.json", "connection_id": connection.id,
-           "name": "gx"}  # fmt: skip
+           "name": "gx", "run_id": run.id, "baseline_id": run.id, "version": 1,
+           "file": "results.json"}  # fmt: skip
     checked = []
     for template, operations in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
         if "{" not in template:
             continue
         for method in operations:
-            if method == "put":  # creates or replaces in the caller's own tenant: no B ids
+            # These create or replace in the caller's own tenant: no B ids to give them.
+            if method == "put" or template.endswith(("/upload", "/from-gateway")):
                 continue
             # a valid change for PATCH: only the id is wrong
             body: dict[str, str] | None = {} if method == "patch" else None

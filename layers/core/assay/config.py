@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         default=None,
         description="aws profile: the analysis state machine the API starts executions of.",
     )
+    eval_state_machine_arn: str | None = Field(
+        default=None,
+        description="aws profile: the eval-run state machine the API starts runs on; unset, "
+        "runs are executed by the server's own worker.",
+    )
     model: str | None = Field(
         default=None,
         description="Default model for the llm engine, in LiteLLM's naming "

@@ -50,3 +50,35 @@ class StepFunctionsLauncher(Launcher):
             raise LaunchFailed(f"Step Functions refused the analysis: {exc}") from None
         except BotoCoreError as exc:
             raise LaunchFailed(f"Step Functions is unreachable: {exc}") from None
+
+
+class EvalLauncher:
+    """Who runs a submitted eval run: None locally (the server's eval worker claims queued
+    runs), or a Step Functions execution of `statemachines/eval-run.asl.json`, named after
+    the run (so a repeated start is a no-op)."""
+
+    def __init__(self, state_machine_arn: str | None, client: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._client = client
+
+    @property
+    def remote(self) -> bool:
+        return self._arn is not None
+
+    def start(self, run_id: str, payload: dict[str, Any]) -> str | None:
+        """The execution's ARN (None: queued for the local worker)."""
+        if self._arn is None:
+            return None
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            started = self._client.start_execution(
+                stateMachineArn=self._arn, name=run_id, input=json.dumps(payload)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return f"{self._arn.replace(':stateMachine:', ':execution:')}:{run_id}"
+            raise LaunchFailed(f"Step Functions refused the eval run: {exc}") from None
+        except BotoCoreError as exc:
+            raise LaunchFailed(f"Step Functions is unreachable: {exc}") from None
+        return str(started["executionArn"])

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from assay.analysis.distributed import StepPorts
     from assay.engines import Engine
     from assay.evidence.signing import Signer
-    from assay.launcher import Launcher
+    from assay.launcher import EvalLauncher, Launcher
     from assay.sandbox import Sandbox
 
 
@@ -162,6 +162,15 @@ def _listed(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def make_eval_launcher(settings: Settings) -> EvalLauncher:
+    """Eval runs: Step Functions in AWS when the eval machine is deployed, else the worker."""
+    from assay.launcher import EvalLauncher
+
+    if settings.profile is Profile.AWS and settings.eval_state_machine_arn:
+        return EvalLauncher(settings.eval_state_machine_arn, _client(settings, "stepfunctions"))
+    return EvalLauncher(None)
+
+
 def make_launcher(settings: Settings) -> Launcher:
     """Who runs a submitted analysis: Step Functions in AWS, the server's worker locally."""
     if settings.profile is Profile.AWS and settings.state_machine_arn:
@@ -220,6 +229,11 @@ class Ports:
     @property
     def launcher(self) -> Launcher:
         found: Launcher = self._get("launcher", make_launcher)
+        return found
+
+    @property
+    def eval_launcher(self) -> EvalLauncher:
+        found: EvalLauncher = self._get("eval_launcher", make_eval_launcher)
         return found
 
     @property

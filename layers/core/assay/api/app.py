@@ -17,6 +17,7 @@ from assay.api.openai_endpoints import JUDGED, PATHS, OpenAIEndpoints
 from assay.api.routes import (
     admin,
     analyses,
+    evals,
     events,
     evidence,
     gateway_admin,
@@ -25,6 +26,7 @@ from assay.api.routes import (
     me,
     workspaces,
 )
+from assay.api.routes.evals import UPLOAD_SUFFIX
 from assay.gateway.service import Gateway
 from assay.gateway.wiring import build_gateway
 from assay.wiring import Ports
@@ -82,7 +84,9 @@ def create_app(ports: Ports) -> FastAPI:
         OpenAIEndpoints, authenticator=app.state.authenticator, gateway=app.state.gateway
     )
     # Archive uploads and model calls have caps of their own.
-    app.add_middleware(RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", JUDGED, *PATHS))
+    app.add_middleware(
+        RequestContext, max_body=MAX_JSON_BODY, exempt=("/archive", JUDGED, UPLOAD_SUFFIX, *PATHS)
+    )
 
     _allow_origins(app, ports.settings.cors_origins)
     app.include_router(health.router)
@@ -94,4 +98,5 @@ def create_app(ports: Ports) -> FastAPI:
     app.include_router(workspaces.router)
     app.include_router(gateway_admin.router)
     app.include_router(gateway_usage.router)
+    app.include_router(evals.router)
     return app

@@ -12,6 +12,7 @@ from assay.api import create_app
 from assay.api.bootstrap import bootstrap
 from assay.cli.context import CliContext
 from assay.config import is_yaml, read_yaml, secret_value
+from assay.evals.worker import EvalWorker, sandboxed_scorer
 from assay.gateway import litellm_config
 
 
@@ -49,6 +50,8 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
                        err=True)  # fmt: skip
     worker = AnalysisWorker(settings, obj.ports, gateway_url=f"http://{_loopback(host)}:{port}")
     worker.start()  # first fails what a previous server left running, then runs the queue
+    evaluator = EvalWorker(settings, obj.ports, code_scorer=sandboxed_scorer(settings))
+    evaluator.start()
     click.echo(f"serving on http://{host}:{port}: the console at /, the API under /v1 "
                "(OpenAPI at /openapi.json)", err=True)  # fmt: skip
     app = create_app(obj.ports)
@@ -58,6 +61,7 @@ def serve(obj: CliContext, host: str, port: int, config_file: Path | None) -> No
                     access_log=False)  # fmt: skip
     finally:
         worker.stop()
+        evaluator.stop()
 
 
 def _loopback(host: str) -> str:

@@ -82,7 +82,7 @@ def save_version(
                                              description=description or ""))  # fmt: skip
     number = dataset.latest + 1
     version = records.create(EvalDatasetVersion(
-        id=version_id(number), tenant_id=tenant_id, dataset_id=name, version=number,
+        id=version_id(number), tenant_id=tenant_id, dataset_id=name, number=number,
         items=len(items), sha256=digest, blob_key=key, source=source, created_by=actor,
     ))  # fmt: skip
     change: dict[str, object] = {"latest": number, "items": len(items)}

@@ -53,19 +53,6 @@ class Outcome(BaseModel):
     gate_reasons: list[str]
 
 
-def models_of(suite: Suite, judge_only: str = "") -> list[str]:
-    """Every model the suite calls: the target's and its judges' (one judge's, calibrating)."""
-    found = [] if judge_only else [suite.target.model]
-    for evaluator in suite.evaluators:
-        if judge_only and evaluator.name != judge_only:
-            continue
-        if isinstance(evaluator, LlmJudge | PairwiseJudge):
-            found.append(evaluator.model)
-        elif isinstance(evaluator, PanelJudge):
-            found += evaluator.models
-    return list(dict.fromkeys(found))
-
-
 def pick_judge(suite: Suite, name: str | None) -> AnyJudge:
     judges = [e for e in suite.evaluators if isinstance(e, LlmJudge | PairwiseJudge | PanelJudge)]
     chosen = [j for j in judges if name is None or j.name == name]
@@ -95,7 +82,7 @@ def prepare(
     """Everything a run needs, or ValidationFailed before any model is called."""
     suite, items = load_suite(suite_file)
     before, name = _baseline(settings, baseline) if baseline else (None, "")
-    wanted = models_of(suite, judge_only)
+    wanted = suite.models(judge_only)
     completer: Completer
     if server:
         completer = _remote(settings, server, wanted)

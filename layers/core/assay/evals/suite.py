@@ -70,6 +70,18 @@ class Suite(BaseModel):
             raise ValueError(f"evaluator names must be distinct: {', '.join(twice)}")
         return self
 
+    def models(self, judge_only: str = "") -> list[str]:
+        """Every model the suite calls: the target's and its judges' (or one judge's)."""
+        found = [] if judge_only else [self.target.model]
+        for evaluator in self.evaluators:
+            if judge_only and evaluator.name != judge_only:
+                continue
+            if isinstance(evaluator, LlmJudge | PairwiseJudge):
+                found.append(evaluator.model)
+            elif isinstance(evaluator, PanelJudge):
+                found += evaluator.models
+        return list(dict.fromkeys(found))
+
     def placeholders(self) -> set[str]:
         """The item fields the suite's messages and evaluators use (their first part)."""
         texts = [m.content for m in self.target.messages]

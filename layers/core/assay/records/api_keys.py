@@ -30,6 +30,8 @@ class Scope(StrEnum):
     ANALYSES_READ = "analyses:read"
     ANALYSES_WRITE = "analyses:write"
     GATEWAY_INVOKE = "gateway:invoke"
+    EVALS_READ = "evals:read"
+    EVALS_WRITE = "evals:write"
     ADMIN = "admin"
 
 

@@ -39,7 +39,7 @@ class EvalDatasetVersion(TenantRecord):
     append_only: ClassVar[bool] = True
 
     dataset_id: str
-    version: int = Field(ge=1)
+    number: int = Field(ge=1)  # 1, 2, ... (`version` is the store's optimistic counter)
     items: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     blob_key: str

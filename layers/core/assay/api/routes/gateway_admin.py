@@ -21,7 +21,7 @@ from assay.gateway.pools import CapacityPool
 from assay.gateway.routing import RoutingRule
 from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
-from assay.records.gateway import ProviderOptions
+from assay.records.gateway import OnlineEvaluation, ProviderOptions
 from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/gateway", tags=["gateway"])
@@ -130,6 +130,19 @@ class ResourceIn(BaseModel):
     rules: list[RoutingRule] = Field(
         default_factory=list, max_length=50, description="In order; the first match wins."
     )
+    evaluation: OnlineEvaluation | None = Field(
+        default=None, description="Online evaluation: evaluators (deterministic ones and model "
+        "judges, as in a suite file) scoring `sample_rate` of the answers off the request path.",
+    )  # fmt: skip
+
+    @field_validator("evaluation")
+    @classmethod
+    def _evaluators(cls, value: OnlineEvaluation | None) -> OnlineEvaluation | None:
+        if value is not None:
+            from assay.evals.online import online_evaluators
+
+            online_evaluators(value.evaluators)  # ValueError names the field and reason
+        return value
 
 
 class ResourceOut(ResourceIn):
