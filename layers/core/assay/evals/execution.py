@@ -47,6 +47,19 @@ def prefix_of(run_record: EvalRun) -> str:
     return tenant_key(run_record.tenant_id, "evals", "runs", run_record.id)
 
 
+def execution_input(records: RecordStore, blobs: BlobStore, run_record: EvalRun,
+                    bucket: str | None) -> dict[str, Any]:  # fmt: skip
+    """The eval-run state machine's input: the run record kept beside its results (where the
+    map's batches read it), and the dataset version's JSONL as the map's items."""
+    version = get_version(records, run_record.tenant_id, run_record.dataset_id,
+                          run_record.dataset_version)  # fmt: skip
+    suite_key = f"{prefix_of(run_record)}/run.json"
+    blobs.put(suite_key, run_record.model_dump_json().encode())
+    return {"run_id": run_record.id, "tenant_id": run_record.tenant_id, "bucket": bucket,
+            "suite_key": suite_key, "dataset_key": version.blob_key,
+            "concurrency": run_record.concurrency}  # fmt: skip
+
+
 def read_run_results(blobs: BlobStore, run_record: EvalRun) -> Results:
     if run_record.results_prefix is None:
         raise NotFound(f"run {run_record.id} has no results yet")

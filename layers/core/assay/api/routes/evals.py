@@ -21,7 +21,7 @@ from assay.api.routes.events import KEEPALIVE_S, POLL_S, format_event
 from assay.errors import NotFound, ValidationFailed
 from assay.evals import datasets
 from assay.evals.compare import Comparison, compare
-from assay.evals.execution import FILES, check_items, read_run_results
+from assay.evals.execution import FILES, check_items, execution_input, read_run_results
 from assay.evals.online import online_evaluators
 from assay.evals.results import ItemResult
 from assay.evals.suite import Suite
@@ -225,19 +225,9 @@ class RunOut(BaseModel):
 
 
 def _start_remote(store: Ports, record: EvalRun) -> EvalRun:
-    """aws profile: a Step Functions execution of the eval-run machine, whose steps read the
-    run record (as JSON) and the dataset version's JSONL from the artifacts bucket."""
-    from assay.blobs.port import tenant_key
-
-    version = datasets.get_version(store.records, record.tenant_id, record.dataset_id,
-                                   record.dataset_version)  # fmt: skip
-    suite_key = tenant_key(record.tenant_id, "evals", "runs", record.id, "run.json")
-    store.blobs.put(suite_key, record.model_dump_json().encode())
-    arn = store.eval_launcher.start(record.id, {
-        "run_id": record.id, "tenant_id": record.tenant_id,
-        "bucket": store.settings.artifacts_bucket, "suite_key": suite_key,
-        "dataset_key": version.blob_key, "concurrency": record.concurrency,
-    })  # fmt: skip
+    """aws profile: a Step Functions execution of statemachines/eval-run.asl.json."""
+    payload = execution_input(store.records, store.blobs, record, store.settings.artifacts_bucket)
+    arn = store.eval_launcher.start(record.id, payload)
     return store.records.update(record.evolve(execution_arn=arn))
 
 
