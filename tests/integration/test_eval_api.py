@@ -229,3 +229,41 @@ def test_online_evaluation_scores_live_traffic_off_the_path_and_feeds_datasets(
 
 def _tenant(server: Server) -> str:
     return str(server.call("GET", "/v1/me").json()["tenant_id"])
+
+
+def test_the_sdk_submits_a_suite_file_and_follows_the_run(server: Server, tmp_path: Path) -> None:
+    import asyncio
+
+    import yaml
+
+    from assay.client import AssayClient, AsyncAssayClient
+
+    rows = "".join(json.dumps({"id": c, "input": {"country": c}, "expected": city}) + "\n"
+                   for c, city in CAPITALS.items())  # fmt: skip
+    (tmp_path / "capitals.jsonl").write_text(rows)
+    suite = {**_suite("capital-bot"), "dataset": "capitals.jsonl"}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    server.worker.start()
+    try:
+        with AssayClient(server.base, server.admin) as client:
+            made = client.submit_eval(tmp_path / "suite.yaml")
+            assert made["dataset"] == "capitals" and made["dataset_version"] == 1
+            seen = [event.type for event in client.eval_events(made["id"])]
+            assert seen[0] == "started" and seen[-1] == "finished" and "progress" in seen
+            done = client.eval_run(made["id"])
+            assert done["status"] == "succeeded" and done["gate_held"]
+            assert b"<testcase" in client.eval_file(made["id"], "junit.xml")
+
+        async def follow() -> dict[str, Any]:
+            async with AsyncAssayClient(server.base, server.admin) as client:
+                again = await client.submit_eval(tmp_path / "suite.yaml",
+                                                 baseline_run_id=made["id"])  # fmt: skip
+                finished = await client.wait_eval(again["id"])
+                compared = await client.compare_evals(again["id"], made["id"])
+                assert compared["verdict"] == "no change"
+                return finished
+
+        finished = asyncio.run(follow())
+        assert finished["status"] == "succeeded" and finished["dataset_version"] == 2
+    finally:
+        server.worker.stop()

@@ -14,11 +14,12 @@ from assay.analysis.outputs import OutputFile
 from assay.api.models import AnalysisIn, AnalysisOut, PageOut
 from assay.client import retry
 from assay.client.errors import raise_for
+from assay.client.evals import AsyncEvalsMixin
 from assay.client.sse import Event, Parser
 from assay.evidence import Verdict
 
 
-class AsyncAssayClient:
+class AsyncAssayClient(AsyncEvalsMixin):
     def __init__(
         self,
         base_url: str,

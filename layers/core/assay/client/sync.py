@@ -16,6 +16,7 @@ from assay.analysis.outputs import OutputFile
 from assay.api.models import AnalysisIn, AnalysisOut, PageOut, SigningKeyOut
 from assay.client import retry
 from assay.client.errors import raise_for
+from assay.client.evals import EvalsMixin
 from assay.client.sse import Event, parse
 from assay.evidence import Verdict
 
@@ -24,7 +25,7 @@ __all__ = ["AssayClient", "Event"]
 FINISHED = {"succeeded", "failed", "cancelled"}
 
 
-class AssayClient:
+class AssayClient(EvalsMixin):
     def __init__(
         self,
         base_url: str,
