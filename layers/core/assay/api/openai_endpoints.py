@@ -11,6 +11,7 @@ of the API uses.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ ROUTES = {
 PATHS = frozenset(path for _, path in ROUTES)
 # Judges as a service: /v1/judges/{name}/chat/completions (see assay.evals.judge_service).
 JUDGES = "/v1/judges/"
+JUDGE_TTL_S = 5.0
 JUDGED = "/chat/completions"
 
 
@@ -83,6 +85,7 @@ class OpenAIEndpoints:
         self.app = app
         self.authenticator = authenticator
         self.gateway = gateway
+        self._judges: dict[tuple[str, str], tuple[float, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         judge = judge_name(scope["path"]) if scope["type"] == "http" else None
@@ -137,8 +140,16 @@ class OpenAIEndpoints:
         from assay.evals.judge_service import judged
         from assay.records import EvalJudge
 
-        records = self.gateway.catalog.records
-        judge = await run_in_threadpool(records.get, EvalJudge, who.tenant_id, name)
+        key = (who.tenant_id, name)
+        cached = self._judges.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            judge = cached[1]
+        else:  # read at most every few seconds, like the catalog's resources
+            records = self.gateway.catalog.records
+            judge = await run_in_threadpool(records.get, EvalJudge, who.tenant_id, name)
+            if len(self._judges) > 1000:
+                self._judges.clear()
+            self._judges[key] = (time.monotonic() + JUDGE_TTL_S, judge)
         if judge is None:
             raise GatewayError(f"no judge {name!r}", status=404, code="judge_not_found")
         if not isinstance(payload.get("messages"), list) or not payload["messages"]:

@@ -36,6 +36,21 @@ def check_evaluators(raw: list[dict[str, Any]]) -> list[Any]:
     return online_evaluators(raw)
 
 
+_PARSED: dict[tuple[str, str, int], list[Any]] = {}
+
+
+def evaluators_of(judge: EvalJudge) -> list[Any]:
+    """Parsed once per version of the judge: a call pays no validation."""
+    key = (judge.tenant_id, judge.id, judge.version)
+    found = _PARSED.get(key)
+    if found is None:
+        found = check_evaluators(judge.evaluators)
+        if len(_PARSED) > 500:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return found
+
+
 async def judged(
     gateway: Gateway, caller: Caller, judge: EvalJudge, payload: dict[str, Any]
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -61,7 +76,7 @@ async def judged(
     values = {**reference.input, "expected": reference.expected}
     judging = Judging(InProcessGateway(gateway, caller), _CACHE)
     results: list[dict[str, Any]] = []
-    for evaluator in check_evaluators(judge.evaluators):
+    for evaluator in evaluators_of(judge):
         try:
             if isinstance(evaluator, DETERMINISTIC):
                 score: Score = evaluator.evaluate(observed, values)

@@ -33,6 +33,7 @@ from assay.records.gateway import OnlineEvaluation
 from assay.store import RecordStore
 
 QUEUE_MAX = 10_000
+BATCH = 200  # samples scored, then stored in one write
 ONLINE_TYPES = (*DETERMINISTIC, LlmJudge, PanelJudge)
 _EVALUATORS: TypeAdapter[list[Any]] = TypeAdapter(list[Evaluator])
 
@@ -71,7 +72,7 @@ class OnlineScorer:
         self._records = records
         self._completer_for = completer_for
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=QUEUE_MAX)
-        self._parsed: dict[str, tuple[list[dict[str, Any]], list[Any]]] = {}
+        self._parsed: dict[int, tuple[OnlineEvaluation, list[Any]]] = {}
         self._cache = MemoryJudgeCache()
         self.dropped = 0
         self.scored = 0
@@ -99,39 +100,59 @@ class OnlineScorer:
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
 
+    def _drain(self) -> list[tuple[Any, ...] | None]:
+        """What is queued now, up to BATCH: one store write per batch."""
+        batch = [self._queue.get()]
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < BATCH and batch[-1] is not None:
+                batch.append(self._queue.get_nowait())
+        return batch
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        names = ("tenant_id", "api_key_id", "resource", "rule", "messages", "answer", "latency_ms")
         while True:
-            offered = self._queue.get()
-            sample = None
-            try:
+            batch = self._drain()
+            scored: list[EvalSample] = []
+            for offered in batch:
                 if offered is None:
-                    return
-                names = ("tenant_id", "api_key_id", "resource", "rule", "messages", "answer",
-                         "latency_ms")  # fmt: skip
-                sample = Sampled(**dict(zip(names, offered, strict=True)))
-                loop.run_until_complete(self._score(sample))
-                self.scored += 1
+                    continue
+                try:
+                    sample = Sampled.model_construct(**dict(zip(names, offered, strict=True)))
+                    found = loop.run_until_complete(self._score(sample))
+                    if found is not None:
+                        scored.append(found)
+                except Exception:
+                    logger.exception("online evaluation: could not score a sample",
+                                     extra={"resource": offered[2]})  # fmt: skip
+            try:
+                if scored:
+                    self._records().create_many(scored)
+                    self.scored += len(scored)
             except Exception:
-                where = {"resource": sample.resource if sample else None}
-                logger.exception("online evaluation: could not score a sample", extra=where)
+                self.dropped += len(scored)
+                logger.exception("online evaluation: could not store scores")
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+            if None in batch:
+                return
 
     def _evaluators(self, rule: OnlineEvaluation) -> list[Any]:
-        key = repr(rule.evaluators)
-        hit = self._parsed.get(key)
+        """Parsed once per rule object (the catalog hands out the same one while cached); the
+        rule is kept beside its parse so its id cannot be reused meanwhile."""
+        hit = self._parsed.get(id(rule))
         if hit is None:
-            hit = (rule.evaluators, online_evaluators(rule.evaluators))
-            self._parsed = {**dict(list(self._parsed.items())[-50:]), key: hit}
+            hit = (rule, online_evaluators(rule.evaluators))
+            self._parsed = {**dict(list(self._parsed.items())[-50:]), id(rule): hit}
         return hit[1]
 
-    async def _score(self, sample: Sampled) -> None:
+    async def _score(self, sample: Sampled) -> EvalSample | None:
         try:
             message = sample.answer["choices"][0]["message"]
             output = message.get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
-            return
+            return None
         observed = Observed(output=output, latency_ms=sample.latency_ms)
         last_user = next((m.get("content") for m in reversed(sample.messages)
                           if isinstance(m, dict) and m.get("role") == "user"), "")  # fmt: skip
@@ -157,8 +178,8 @@ class OnlineScorer:
                 continue
             scores[evaluator.name] = score.score
             passed = passed and score.passed
-        self._records().create(EvalSample(
+        return EvalSample(
             tenant_id=sample.tenant_id, resource=sample.resource, api_key_id=sample.api_key_id,
             messages=sample.messages[-20:], output=output[:20_000], scores=scores,
             passed=passed if scores else None, errors=errors, latency_ms=int(sample.latency_ms),
-        ))  # fmt: skip
+        )  # fmt: skip
