@@ -267,3 +267,34 @@ def test_the_sdk_submits_a_suite_file_and_follows_the_run(server: Server, tmp_pa
         assert finished["status"] == "succeeded" and finished["dataset_version"] == 2
     finally:
         server.worker.stop()
+
+
+def test_the_cli_runs_a_suite_through_a_servers_gateway(server: Server, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    rows = "".join(json.dumps({"id": c, "input": {"country": c}, "expected": city}) + "\n"
+                   for c, city in CAPITALS.items())  # fmt: skip
+    (tmp_path / "capitals.jsonl").write_text(rows)
+    suite = {**_suite("capital-bot"), "dataset": "capitals.jsonl"}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    assay = shutil.which("assay", path=str(Path(sys.executable).parent)) or "assay"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSAY_", "OPENAI"))}
+    env.update({"ASSAY_HOME": str(tmp_path / "home"), "ASSAY_API_KEY": server.app_key})
+    command = [assay, "eval", "run", str(tmp_path / "suite.yaml"), "--server", server.base,
+               "--out", str(tmp_path / "out")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6/6 passed" in done.stdout
+    server.app.state.gateway.usage.flush()
+    trail = server.call("GET", "/v1/gateway/requests").json()["items"]
+    assert {e["resource"] for e in trail} >= {"capital-bot", "fair-judge"}
+    wrong = subprocess.run([*command[:-2], "--out", str(tmp_path / "no")], capture_output=True,
+                           text=True, env={**env, "ASSAY_API_KEY": "assay_wrong"}, timeout=60,
+                           check=False)  # fmt: skip
+    assert wrong.returncode == 2 and "error:" in wrong.stderr and not (tmp_path / "no").exists()

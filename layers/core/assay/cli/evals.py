@@ -70,10 +70,19 @@ def run(
     run_id = "ev_" + uuid.uuid4().hex[:16]
     target = out or obj.settings.home / "evals" / run_id
     bar = _Bar(len(prepared.items), quiet=as_json)
-    outcome = asyncio.run(session.execute(
-        prepared, run_id=run_id, out=target, concurrency=concurrency, cache=not no_cache,
-        fail_on_regression=fail_on_regression, min_pass_rate=min_pass_rate, on_item=bar,
-    ))  # fmt: skip
+    kept: list[session.Outcome] = []
+
+    async def execute() -> None:
+        # Kept aside, not returned: Python 3.11's asyncio.run builds a repr of the main
+        # task's result on exit, which for a large run costs seconds and megabytes.
+        kept.append(await session.execute(
+            prepared, run_id=run_id, out=target, concurrency=concurrency, cache=not no_cache,
+            fail_on_regression=fail_on_regression, min_pass_rate=min_pass_rate, on_item=bar,
+        ))  # fmt: skip
+
+    asyncio.run(execute())
+    outcome = kept[0]
+
     bar.close()
     results = outcome.results
     if as_json:

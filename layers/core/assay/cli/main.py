@@ -12,9 +12,33 @@ from assay import __version__
 from assay.cli.context import CliContext
 from assay.errors import AssayError
 
+# Subcommands by name -> (module, attribute): imported only when used, so `assay eval run`
+# never pays for the API server's or the analysis pipeline's imports.
+COMMANDS = {
+    "analyze": ("assay.cli.analyze", "analyze"),
+    "serve": ("assay.cli.serve", "serve"),
+    "doctor": ("assay.cli.doctor", "doctor"),
+    "verify": ("assay.cli.verify", "verify"),
+    "eval": ("assay.cli.evals", "eval_group"),
+    "tenants": ("assay.cli.admin", "tenants"),
+    "keys": ("assay.cli.admin", "keys"),
+}
+
 
 class AssayGroup(click.Group):
     """Turns Assay's errors into `error:`/`fix:` lines and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        import importlib
+
+        command: click.Command = getattr(importlib.import_module(found[0]), found[1])
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,21 +77,6 @@ def _fail(message: str, fix: str | None, code: int = 1) -> None:
 def cli(ctx: click.Context, debug: bool) -> None:
     """Assay: find what your tests miss, generate tests for it, keep only what holds."""
     ctx.obj = CliContext(debug=debug)
-
-
-def _register() -> None:
-    from assay.cli import admin, analyze, doctor, evals, serve, verify
-
-    cli.add_command(analyze.analyze)
-    cli.add_command(serve.serve)
-    cli.add_command(doctor.doctor)
-    cli.add_command(verify.verify)
-    cli.add_command(evals.eval_group)
-    cli.add_command(admin.tenants)
-    cli.add_command(admin.keys)
-
-
-_register()
 
 
 def main() -> None:
