@@ -97,3 +97,51 @@ def test_when_capacity_frees_a_waiting_better_rank_goes_first() -> None:
     done = asyncio.run(scenario())
     assert done["nightly"] == "refused"
     assert isinstance(done["chat"], float) and done["chat"] < 0.5
+
+
+def test_eval_traffic_waits_behind_interactive_traffic_on_a_connection_without_pools() -> None:
+    """An eval run and a user wait for the same freed capacity: the user gets it, though the
+    eval request asked first; eval traffic has a pool of its own, ranked last."""
+    quotas = Quotas(MemoryLimiter(), max_wait_s=0.6)
+    connection = _connection().evolve(pools=[])
+
+    async def scenario() -> dict[str, float | str]:
+        hog = Admission()
+        found, _ = quotas.connection_budgets(connection, "chat")
+        await quotas.admit(found, 1000, hog)
+        done: dict[str, float | str] = {}
+        started = time.monotonic()
+
+        async def ask(name: str, traffic: str) -> None:
+            wanted, priority = quotas.connection_budgets(connection, "chat", traffic=traffic)
+            try:
+                await quotas.admit(wanted, 600, Admission(), priority=priority)
+                done[name] = time.monotonic() - started
+            except GatewayError:
+                done[name] = "refused"
+
+        evaluating = asyncio.create_task(ask("eval", "eval"))
+        await asyncio.sleep(0.05)
+        user = asyncio.create_task(ask("user", "interactive"))
+        await asyncio.sleep(0.1)
+        quotas.settle(hog, 0)
+        await asyncio.gather(evaluating, user)
+        return done
+
+    done = asyncio.run(scenario())
+    assert done["eval"] == "refused"
+    assert isinstance(done["user"], float) and done["user"] < 0.5
+
+
+def test_a_connections_own_eval_pool_is_used_for_eval_traffic() -> None:
+    from assay.gateway.pools import EVAL, eval_pool
+
+    own = CapacityPool(name=EVAL, rank=5, max_share=0.3)
+    assert eval_pool([INTERACTIVE, own]) is own
+    implicit = eval_pool(POOLS)
+    assert implicit.name == EVAL and implicit.rank > max(p.rank for p in POOLS) + 1
+    quotas = Quotas(MemoryLimiter(), max_wait_s=0)
+    found, priority = quotas.connection_budgets(
+        _connection().evolve(pools=[INTERACTIVE, own]), "chat", traffic="eval")  # fmt: skip
+    assert priority is not None and priority.rank == 5
+    assert any(b.key.endswith(f"pool:{EVAL}:tpm") and b.limit == 300 for b in found)
