@@ -23,7 +23,7 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export type Scope = "analyses:read" | "analyses:write" | "gateway:invoke" | "admin";
+export type Scope = "analyses:read" | "analyses:write" | "gateway:invoke" | "evals:read" | "evals:write" | "admin";
 
 export interface Me {
   tenant_id: string;
@@ -232,8 +232,15 @@ export interface Resource {
   cache_ttl_s: number;
   guardrails: unknown[];
   rules: unknown[];
+  evaluation?: OnlineEvaluation | null;
   enabled: boolean;
   created_at: string;
+}
+
+/** A resource's online evaluation: evaluators scoring a sample of its answers off the path. */
+export interface OnlineEvaluation {
+  evaluators: Record<string, unknown>[];
+  sample_rate: number;
 }
 
 export interface UsageBucket {
@@ -285,6 +292,157 @@ export interface AuditEntry {
   at: string;
 }
 
+// ---------------------------------------------------------------- evaluations (/v1/evals)
+
+export type EvalRunStatus = "queued" | "running" | "succeeded" | "failed";
+
+export interface EvalSummary {
+  items: number;
+  passed: number;
+  failed: number;
+  errors: number;
+  pass_rate: number; // 0..1
+  mean_scores: Record<string, number>;
+  tokens: number;
+  cost_usd: number;
+  duration_s: number;
+}
+
+/** A run's headline against its baseline (the full comparison is /compare/{baseline}). */
+export interface EvalHeadline {
+  baseline: string;
+  verdict: string;
+  regressions: number;
+  improvements: number;
+  pass_rate_delta: number;
+}
+
+export interface EvalRun {
+  id: string;
+  status: EvalRunStatus;
+  suite_name: string;
+  model: string;
+  dataset: string;
+  dataset_version: number;
+  baseline_run_id: string | null;
+  reason: string | null;
+  gate_held: boolean | null;
+  gate: string;
+  summary: EvalSummary | null;
+  comparison: EvalHeadline | null;
+  created_at: string;
+  finished_at: string | null;
+  links: Record<string, string>;
+}
+
+export interface EvalScore {
+  name: string;
+  score: number; // 0..1
+  passed: boolean;
+  reason: string;
+}
+
+export interface EvalItemResult {
+  id: string;
+  input: Record<string, unknown>;
+  output: string | null;
+  latency_ms: number;
+  tokens: number;
+  cost_usd: number;
+  passed: boolean;
+  scores: EvalScore[];
+  error: string | null;
+}
+
+export interface EvalRunItems {
+  items: EvalItemResult[];
+  total: number;
+  offset: number;
+  score_histogram: Record<string, number[]>; // per evaluator, 10 counts for tenths of [0, 1]
+}
+
+export interface EvalItemChange {
+  id: string;
+  before_passed: boolean;
+  after_passed: boolean;
+  before_score: number;
+  after_score: number;
+  before_output: string | null;
+  after_output: string | null;
+  reason: string;
+}
+
+export interface EvalDelta {
+  before: number;
+  after: number;
+  delta: number;
+  low: number; // the 95% interval of the delta
+  high: number;
+  p_value: number;
+  significant: boolean;
+}
+
+export interface EvalComparison {
+  baseline: string;
+  paired: number;
+  only_in_baseline: number;
+  only_in_run: number;
+  regressions: EvalItemChange[];
+  improvements: EvalItemChange[];
+  pass_rate: EvalDelta;
+  mean_score: EvalDelta;
+  verdict: string;
+}
+
+export interface EvalDatasetVersion {
+  dataset: string;
+  version: number;
+  items: number;
+  sha256: string;
+  source: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface EvalDataset {
+  name: string;
+  description: string;
+  latest: number;
+  items: number;
+  updated_at: string;
+  versions?: EvalDatasetVersion[] | null;
+}
+
+export interface EvalDatasetItem {
+  id: string;
+  input: Record<string, unknown>;
+  expected?: unknown;
+  metadata: Record<string, unknown>;
+}
+
+export interface EvalDatasetItems {
+  items: EvalDatasetItem[];
+  total: number;
+  offset: number;
+}
+
+export interface EvalJudge {
+  name: string;
+  model: string;
+  evaluators: Record<string, unknown>[];
+  threshold: number;
+  endpoint: string; // a path on the API: POST it as an OpenAI-compatible chat completion
+  updated_at: string;
+}
+
+export interface ScoreTrend {
+  resource: string;
+  bucket_start: string;
+  samples: number;
+  passed: number;
+  mean_scores: Record<string, number>;
+}
+
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
 function withQuery(path: string, query?: Query): string {
@@ -326,8 +484,8 @@ export class Client {
     return token ? { Authorization: `Bearer ${token}`, ...extra } : extra;
   }
 
-  async send(method: string, path: string, init: { query?: Query; json?: unknown; body?: BodyInit; type?: string; signal?: AbortSignal } = {}): Promise<Response> {
-    const extra: Record<string, string> = {};
+  async send(method: string, path: string, init: { query?: Query; json?: unknown; body?: BodyInit; type?: string; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
+    const extra: Record<string, string> = { ...(init.headers ?? {}) };
     let body = init.body;
     if (init.json !== undefined) {
       extra["Content-Type"] = "application/json";

@@ -42,3 +42,24 @@ export function repository(source: string, name?: string | null): string {
   if (source.startsWith("artifact:")) return "uploaded archive";
   return source.replace(/^https:\/\//, "").replace(/\.git$/, "");
 }
+
+// A share in [0, 1] (an eval's pass rate) as a percentage.
+export function rate(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : `${(100 * value).toFixed(1)}%`;
+}
+
+// A change of a share in [0, 1] in percentage points, signed.
+export function points(delta: number): string {
+  const value = 100 * delta;
+  return `${value > 0 ? "+" : value < 0 ? "−" : "±"}${Math.abs(value).toFixed(1)} pts`;
+}
+
+// An evaluator's score in [0, 1].
+export function score(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : value.toFixed(2);
+}
+
+// A signed change of a score.
+export function signed(value: number, digits = 3): string {
+  return `${value > 0 ? "+" : value < 0 ? "−" : "±"}${Math.abs(value).toFixed(digits)}`;
+}

@@ -5,11 +5,12 @@ import { ApiError, Client, type Me } from "./api";
 import { completeOidc, currentCredential, forget, type Credential } from "./auth";
 import { loadConfig, type ConsoleConfig } from "./config";
 import { href, useRoute } from "./router";
-import { SessionContext, isAdmin, useSession, type Session } from "./session";
+import { SessionContext, canReadEvals, isAdmin, useSession, type Session } from "./session";
 import { ErrorBox, Loading } from "./ui";
 import { AnalysesView } from "./views/Analyses";
 import { AnalysisView } from "./views/Analysis";
 import { AuditView } from "./views/Audit";
+import { EvalsView } from "./views/Evals";
 import { GatewayView } from "./views/Gateway";
 import { KeysView } from "./views/Keys";
 import { SignIn } from "./views/SignIn";
@@ -90,8 +91,9 @@ function App() {
   );
 }
 
-const SECTIONS: { path: string; label: string; admin?: boolean }[] = [
+const SECTIONS: { path: string; label: string; admin?: boolean; evals?: boolean }[] = [
   { path: "analyses", label: "Analyses" },
+  { path: "evals", label: "Evals", evals: true },
   { path: "gateway", label: "Gateway", admin: true },
   { path: "usage", label: "Usage", admin: true },
   { path: "audit", label: "Audit", admin: true },
@@ -103,7 +105,7 @@ function Shell() {
   const route = useRoute();
   const { me, signOut } = useSession();
   const [section = "analyses", id] = route.path;
-  const visible = SECTIONS.filter((s) => !s.admin || isAdmin(me));
+  const visible = SECTIONS.filter((s) => (!s.admin || isAdmin(me)) && (!s.evals || canReadEvals(me)));
   return (
     <>
       <a class="skip" href="#main">
@@ -132,17 +134,19 @@ function Shell() {
         </div>
       </header>
       <main class="page" id="main" tabIndex={-1}>
-        {pick(section, id, route.query)}
+        {pick(section, id, route.query, route.path.slice(1))}
       </main>
     </>
   );
 }
 
-function pick(section: string, id: string | undefined, query: URLSearchParams) {
+function pick(section: string, id: string | undefined, query: URLSearchParams, rest: string[]) {
   switch (section) {
     case "analyses":
       if (id === "new") return <SubmitView />;
       return id ? <AnalysisView id={id} /> : <AnalysesView query={query} />;
+    case "evals":
+      return <EvalsView path={rest} query={query} />;
     case "gateway":
       return <GatewayView />;
     case "usage":

@@ -24,3 +24,11 @@ export function isAdmin(me: Me): boolean {
 export function canWrite(me: Me): boolean {
   return isAdmin(me) || me.scopes.includes("analyses:write");
 }
+
+export function canReadEvals(me: Me): boolean {
+  return isAdmin(me) || me.scopes.includes("evals:read"); // evals:write alone does not read
+}
+
+export function canWriteEvals(me: Me): boolean {
+  return isAdmin(me) || me.scopes.includes("evals:write");
+}

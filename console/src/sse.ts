@@ -1,5 +1,6 @@
-// Follow an analysis's events. EventSource cannot send an Authorization header, so this reads
-// the stream with fetch and parses it with eventsource-parser; it resumes after the last id.
+// Follow an analysis's or an eval run's events. EventSource cannot send an Authorization header,
+// so this reads the stream with fetch and parses it with eventsource-parser; it resumes after the
+// last id (an analysis's stream takes it as ?after=, an eval run's only as Last-Event-ID).
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { ApiError, type Client } from "./api";
 
@@ -17,13 +18,35 @@ export function follow(
   onEnd: () => void,
   onError: (error: Error) => void,
 ): () => void {
+  return followStream(client, `/v1/analyses/${encodeURIComponent(analysisId)}/events`, "query", onEvent, onEnd, onError);
+}
+
+/** An eval run's events: started, progress (answered of items), finished. */
+export function followRun(
+  client: Client,
+  runId: string,
+  onEvent: (event: AnalysisEvent) => void,
+  onEnd: () => void,
+  onError: (error: Error) => void,
+): () => void {
+  return followStream(client, `/v1/evals/runs/${encodeURIComponent(runId)}/events`, "header", onEvent, onEnd, onError);
+}
+
+function followStream(
+  client: Client,
+  path: string,
+  resume: "query" | "header",
+  onEvent: (event: AnalysisEvent) => void,
+  onEnd: () => void,
+  onError: (error: Error) => void,
+): () => void {
   const controller = new AbortController();
   let last = 0;
   let stopped = false;
 
   async function once(): Promise<boolean> {
-    const response = await client.send("GET", `/v1/analyses/${encodeURIComponent(analysisId)}/events`, {
-      query: { after: last },
+    const response = await client.send("GET", path, {
+      ...(resume === "query" ? { query: { after: last } } : { headers: last ? { "Last-Event-ID": String(last) } : {} }),
       signal: controller.signal,
     });
     let ended = false;

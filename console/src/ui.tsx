@@ -83,6 +83,25 @@ export function Pager({ hasPrevious, next, onPrevious, onNext }: { hasPrevious: 
   );
 }
 
+/** Offset paging (the eval items endpoints): where this page is, and the pages either side. */
+export function OffsetPager({ offset, limit, total, what, onOffset }: { offset: number; limit: number; total: number; what: string; onOffset: (offset: number) => void }) {
+  if (total <= limit && offset === 0) return null;
+  const last = Math.min(total, offset + limit);
+  return (
+    <nav class="pager" aria-label={`Pages of ${what}`}>
+      <span class="muted" aria-live="polite">
+        {total === 0 ? `No ${what}` : `${what[0].toUpperCase()}${what.slice(1)} ${offset + 1}–${last} of ${total}`}
+      </span>
+      <button type="button" disabled={offset === 0} onClick={() => onOffset(Math.max(0, offset - limit))}>
+        ← Previous
+      </button>
+      <button type="button" disabled={last >= total} onClick={() => onOffset(offset + limit)}>
+        Next →
+      </button>
+    </nav>
+  );
+}
+
 /** Cursor paging: a stack of the cursors that led here. */
 export function useCursor(resetOn: unknown[]) {
   const [stack, setStack] = useState<(string | null)[]>([null]);

@@ -197,6 +197,7 @@ function Resources({ items, connections, reload }: { items: Resource[]; connecti
           { label: "Limits", cell: (r) => limitsText(r.requests_per_minute, r.tokens_per_minute) },
           { label: "Cache", cell: (r) => (r.cache_ttl_s ? `${r.cache_ttl_s} s` : "off") },
           { label: "Guardrails", cell: (r) => r.guardrails.length },
+          { label: "Online evaluation", cell: (r) => (r.evaluation?.evaluators.length ? `${Math.round(r.evaluation.sample_rate * 100)}% sampled, ${r.evaluation.evaluators.length} evaluator${r.evaluation.evaluators.length === 1 ? "" : "s"}` : "off") },
           { label: "State", cell: (r) => (r.enabled ? "enabled" : "disabled") },
           { label: "Actions", hiddenLabel: true, class: "row-actions", cell: (r) => (
             <>
@@ -244,6 +245,18 @@ function parseJsonList(label: string, text: string): unknown[] {
   return value;
 }
 
+function parseJsonObject(label: string, text: string): Record<string, unknown> | null {
+  if (!text.trim()) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${label} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${label} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
 function ResourceForm({ existing, connections, done, cancel }: { existing: Resource | null; connections: Connection[]; done: () => void; cancel: () => void }) {
   const { client } = useSession();
   const [name, setName] = useState(existing?.name ?? "");
@@ -253,6 +266,8 @@ function ResourceForm({ existing, connections, done, cancel }: { existing: Resou
   const [cache, setCache] = useState(existing?.cache_ttl_s?.toString() ?? "0");
   const [rules, setRules] = useState(existing?.rules.length ? JSON.stringify(existing.rules, null, 2) : "");
   const [guardrails, setGuardrails] = useState(existing?.guardrails.length ? JSON.stringify(existing.guardrails, null, 2) : "");
+  // Sent back as it was unless changed here: a PUT without it would turn online evaluation off.
+  const [evaluation, setEvaluation] = useState(existing?.evaluation ? JSON.stringify(existing.evaluation, null, 2) : "");
   const change = (index: number, field: keyof RouteTarget, value: string) => setTargets((list) => list.map((t, i) => (i === index ? { ...t, [field]: value } : t)));
   const save = useAction(async () => {
     const body = {
@@ -262,6 +277,7 @@ function ResourceForm({ existing, connections, done, cancel }: { existing: Resou
       cache_ttl_s: Number(cache || 0),
       rules: parseJsonList("Routing rules", rules),
       guardrails: parseJsonList("Guardrails", guardrails),
+      evaluation: parseJsonObject("Online evaluation", evaluation),
     };
     await client.json("PUT", `/v1/gateway/resources/${encodeURIComponent(name.trim())}`, { json: body });
     done();
@@ -325,6 +341,8 @@ function ResourceForm({ existing, connections, done, cancel }: { existing: Resou
       <textarea id="res-rules" rows={4} spellcheck={false} placeholder='[{"name": "long", "when": {"min_input_tokens": 8000}, "targets": [...]}]' value={rules} onInput={(e) => setRules(e.currentTarget.value)} />
       <label for="res-guardrails">Guardrails (JSON list)</label>
       <textarea id="res-guardrails" rows={4} spellcheck={false} placeholder='[{"name": "no-keys", "pii": ["aws_secret_key"], "action": "block"}]' value={guardrails} onInput={(e) => setGuardrails(e.currentTarget.value)} />
+      <label for="res-evaluation">Online evaluation (JSON object; empty: off). Scores shown under Evals, Online scores</label>
+      <textarea id="res-evaluation" rows={4} spellcheck={false} placeholder='{"sample_rate": 0.1, "evaluators": [{"name": "judge", "type": "llm_judge", "model": "judge-model", "rubric": "Helpful?"}]}' value={evaluation} onInput={(e) => setEvaluation(e.currentTarget.value)} />
       <div class="actions">
         <button type="submit" class="primary" disabled={save.busy}>
           Save resource

@@ -10,6 +10,8 @@ const SCOPES: { scope: Scope; what: string }[] = [
   { scope: "analyses:read", what: "read analyses, reports and evidence" },
   { scope: "analyses:write", what: "submit and cancel analyses" },
   { scope: "gateway:invoke", what: "call models through the gateway" },
+  { scope: "evals:read", what: "read eval runs, datasets, judges and online scores" },
+  { scope: "evals:write", what: "upload datasets, submit eval runs and set judges" },
   { scope: "admin", what: "everything, including keys and the gateway's settings" },
 ];
 
