@@ -97,9 +97,13 @@ def test_the_distributed_map_scores_every_item_and_seals_the_results(
 
     steps.score_batch = counted  # type: ignore[method-assign]
     record = _run(ports, tenant_id)
-    output = _machine(ports, steps).run(
-        execution_input(ports.records, ports.blobs, record, "local")
-    )
+    try:
+        output = _machine(ports, steps).run(
+            execution_input(ports.records, ports.blobs, record, "local")
+        )
+    except ExecutionFailed:
+        failed = ports.records.get(EvalRun, tenant_id, record.id)
+        raise AssertionError(failed.reason if failed else "no record") from None
     assert sorted(calls) == [10, 25, 25]  # ItemBatcher: 25 a batch
     assert output["summary"] == {"gate_held": True, "items": 60, "passed": 60}
     assert output["scored"]["ResultWriterDetails"]["Key"].endswith("/manifest.json")

@@ -141,7 +141,7 @@ def from_samples(
         if (cursor := page.next_cursor) is None:
             break
     if not items:
-        raise ValidationFailed("no sampled gateway requests match",
+        raise NotFound("no sampled gateway requests match",
                                fix="give the resource an `evaluation` with a sample_rate, or "
                                "widen the filters")  # fmt: skip
     return items

@@ -36,7 +36,8 @@ class Observed(BaseModel):
 
 
 class _Evaluator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a suite's `true` is a bool and `0.5` a number, never "yes" or 1 for true.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=120, pattern=r"^[\w.-]+$")
 

@@ -28,7 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _Judge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=120, pattern=NAME)
     rubric: str = Field(min_length=1, max_length=20_000)

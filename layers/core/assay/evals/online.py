@@ -12,11 +12,22 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from assay.evals.evaluators import DETERMINISTIC, Observed
+from assay.evals.evaluators import (
+    DETERMINISTIC,
+    Ceiling,
+    Contains,
+    Equals,
+    IsJson,
+    Numeric,
+    Observed,
+    Regex,
+    Similarity,
+    ToolCall,
+)
 from assay.evals.judges import (
     Completer,
     JudgeFailed,
@@ -31,6 +42,34 @@ from assay.observability import logger
 from assay.records import EvalSample
 from assay.records.gateway import OnlineEvaluation
 from assay.store import RecordStore
+
+# What an evaluation rule or a named judge may hold, for API schemas: deterministic
+# evaluators and model judges (no code, no pairwise: no reference answer on live traffic).
+OnlineEvaluator = Annotated[
+    Equals
+    | Contains
+    | Regex
+    | IsJson
+    | Similarity
+    | Numeric
+    | Ceiling
+    | ToolCall
+    | LlmJudge
+    | PanelJudge,
+    Field(discriminator="type"),
+]
+
+
+class OnlineEvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    evaluators: list[OnlineEvaluator] = Field(min_length=1, max_length=10)
+    sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    def stored(self) -> OnlineEvaluation:
+        return OnlineEvaluation(sample_rate=self.sample_rate, evaluators=[
+            e.model_dump(mode="json", by_alias=True) for e in self.evaluators])  # fmt: skip
+
 
 QUEUE_MAX = 10_000
 BATCH = 200  # samples scored, then stored in one write

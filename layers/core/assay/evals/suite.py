@@ -24,7 +24,7 @@ MAX_LINE = 8 * 1024 * 1024  # an item (images travel base64) but not a runaway f
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["system", "user", "assistant"]
     content: str
@@ -34,7 +34,7 @@ class Target(BaseModel):
     """What each item is sent to: a gateway resource (or any model the gateway reaches), with
     messages whose `{{field}}` placeholders are filled from the item."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(min_length=1, max_length=200)
     messages: list[Message] = Field(min_length=1)
@@ -48,13 +48,13 @@ Evaluator = Annotated[
 
 
 class MinScore(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     min_score: float = Field(ge=0.0, le=1.0)
 
 
 class Suite(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     name: str = Field(min_length=1, max_length=120)
     target: Target

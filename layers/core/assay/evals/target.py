@@ -84,7 +84,7 @@ class InProcessGateway:
 
     async def close(self) -> None:
         """The upstream connections belong to the run's event loop: close them with it."""
-        await self.gateway.upstream.aclose()
+        await self.gateway.upstream.aclose_loop()
         if self.gateway.usage is not None:
             self.gateway.usage.flush()  # every call is in the usage ledger before we exit
 

@@ -31,6 +31,7 @@ class EvalWorker:
         self._code_scorer = code_scorer
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="assay-eval-worker", daemon=True)
+        self._gateway: Any = None
 
     def start(self) -> None:
         self.recover()
@@ -80,7 +81,9 @@ class EvalWorker:
         if claimed is None:
             return None
         try:
-            gateway = build_gateway(self._ports)
+            if self._gateway is None:  # one for the worker's life: its usage writer is a thread
+                self._gateway = build_gateway(self._ports)
+            gateway = self._gateway
             caller = Caller(tenant_id=claimed.tenant_id, actor=claimed.created_by or "eval-worker")
             return execute(
                 self._ports.records,

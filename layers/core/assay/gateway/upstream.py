@@ -104,3 +104,10 @@ class Upstream:
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
+
+    async def aclose_loop(self) -> None:
+        """Close this event loop's connections only (a worker thread's run ending while
+        other loops still use theirs)."""
+        session = self._sessions.pop(id(asyncio.get_running_loop()), None)
+        if session is not None:
+            await session.close()

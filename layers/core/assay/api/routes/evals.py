@@ -12,19 +12,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assay.api.auth import Principal, ports, require
-from assay.api.models import PageOut
-from assay.api.routes.events import KEEPALIVE_S, POLL_S, format_event
+from assay.api.models import JsonInt, PageOut
+from assay.api.routes.events import KEEPALIVE_S, POLL_S, _int, format_event
 from assay.errors import NotFound, ValidationFailed
 from assay.evals import datasets
 from assay.evals.compare import Comparison, compare
 from assay.evals.execution import FILES, check_items, execution_input, read_run_results
-from assay.evals.online import online_evaluators
+from assay.evals.online import OnlineEvaluator
 from assay.evals.results import ItemResult
 from assay.evals.suite import Suite
+from assay.gateway.pools import Number
 from assay.records import (
     AnalysisEvent,
     EvalDataset,
@@ -46,11 +47,6 @@ Store = Annotated[Ports, Depends(ports)]
 Name = Annotated[str, Path(pattern=NAME)]
 MAX_UPLOAD = 64 * 1024 * 1024
 UPLOAD_SUFFIX = "/upload"
-
-
-def _invalid(exc: ValidationError) -> ValidationFailed:
-    first = exc.errors()[0]
-    return ValidationFailed(f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}")
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -123,9 +119,9 @@ class FromGateway(BaseModel):
     resource: str | None = Field(default=None, max_length=200)
     since: datetime | None = None
     until: datetime | None = None
-    min_score: float | None = Field(default=None, ge=0, le=1)
-    max_score: float | None = Field(default=None, ge=0, le=1)
-    limit: int = Field(default=1000, ge=1, le=100_000)
+    min_score: Annotated[float, Field(ge=0, le=1), Number] | None = None
+    max_score: Annotated[float, Field(ge=0, le=1), Number] | None = None
+    limit: JsonInt = Field(default=1000, ge=1, le=100_000)
 
 
 @router.post("/datasets/{name}/from-gateway", status_code=201, response_model=VersionOut)
@@ -143,7 +139,7 @@ def list_datasets(
     who: Reader, store: Store, cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageOut[DatasetOut]:  # fmt: skip
-    page = store.records.list(EvalDataset, who.tenant_id, cursor=cursor, limit=limit)
+    page = store.records.list(EvalDataset, who.tenant_id, cursor=cursor or None, limit=limit)
     return PageOut(items=[_dataset(d) for d in page.items], next_cursor=page.next_cursor)
 
 
@@ -183,10 +179,10 @@ def dataset_items(
 
 # ---------------------------------------------------------------------------- runs
 class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    suite: dict[str, Any] = Field(description="A suite as in a suite file; its `dataset` is "
-                                  "the name of a dataset uploaded here.")  # fmt: skip
+    suite: Suite = Field(description="A suite as in a suite file; its `dataset` is the name of "
+                         "a dataset uploaded here.")  # fmt: skip
     dataset_version: int | None = Field(default=None, ge=1, description="default: the latest")
     baseline_run_id: str | None = Field(default=None, max_length=64)
     concurrency: int = Field(default=8, ge=1, le=512)
@@ -240,11 +236,7 @@ def submit_run(
     refused with the reason and nothing queued."""
     from assay.gateway.errors import GatewayError
 
-    raw = {**body.suite, "dataset": body.suite.get("dataset") or ""}
-    try:
-        suite = Suite.model_validate(raw)
-    except ValidationError as exc:
-        raise _invalid(exc) from None
+    suite = body.suite
     version = datasets.get_version(store.records, who.tenant_id, suite.dataset,
                                    body.dataset_version)  # fmt: skip
     check_items(suite, datasets.read_items(store.blobs, version))
@@ -286,7 +278,7 @@ def list_runs(
 ) -> PageOut[RunOut]:  # fmt: skip
     where = {k: v for k, v in (("status", status.value if status else None),
                                ("suite_name", suite)) if v}  # fmt: skip
-    page = store.records.list(EvalRun, who.tenant_id, where=where or None, cursor=cursor,
+    page = store.records.list(EvalRun, who.tenant_id, where=where or None, cursor=cursor or None,
                               limit=limit, newest_first=True)  # fmt: skip
     return PageOut(items=[RunOut.of(r) for r in page.items], next_cursor=page.next_cursor)
 
@@ -371,24 +363,25 @@ async def _follow(store: Ports, record: EvalRun, after: int) -> AsyncIterator[st
             responses={200: {"content": {"text/event-stream": {}}}})  # fmt: skip
 def run_events(
     run_id: str, who: Reader, store: Store,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:  # fmt: skip
-    """The run's progress as Server-Sent Events (started, progress, finished), resumable
-    with Last-Event-ID."""
+    """The run's progress as Server-Sent Events (started, progress, finished or failed),
+    resumable with Last-Event-ID (or ?after=)."""
     record = _run(store, who, run_id)
+    start = after if after is not None else _int(last_event_id)
     return StreamingResponse(
-        _follow(store, record, last_event_id or 0),
-        media_type="text/event-stream",
+        _follow(store, record, start), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- judges
 class JudgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(min_length=1, max_length=200)
-    evaluators: list[dict[str, Any]] = Field(min_length=1, max_length=20)
+    evaluators: list[OnlineEvaluator] = Field(min_length=1, max_length=20)
     threshold: float = Field(default=1.0, ge=0, le=1,
                              description="share of evaluators that must pass")  # fmt: skip
 
@@ -396,7 +389,7 @@ class JudgeIn(BaseModel):
 class JudgeOut(BaseModel):
     name: str
     model: str
-    evaluators: list[dict[str, Any]]
+    evaluators: list[OnlineEvaluator]
     threshold: float
     endpoint: str
     updated_at: datetime
@@ -417,22 +410,20 @@ class JudgeOut(BaseModel):
 def put_judge(name: Name, body: JudgeIn, who: Writer, store: Store) -> JudgeOut:
     """Create or replace judge NAME: its target model's completions come back with its
     evaluators' results from `POST /v1/judges/NAME/chat/completions`."""
-    try:
-        online_evaluators(body.evaluators)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
+    evaluators = [e.model_dump(mode="json", by_alias=True) for e in body.evaluators]
+    fields = {"model": body.model, "threshold": body.threshold, "evaluators": evaluators}
     current = store.records.get(EvalJudge, who.tenant_id, name)
     if current is None:
         saved = store.records.create(EvalJudge(id=name, tenant_id=who.tenant_id, name=name,
-                                               **body.model_dump()))  # fmt: skip
+                                               **fields))  # fmt: skip
     else:
-        saved = store.records.update(current.evolve(**body.model_dump()))
+        saved = store.records.update(current.evolve(**fields))
     return JudgeOut.of(saved)
 
 
 @router.get("/judges", response_model=PageOut[JudgeOut])
 def list_judges(who: Reader, store: Store, cursor: str | None = None) -> PageOut[JudgeOut]:
-    page = store.records.list(EvalJudge, who.tenant_id, cursor=cursor, limit=200)
+    page = store.records.list(EvalJudge, who.tenant_id, cursor=cursor or None, limit=200)
     return PageOut(items=[JudgeOut.of(j) for j in page.items], next_cursor=page.next_cursor)
 
 
@@ -464,7 +455,7 @@ def score_trends(
                               else None, limit=min(limit, 1000), newest_first=True)  # fmt: skip
     samples, cursor = list(page.items), page.next_cursor
     while cursor and len(samples) < limit:
-        page = store.records.list(EvalSample, who.tenant_id, cursor=cursor, limit=1000,
+        page = store.records.list(EvalSample, who.tenant_id, cursor=cursor or None, limit=1000,
                                   where={"resource": resource} if resource else None,
                                   newest_first=True)  # fmt: skip
         samples += page.items

@@ -16,12 +16,13 @@ from assay import tenancy
 from assay.api.auth import Principal, ports, require
 from assay.api.models import JsonInt, PageOut, PerMinute
 from assay.errors import NotFound
+from assay.evals.online import OnlineEvaluationIn
 from assay.gateway.guardrails import GuardrailRule
 from assay.gateway.pools import CapacityPool
 from assay.gateway.routing import RoutingRule
 from assay.gateway.service import Gateway
 from assay.records import GatewayConnection, GatewayResource, RouteTarget, Scope
-from assay.records.gateway import OnlineEvaluation, ProviderOptions
+from assay.records.gateway import ProviderOptions
 from assay.wiring import Ports
 
 router = APIRouter(prefix="/v1/gateway", tags=["gateway"])
@@ -130,19 +131,10 @@ class ResourceIn(BaseModel):
     rules: list[RoutingRule] = Field(
         default_factory=list, max_length=50, description="In order; the first match wins."
     )
-    evaluation: OnlineEvaluation | None = Field(
+    evaluation: OnlineEvaluationIn | None = Field(
         default=None, description="Online evaluation: evaluators (deterministic ones and model "
         "judges, as in a suite file) scoring `sample_rate` of the answers off the request path.",
     )  # fmt: skip
-
-    @field_validator("evaluation")
-    @classmethod
-    def _evaluators(cls, value: OnlineEvaluation | None) -> OnlineEvaluation | None:
-        if value is not None:
-            from assay.evals.online import online_evaluators
-
-            online_evaluators(value.evaluators)  # ValueError names the field and reason
-        return value
 
 
 class ResourceOut(ResourceIn):
@@ -251,7 +243,8 @@ def put_resource(
     for target in named:
         if store.records.get(GatewayConnection, caller.tenant_id, target.connection_id) is None:
             raise NotFound(f"no connection {target.connection_id} in this tenant")
-    fields = {**body.model_dump(), "name": name}
+    fields = {**body.model_dump(), "name": name,
+              "evaluation": body.evaluation.stored() if body.evaluation else None}  # fmt: skip
     existing = store.records.get(GatewayResource, caller.tenant_id, name)
     if existing is None:
         saved = store.records.create(GatewayResource(id=name, tenant_id=caller.tenant_id, **fields))
