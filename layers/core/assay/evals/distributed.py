@@ -108,6 +108,7 @@ class EvalSteps:
                         found.append(
                             ItemResult(
                                 id=str(line.get("id")),
+                                expected=line.get("expected"),
                                 input=line.get("input") or {},
                                 output=None,
                                 passed=False,

@@ -134,12 +134,13 @@ def execute(
     outputs = {r.id: r.output for r in baseline.items if r.output} if baseline else {}
     events.emit("started", items=len(items), suite=suite.name, model=suite.target.model)
     answered = 0
+    step = max(1, min(PROGRESS_EVERY, len(items) // 20))  # small runs show progress too
 
     def progress(result: ItemResult | None) -> None:
         nonlocal answered
         if result is None:
             answered += 1
-            if answered % PROGRESS_EVERY == 0 or answered == len(items):
+            if answered % step == 0 or answered == len(items):
                 events.emit("progress", answered=answered, items=len(items))
 
     async def scored() -> Results:

@@ -26,6 +26,7 @@ Judge = Callable[[Any, Item, Observed], Score]
 class ItemResult(BaseModel):
     id: str
     input: dict[str, Any]
+    expected: Any = None  # the item's, so a failing item reads whole
     output: str | None
     latency_ms: float = 0.0
     tokens: int = 0
@@ -62,7 +63,7 @@ class Results(BaseModel):
 def score_item(suite: Suite, item: Item, observed: Observed | None, *, error: str | None = None,
                tokens: int = 0, judge: Judge | None = None) -> ItemResult:  # fmt: skip
     """One item's result: every evaluator on the output, or the error that left none."""
-    base = {"id": item.id, "input": item.input, "tokens": tokens}
+    base = {"id": item.id, "input": item.input, "expected": item.expected, "tokens": tokens}
     if observed is None:
         return ItemResult(**base, output=None, passed=False, error=error or "no output")
     scores: list[Score] = []
