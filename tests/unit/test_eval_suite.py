@@ -89,7 +89,7 @@ def said(text: str) -> str:
         ),
         ([ITEMS[0], ITEMS[0]], "line 2: the id 'fr' is repeated"),
         ([{"input": {}}], "line 1: id: Field required"),
-        ([], "the dataset has no items"),
+        ([], "there are no items"),
     ],
 )
 def test_a_wrong_dataset_names_the_line(

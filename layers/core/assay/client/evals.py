@@ -31,6 +31,13 @@ def suite_and_dataset(suite: dict[str, Any] | Path) -> tuple[dict[str, Any], byt
     return loaded, None
 
 
+def judged_body(judge: str, messages: list[dict[str, Any]], expected: Any,
+                params: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """A judged completion's request: `assay_eval` carries the reference answer."""
+    reference = {"assay_eval": {"expected": expected}} if expected is not None else {}
+    return {"model": judge, "messages": messages, **params, **reference}
+
+
 class EvalsMixin:
     _http: httpx.Client
 
@@ -124,12 +131,7 @@ class EvalsMixin:
     def judged_completion(self, judge: str, messages: list[dict[str, Any]], *,
                           expected: Any = None, **params: Any) -> dict[str, Any]:  # fmt: skip
         """The judge's model's completion with `evaluator_results` and `evaluation`."""
-        body = {
-            "model": judge,
-            "messages": messages,
-            **params,
-            **({"assay_eval": {"expected": expected}} if expected is not None else {}),
-        }
+        body = judged_body(judge, messages, expected, params)
         return dict(self._request("POST", f"/v1/judges/{judge}/chat/completions", json=body).json())
 
     def eval_scores(
@@ -204,11 +206,6 @@ class AsyncEvalsMixin:
 
     async def judged_completion(self, judge: str, messages: list[dict[str, Any]], *,
                                 expected: Any = None, **params: Any) -> dict[str, Any]:  # fmt: skip
-        body = {
-            "model": judge,
-            "messages": messages,
-            **params,
-            **({"assay_eval": {"expected": expected}} if expected is not None else {}),
-        }
+        body = judged_body(judge, messages, expected, params)
         response = await self._request("POST", f"/v1/judges/{judge}/chat/completions", json=body)
         return dict(response.json())

@@ -5,15 +5,15 @@ absolute deviation of scores, and the items where judge and people disagree most
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from assay.errors import ValidationFailed
 from assay.evals.evaluators import Observed
 from assay.evals.judges import AnyJudge, JudgeFailed, Judging
+from assay.evals.suite import read_lines
 from assay.evals.target import TargetFailed
 
 MAX_LABELS = 100_000
@@ -51,31 +51,10 @@ class Calibration(BaseModel):
 
 def load_labels(path: Path) -> list[Label]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"cannot read the labels {path}: {exc}") from None
-    labels: list[Label] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            label = Label.model_validate(json.loads(line))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValidationFailed(f"{path.name} line {number}: {where}: {first['msg']}") from None
-        except ValueError as exc:
-            raise ValidationFailed(f"{path.name} line {number}: not JSON: {exc}") from None
-        if label.id in seen:
-            raise ValidationFailed(f"{path.name} line {number}: the id {label.id!r} is repeated")
-        seen.add(label.id)
-        labels.append(label)
-        if len(labels) > MAX_LABELS:
-            raise ValidationFailed(f"{path.name}: more than {MAX_LABELS} labels")
-    if not labels:
-        raise ValidationFailed(f"{path.name}: no labels")
-    return labels
+    return read_lines(text, path.name, Label, MAX_LABELS, "labels")
 
 
 def kappa(pairs: list[tuple[bool, bool]]) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -149,29 +149,38 @@ def load_dataset(path: Path) -> list[Item]:
 
 def parse_jsonl(text: str, name: str) -> list[Item]:
     """Items from JSONL text; `name` is what errors call it."""
-    lines = text.splitlines()
-    items: list[Item] = []
+    return read_lines(text, name, Item, MAX_ITEMS, "items")
+
+
+Line = TypeVar("Line", bound=BaseModel)
+
+
+def read_lines(text: str, name: str, model: type[Line], most: int, kind: str) -> list[Line]:
+    """One `model` a line of JSONL text (blank lines skipped), each with a distinct `id`;
+    ValidationFailed naming the line and the reason otherwise."""
+    found: list[Line] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         if len(line) > MAX_LINE:
             raise ValidationFailed(f"{name} line {number}: {len(line)} characters, over "
-                                   f"the {MAX_LINE} an item may have")  # fmt: skip
+                                   f"the {MAX_LINE} a line may have")  # fmt: skip
         try:
-            item = Item.model_validate(json.loads(line))
+            entry = model.model_validate(json.loads(line))
         except ValueError as exc:
             why = _problems(exc) if isinstance(exc, ValidationError) else f"not JSON: {exc}"
             raise ValidationFailed(f"{name} line {number}: {why}") from None
-        if item.id in seen:
-            raise ValidationFailed(f"{name} line {number}: the id {item.id!r} is repeated")
-        seen.add(item.id)
-        items.append(item)
-        if len(items) > MAX_ITEMS:
-            raise ValidationFailed(f"{name}: more than {MAX_ITEMS} items")
-    if not items:
-        raise ValidationFailed(f"{name}: the dataset has no items")
-    return items
+        key = str(getattr(entry, "id", number))
+        if key in seen:
+            raise ValidationFailed(f"{name} line {number}: the id {key!r} is repeated")
+        seen.add(key)
+        found.append(entry)
+        if len(found) > most:
+            raise ValidationFailed(f"{name}: more than {most} {kind}")
+    if not found:
+        raise ValidationFailed(f"{name}: there are no {kind}")
+    return found
 
 
 def json_schema() -> dict[str, Any]:
