@@ -26,12 +26,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from assay.sandbox.images import IMAGES, task_family
 from stacks import nag
 from stacks.data_stack import DataStack
 from stacks.package_repository import PackageRepository
 
 SANDBOX_TASKS = Path(__file__).resolve().parent.parent / "sandbox-tasks"
-RUNTIMES = ("python", "javascript", "go", "rust", "java", "universal")  # images/<name>/
+RUNTIMES = IMAGES  # images/<name>/: one task definition each, chosen per analysis
 SANDBOX_UID = "10001"
 
 
@@ -144,7 +145,6 @@ class SandboxStack(Stack):
 
     def _job_machine(self) -> sfn.StateMachine:
         """`statemachines/sandbox-job.asl.json`: one job, one Fargate task, `ecs:runTask.sync`."""
-        python = self.task_definitions["python"]
         role = iam.Role(
             self,
             "JobMachineRole",
@@ -193,7 +193,6 @@ class SandboxStack(Stack):
             definition_body=sfn.DefinitionBody.from_string(SANDBOX_JOB.read_text()),
             definition_substitutions={
                 "ClusterArn": self.cluster.cluster_arn,
-                "TaskDefinitionArn": python.ref,
                 "ContainerName": CONTAINER,
             },
             role=role,
@@ -235,7 +234,7 @@ class SandboxStack(Stack):
         return ecs.CfnTaskDefinition(
             self,
             f"{runtime.title()}Sandbox",
-            family=f"assay-sandbox-{runtime}",
+            family=task_family(runtime),
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu="1024",

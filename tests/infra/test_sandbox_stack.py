@@ -58,7 +58,9 @@ def test_jobs_run_by_step_functions_with_run_task_sync_and_a_timeout(
     assert "TaskToken" not in json.dumps(state) and ".waitForTaskToken" not in json.dumps(state)
     used = set(re.findall(r"\$\{([A-Za-z]+)\}", machine["DefinitionString"]))
     assert used == set(machine["DefinitionSubstitutions"]) == {
-        "ClusterArn", "TaskDefinitionArn", "ContainerName"}  # fmt: skip
+        "ClusterArn", "ContainerName"}  # fmt: skip
+    # The task definition comes with each job: the analysis's language's image.
+    assert state["Parameters"]["TaskDefinition.$"] == "$.task_definition"
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
     assert machine["TracingConfiguration"] == {"Enabled": True}
     policies = [

@@ -76,3 +76,16 @@ def test_only_install_jobs_get_the_install_security_group(
         without.run(Job(argv=["pip", "install", "x"], workdir=tmp_path,
                         limits=Limits(network=True)))  # fmt: skip
     assert len(fake.environments) == 2
+
+
+def test_an_analysis_runs_its_jobs_in_its_languages_task_definition(
+    fargate: tuple[FargateSandbox, FakeFargate, Any], tmp_path: Path
+) -> None:
+    sandbox, fake, _ = fargate
+    work = tmp_path / "work"
+    work.mkdir()
+    assert sandbox.run(Job(argv=["/bin/true"], workdir=work)).ok
+    go = sandbox.scoped("tenants/t1/analyses/a1", image="go")
+    assert go.run(Job(argv=["/bin/true"], workdir=work)).ok
+    assert go.scoped("tenants/t1/analyses/a1/x").image == "go"  # kept when not given
+    assert fake.families == ["assay-sandbox-universal", "assay-sandbox-go"]

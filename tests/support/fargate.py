@@ -47,6 +47,7 @@ class FakeFargate:
         self.sfn, self.machine, self.root = sfn, machine, container_root
         self.environments: list[dict[str, str]] = []
         self.groups: list[set[str]] = []  # the security groups each task would get
+        self.families: list[str] = []  # the task definition each task would run
         self.stderr: list[str] = []
         self._done: set[str] = set()
         self._stop = threading.Event()
@@ -68,6 +69,7 @@ class FakeFargate:
         env = {e["Name"]: e["Value"] for e in payload["environment"]}
         self.environments.append(env)
         self.groups.append(set(payload["security_groups"]))
+        self.families.append(payload["task_definition"])
         scratch = self.root / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         container_env = {
@@ -104,7 +106,6 @@ def fake_fargate(tmp_path: Path) -> Iterator[tuple[FargateSandbox, FakeFargate, 
         r"\$\{([A-Za-z]+)\}",
         lambda m: {
             "ClusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/assay-sandbox",
-            "TaskDefinitionArn": "assay-sandbox-python",
             "ContainerName": "sandbox",
         }[m.group(1)],
         SANDBOX_JOB.read_text(),

@@ -46,6 +46,7 @@ from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.records.analyses import git_credential
 from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
+from assay.sandbox.images import image_for
 from assay.store import RecordStore
 from assay.vault import Vault
 
@@ -77,6 +78,18 @@ class StepPorts(BaseModel):
     engine_for: Callable[[Analysis], Engine]  # the engine an analysis asked for
     vault: Vault  # opens a private repository's sealed credentials for the clone
     package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
+
+
+def _image(saved: Any) -> str:
+    """The sandbox image for an analysis's jobs: its detected language's, or the universal one
+    when its projects mix languages or nothing is detected yet."""
+    steps = getattr(saved, "steps", None)
+    if steps is None:
+        return image_for([])
+    languages = [p.detection.language for p in steps.projects if p.active and p.detection]
+    if steps.detection is not None:
+        languages.append(steps.detection.language)
+    return image_for(languages)
 
 
 def _run_key(analysis: Analysis, name: str) -> str:
@@ -300,8 +313,8 @@ class StepHost:
             evidence = EvidenceLog.reopen(mirror.stores.out, analysis.id, saved.evidence_entries)
         sandbox = self.ports.sandbox
         scoped = getattr(sandbox, "scoped", None)  # a remote sandbox keeps jobs by analysis
-        if scoped is not None:
-            sandbox = scoped(_run_key(analysis, "sandbox"))
+        if scoped is not None:  # ... in the image of the analysis's language(s)
+            sandbox = scoped(_run_key(analysis, "sandbox"), image=_image(saved))
         # Only the clone needs a private repository's credentials: no other step opens them.
         credential = git_credential(analysis, self.ports.vault) if name == "Intake" else None
         options = AnalysisOptions.for_record(

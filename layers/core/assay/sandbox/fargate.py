@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from assay.sandbox.images import UNIVERSAL, task_family
 from assay.sandbox.port import Ending, Job, Outcome, Sandbox, SandboxUnavailable
 
 WRITABLE = Path("/tmp")  # noqa: S108 - Lambda's writable root, mirrored in the task
@@ -100,8 +101,11 @@ class FargateSandbox(Sandbox):
         poll_s: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        image: str = UNIVERSAL,
     ) -> None:
         self._target = target
+        self.image = image
+        self._family = task_family(image)
         self._sfn = sfn
         self._s3 = s3
         self._prefix = prefix.rstrip("/")
@@ -109,11 +113,12 @@ class FargateSandbox(Sandbox):
         self._sleep = sleep
         self._clock = clock
 
-    def scoped(self, prefix: str) -> FargateSandbox:
-        """The same sandbox writing its jobs under another prefix (one analysis's)."""
+    def scoped(self, prefix: str, *, image: str | None = None) -> FargateSandbox:
+        """The same sandbox writing its jobs under another prefix (one analysis's), in the
+        task definition of `image` (see sandbox/images.py) when given."""
         return FargateSandbox(
             self._target, sfn=self._sfn, s3=self._s3, prefix=prefix, poll_s=self._poll_s,
-            sleep=self._sleep, clock=self._clock,
+            sleep=self._sleep, clock=self._clock, image=image or self.image,
         )  # fmt: skip
 
     def run(self, job: Job) -> Outcome:
@@ -174,6 +179,7 @@ class FargateSandbox(Sandbox):
         target = self._target
         groups = target.install_security_groups if job.limits.network else target.security_groups
         payload = {
+            "task_definition": self._family,  # the family: its latest active revision runs
             "subnets": target.subnets,
             "security_groups": groups,
             "timeout_s": int(job.limits.wall_s + START_ALLOWANCE_S),
