@@ -141,6 +141,7 @@ def walk(project: str, work: Path, meter: Meter) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
+    from assay.store.dynamodb import table_schema
     from tests.integration.test_pipeline import CART_BROKEN, CART_REPAIRED, PRICING_TESTS
     from tests.support.fake_llm import ScriptedLLM
 
@@ -156,8 +157,8 @@ def walk(project: str, work: Path, meter: Meter) -> dict[str, Any]:
     with mock_aws():
         region = os.environ["AWS_REGION"]
         boto3.client("dynamodb", region_name=region).create_table(
-            **__import__("assay.store.dynamodb", fromlist=["table_schema"]).table_schema(
-                os.environ["ASSAY_TABLE_NAME"]))  # fmt: skip
+            **table_schema(os.environ["ASSAY_TABLE_NAME"])
+        )
         boto3.client("s3", region_name=region).create_bucket(
             Bucket=os.environ["ASSAY_ARTIFACTS_BUCKET"],
             CreateBucketConfiguration={"LocationConstraint": region},

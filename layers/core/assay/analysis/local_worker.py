@@ -81,17 +81,9 @@ class AnalysisWorker:
             self._gateway_keys[tenant_id] = issued
         return issued.key
 
-    def _tenants(self) -> list[Tenant]:
-        tenants, cursor = [], None
-        while True:
-            page = self._ports.records.list(Tenant, SYSTEM_TENANT, cursor=cursor, limit=200)
-            tenants += page.items
-            if (cursor := page.next_cursor) is None:
-                return tenants
-
     def _with_status(self, status: AnalysisStatus, limit: int) -> list[Analysis]:
         found = []
-        for tenant in self._tenants():
+        for tenant in tenancy.every_tenant(self._ports.records):
             page = self._ports.records.list(
                 Analysis, tenant.id, where={"status": status.value}, limit=limit
             )

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from assay.cli.context import CliContext
-from assay.errors import AssayError, ValidationFailed
+from assay.errors import AssayError
 
 USAGE_ERROR = 2
 
@@ -176,6 +176,3 @@ class _Bar:
     def close(self) -> None:
         if self.tty and not self.quiet:
             sys.stderr.write("\n")
-
-
-__all__ = ["ValidationFailed", "eval_group"]

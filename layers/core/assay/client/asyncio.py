@@ -15,7 +15,7 @@ from assay.api.models import AnalysisIn, AnalysisOut, PageOut
 from assay.client import retry
 from assay.client.errors import raise_for
 from assay.client.evals import AsyncEvalsMixin
-from assay.client.sse import Event, Parser
+from assay.client.sse import Event, aparse
 from assay.evidence import Verdict
 
 
@@ -119,13 +119,7 @@ class AsyncAssayClient(AsyncEvalsMixin):
             if response.status_code >= 400:
                 await response.aread()
                 raise_for(response)
-            parser = Parser()
-            async for line in response.aiter_lines():
-                event = parser.feed(line)
-                if event is None:
-                    continue
-                if event.type == "end":
-                    return
+            async for event in aparse(response.aiter_lines()):
                 yield event
 
     async def wait(self, analysis_id: str) -> AnalysisOut:

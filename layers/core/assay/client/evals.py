@@ -12,7 +12,7 @@ import httpx
 import yaml
 
 from assay.client.errors import raise_for
-from assay.client.sse import Event, Parser
+from assay.client.sse import Event, aparse, parse
 
 RUNS = "/v1/evals/runs"
 
@@ -109,11 +109,7 @@ class EvalsMixin:
             if response.status_code >= 400:
                 response.read()
                 raise_for(response)
-            parser = Parser()
-            for line in response.iter_lines():
-                event = parser.feed(line)
-                if event is None:
-                    continue
+            for event in parse(response.iter_lines()):
                 if event.type == "end":
                     return
                 yield event
@@ -190,13 +186,7 @@ class AsyncEvalsMixin:
             if response.status_code >= 400:
                 await response.aread()
                 raise_for(response)
-            parser = Parser()
-            async for line in response.aiter_lines():
-                event = parser.feed(line)
-                if event is None:
-                    continue
-                if event.type == "end":
-                    return
+            async for event in aparse(response.aiter_lines()):
                 yield event
 
     async def wait_eval(self, run_id: str) -> dict[str, Any]:

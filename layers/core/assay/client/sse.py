@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -50,3 +50,15 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
         event = parser.feed(line)
         if event is not None:
             yield event
+
+
+async def aparse(lines: AsyncIterable[str]) -> AsyncIterator[Event]:
+    """`parse` for an async stream of lines, ending at the server's `end` event."""
+    parser = Parser()
+    async for line in lines:
+        event = parser.feed(line)
+        if event is None:
+            continue
+        if event.type == "end":
+            return
+        yield event

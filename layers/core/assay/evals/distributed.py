@@ -23,6 +23,7 @@ from assay.evals.judges import Completer, Judging, MemoryJudgeCache
 from assay.evals.results import ItemResult, summarize
 from assay.evals.runner import run
 from assay.evals.suite import Item
+from assay.evals.target import release
 from assay.evidence.signing import Signer
 from assay.records import EvalRun, EvalRunStatus
 from assay.store import RecordStore
@@ -84,9 +85,7 @@ class EvalSteps:
                 )  # fmt: skip
                 return results.items
             finally:
-                close = getattr(completer, "close", None)
-                if close is not None:
-                    await close()
+                await release(completer)
 
         return [r.model_dump(mode="json") for r in asyncio.run(scored())]
 

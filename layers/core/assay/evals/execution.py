@@ -22,6 +22,7 @@ from assay.evals.outputs import write_run
 from assay.evals.results import ItemResult, Results
 from assay.evals.runner import run
 from assay.evals.suite import Item, Suite
+from assay.evals.target import release
 from assay.evidence.signing import Signer
 from assay.records import AnalysisEvent, EvalRun, EvalRunStatus
 from assay.store import RecordStore
@@ -151,9 +152,7 @@ def execute(
                 on_item=progress,
             )  # fmt: skip
         finally:  # connections belong to this run's event loop
-            close = getattr(completer, "close", None)
-            if close is not None:
-                await close()
+            await release(completer)
 
     results = asyncio.run(scored())
     sources = {"suite": suite.name, "dataset": run_record.dataset_id,

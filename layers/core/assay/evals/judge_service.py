@@ -31,11 +31,6 @@ class Reference(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict)
 
 
-def check_evaluators(raw: list[dict[str, Any]]) -> list[Any]:
-    """A judge's evaluators: as online evaluation's (deterministic ones and model judges)."""
-    return online_evaluators(raw)
-
-
 _PARSED: dict[tuple[str, str, int], list[Any]] = {}
 
 
@@ -44,7 +39,7 @@ def evaluators_of(judge: EvalJudge) -> list[Any]:
     key = (judge.tenant_id, judge.id, judge.version)
     found = _PARSED.get(key)
     if found is None:
-        found = check_evaluators(judge.evaluators)
+        found = online_evaluators(judge.evaluators)
         if len(_PARSED) > 500:
             _PARSED.clear()
         _PARSED[key] = found
@@ -84,7 +79,7 @@ async def judged(
                 score = await judging.score(
                     evaluator, values, reference.input or payload.get("messages"), observed
                 )
-            else:  # check_evaluators admits nothing else
+            else:  # online_evaluators admits nothing else
                 continue
             results.append(score.model_dump())
         except (JudgeFailed, TargetFailed, MissingField, ValueError) as exc:

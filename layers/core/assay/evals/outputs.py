@@ -5,7 +5,6 @@ end, once the run has its results: a run refused before it starts leaves nothing
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,6 @@ from assay.evals.compare import markdown as comparison_markdown
 from assay.evals.results import Results
 from assay.evidence.log import EvidenceLog
 from assay.evidence.signing import Signer
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_run(

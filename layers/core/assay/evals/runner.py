@@ -99,11 +99,8 @@ def result_of(suite: Suite, done: Answered) -> ItemResult:
     def looked_up(evaluator: Any, _item: Item, _observed: Observed) -> Score:
         return done.scores.get(evaluator.name) or _missing(evaluator)
 
-    result = score_item(suite, done.item, done.observed, error=done.error, tokens=done.tokens,
-                        judge=looked_up)  # fmt: skip
-    if done.error is not None and result.error is None:
-        result = result.model_copy(update={"error": done.error, "passed": False})
-    return result
+    return score_item(suite, done.item, done.observed, error=done.error, tokens=done.tokens,
+                      judge=looked_up)  # fmt: skip
 
 
 def _missing(evaluator: Any) -> Score:

@@ -27,10 +27,12 @@ from assay.evals.judges import (
     PanelJudge,
     SqliteJudgeCache,
 )
-from assay.evals.outputs import file_sha256, read_results, write_run
+from assay.evals.outputs import read_results, write_run
 from assay.evals.results import ItemResult, Results
 from assay.evals.runner import run
 from assay.evals.suite import Item, Suite, load_suite
+from assay.evals.target import release
+from assay.evidence.canonical import file_digest
 from assay.wiring import Ports
 
 
@@ -42,7 +44,6 @@ class Prepared(BaseModel):
     suite_file: Path
     completer: Any  # a Completer
     settings: Settings
-    ports: Any = None  # Ports, for the sandbox and the signer (local runs)
     baseline: Results | None = None
     baseline_name: str = ""
 
@@ -90,7 +91,7 @@ def prepare(
         assert ports is not None
         completer = _local(settings, ports, wanted, config_file)
     return Prepared(suite=suite, items=items, suite_file=suite_file, completer=completer,
-                    settings=settings, ports=ports, baseline=before,
+                    settings=settings, baseline=before,
                     baseline_name=name)  # fmt: skip
 
 
@@ -169,8 +170,9 @@ def _sources(prepared: Prepared) -> dict[str, Any]:
     dataset = prepared.suite_file.parent / prepared.suite.dataset
     return {
         "suite": prepared.suite.name, "suite_file": prepared.suite_file.name,
-        "suite_sha256": file_sha256(prepared.suite_file), "dataset": prepared.suite.dataset,
-        "dataset_sha256": file_sha256(dataset), "items": len(prepared.items),
+        "suite_sha256": file_digest(prepared.suite_file.resolve()),
+        "dataset": prepared.suite.dataset, "dataset_sha256": file_digest(dataset.resolve()),
+        "items": len(prepared.items),
         "model": prepared.suite.target.model,
         "definition_sha256": hashlib.sha256(prepared.suite.model_dump_json().encode()).hexdigest(),
     }  # fmt: skip
@@ -217,9 +219,7 @@ async def execute(
             baseline=baseline, on_item=on_item,
         )  # fmt: skip
     finally:
-        close = getattr(prepared.completer, "close", None)
-        if close is not None:
-            await close()
+        await release(prepared.completer)
     results = results.model_copy(update={"run_id": run_id})
     reasons = [f"{'held' if results.gate_held else 'failed'}: {results.gate}"]
     comparison = None
@@ -247,6 +247,4 @@ async def calibrate(prepared: Prepared, judge: AnyJudge, labels: list[Label], *,
     try:
         return await calibrate_judge(judge, judging, labels, concurrency=concurrency)
     finally:
-        close = getattr(prepared.completer, "close", None)
-        if close is not None:
-            await close()
+        await release(prepared.completer)

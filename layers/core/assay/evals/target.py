@@ -64,6 +64,14 @@ def reply_of(status: int, content: bytes, headers: Any, elapsed_s: float) -> Rep
                  completion_tokens=completion, cost_usd=float(usd), model=model)  # fmt: skip
 
 
+async def release(completer: object) -> None:
+    """Close what a run's completer holds (its connections belong to the run's event loop);
+    completers without anything to close have no `close`."""
+    close = getattr(completer, "close", None)
+    if close is not None:
+        await close()
+
+
 class InProcessGateway:
     """This process's gateway, as the caller `caller`."""
 

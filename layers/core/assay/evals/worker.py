@@ -10,13 +10,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from assay import tenancy
 from assay.clock import utcnow
 from assay.config import Settings
 from assay.errors import AssayError, StaleWrite
 from assay.evals.execution import execute
 from assay.observability import logger
-from assay.records import EvalRun, EvalRunStatus, Tenant
-from assay.store import SYSTEM_TENANT
+from assay.records import EvalRun, EvalRunStatus
 from assay.wiring import Ports
 
 INTERRUPTED = "the server stopped while this run ran; submit it again"
@@ -42,15 +42,11 @@ class EvalWorker:
 
     def _runs(self, status: EvalRunStatus) -> list[EvalRun]:
         found: list[EvalRun] = []
-        cursor = None
-        while True:
-            tenants = self._ports.records.list(Tenant, SYSTEM_TENANT, cursor=cursor, limit=200)
-            for tenant in tenants.items:
-                page = self._ports.records.list(EvalRun, tenant.id, where={"status": status.value},
-                                                limit=20)  # fmt: skip
-                found += page.items
-            if (cursor := tenants.next_cursor) is None:
-                return sorted(found, key=lambda r: r.id)
+        for tenant in tenancy.every_tenant(self._ports.records):
+            page = self._ports.records.list(EvalRun, tenant.id, where={"status": status.value},
+                                            limit=20)  # fmt: skip
+            found += page.items
+        return sorted(found, key=lambda r: r.id)
 
     def recover(self) -> None:
         for stale in self._runs(EvalRunStatus.RUNNING):

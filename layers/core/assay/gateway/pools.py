@@ -73,10 +73,10 @@ def eval_pool(pools: list[CapacityPool]) -> CapacityPool:
 def with_implicit(
     pools: list[CapacityPool], pool: CapacityPool, resource: str
 ) -> list[CapacityPool]:
-    """Every pool that competes for the connection: the configured ones, the default pool of
-    resources in none, and the request's own when it is implicit."""
-    default = pool_for(pools, resource) if pool.name == EVAL else pool
-    implicit = [p for p in (default, pool) if p.name in (DEFAULT, EVAL) and p not in pools]
+    """Every pool that competes for the connection: the configured ones, and those implicit
+    for this request (the resource's default pool when it is in none, the eval pool when the
+    connection defines no `eval`)."""
+    implicit = [p for p in (pool_for(pools, resource), pool) if p not in pools]
     return [*pools, *{p.name: p for p in implicit}.values()]
 
 

@@ -51,6 +51,17 @@ def create_tenant(
     return created
 
 
+def every_tenant(store: RecordStore) -> list[Tenant]:
+    """All tenants, every page (the workers look for work across them)."""
+    tenants: list[Tenant] = []
+    cursor = None
+    while True:
+        page = store.list(Tenant, SYSTEM_TENANT, cursor=cursor, limit=200)
+        tenants += page.items
+        if (cursor := page.next_cursor) is None:
+            return tenants
+
+
 def resolve_tenant(store: RecordStore, ref: str) -> Tenant:
     """Find a tenant by id or slug."""
     tenant = store.get(Tenant, SYSTEM_TENANT, ref) or store.lookup(Tenant, ref)

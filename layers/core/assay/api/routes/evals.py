@@ -451,15 +451,16 @@ def score_trends(
 ) -> list[ScoreTrend]:  # fmt: skip
     """Online evaluation's scores per resource and hour (or day): samples, passes and the
     mean of each evaluator, from the newest `limit` samples."""
-    page = store.records.list(EvalSample, who.tenant_id, where={"resource": resource} if resource
-                              else None, limit=min(limit, 1000), newest_first=True)  # fmt: skip
-    samples, cursor = list(page.items), page.next_cursor
-    while cursor and len(samples) < limit:
-        page = store.records.list(EvalSample, who.tenant_id, cursor=cursor or None, limit=1000,
-                                  where={"resource": resource} if resource else None,
-                                  newest_first=True)  # fmt: skip
+    where = {"resource": resource} if resource else None
+    samples: list[EvalSample] = []
+    cursor = None
+    while len(samples) < limit:
+        wanted = min(limit - len(samples), 1000)
+        page = store.records.list(EvalSample, who.tenant_id, where=where, cursor=cursor,
+                                  limit=wanted, newest_first=True)  # fmt: skip
         samples += page.items
-        cursor = page.next_cursor
+        if (cursor := page.next_cursor) is None:
+            break
     groups: dict[tuple[str, datetime], list[EvalSample]] = {}
     for sample in samples:
         start = sample.at.replace(minute=0, second=0, microsecond=0)
