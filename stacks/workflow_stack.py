@@ -53,6 +53,9 @@ STEPS: dict[str, tuple[str, int]] = {
     "Report": ("report", 1024),
     "Seal": ("seal", 1024),
     "RecordFailure": ("record_failure", 1024),
+    # Sandbox sessions: presign a session's manifest, or say it is over (no files pulled).
+    "OpenSession": ("open_session", 512),
+    "CloseSession": ("close_session", 512),
 }
 MAX_EXECUTION = Duration.hours(6)
 

@@ -33,6 +33,18 @@ back at those paths under ASSAY_ROOT (default /), only below the writable roots 
 ASSAY_WRITABLE (default /tmp and the scratch directory); the job runs in its "cwd" there, and
 that directory's files go back with the results under `work/`. The runner then exits 0: the
 task succeeded when the results were delivered, whatever the job's own exit codes say.
+
+    python assay_runner.py --session
+
+runs many rooted jobs in one task (a sandbox session: one task start for a whole unit of
+work). ASSAY_SESSION_URL (a presigned GET) is a manifest: {"ready": PUT, "stop": GET,
+"cursor": GET, "jobs": [{"job": GET, "results": PUT}, ...], "idle_s": n, "poll_s": n}. The
+runner says it is up through "ready", then waits for job 0 (a GET that fails until the job is
+written), runs it, puts its results, and goes on to job 1 (a task started again begins at the
+steps' "cursor"); it ends when "stop" answers, when no job came for
+idle_s, or when the slots run out. Between jobs the paths the previous job restored are
+removed, and, as the container's first process, every process it left behind is killed, so
+each job starts from the image and its own archive.
 """
 
 from __future__ import annotations
@@ -221,6 +233,84 @@ def remote_rooted(job: dict[str, Any], archive: bytes, results_url: str, scratch
     return 0  # the task did its part: the job's own exit codes are in the results
 
 
+def _restored_tops(archive: bytes, root: str, writable: list[str]) -> set[str]:
+    """The directories directly below a writable root that a rooted archive fills: what the
+    next job of a session must not inherit."""
+    tops: set[str] = set()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for name in tar.getnames():
+            path = os.path.normpath("/" + name[len("root/") :])
+            for fence in writable:
+                prefix = fence.rstrip("/") or "/"
+                if path.startswith(prefix + "/"):
+                    first = path[len(prefix) + 1 :].split("/", 1)[0]
+                    tops.add(os.path.join(root, prefix.lstrip("/"), first))
+    return tops
+
+
+def _reset(tops: set[str]) -> None:
+    import shutil
+
+    for path in tops:
+        shutil.rmtree(path, ignore_errors=True)
+    if os.getpid() != 1:  # not the container's init: other processes are not ours to kill
+        return
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != 1:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def _fetch(url: str) -> bytes | None:
+    """A presigned GET's body, or None while the object does not exist (S3 answers 404, or
+    403 when the signer may not list the bucket)."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 - presigned
+            body: bytes = answer.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            return None
+        raise
+
+
+def session(manifest_url: str, scratch: str) -> int:
+    manifest = json.loads(_fetch(manifest_url) or b"{}")
+    root = os.environ.get("ASSAY_ROOT", "/")
+    writable = [w for w in os.environ.get("ASSAY_WRITABLE", "/tmp:" + scratch).split(":") if w]  # noqa: S108
+    poll_s, idle_s = float(manifest.get("poll_s", 1.0)), float(manifest.get("idle_s", 120))
+    _put(manifest["ready"], b"")
+    slots = manifest.get("jobs", [])
+    # A task started again (the first one failed) resumes where the steps are: the job in
+    # flight if its archive is still there (a consumed job's is deleted), else the next one.
+    cursor = (
+        json.loads(_fetch(manifest["cursor"]) or b'{"next": 0}')["next"]
+        if manifest.get("cursor")
+        else 0
+    )
+    first = cursor - 1 if cursor > 0 and _fetch(slots[cursor - 1]["job"]) is not None else cursor
+    restored: set[str] = set()
+    for slot in slots[first:]:
+        waited, archive = 0.0, None
+        while archive is None:
+            archive = _fetch(slot["job"])
+            if archive is not None:
+                break
+            if _fetch(manifest["stop"]) is not None or waited >= idle_s:
+                return 0
+            time.sleep(poll_s)
+            waited += poll_s
+        _reset(restored)
+        restored = _restored_tops(archive, root, writable)
+        job = _read_job(archive)
+        if not job.get("rooted"):
+            raise ValueError("a session runs rooted jobs only")
+        remote_rooted(job, archive, slot["results"], scratch)
+    return 0
+
+
 def remote(job_url: str, results_url: str, scratch: str) -> int:
     with urllib.request.urlopen(job_url, timeout=300) as answer:  # noqa: S310 - presigned
         archive = answer.read()
@@ -255,6 +345,8 @@ def run_job(job: dict[str, Any]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:] == ["--session"]:
+        return session(os.environ["ASSAY_SESSION_URL"], os.environ.get("ASSAY_SCRATCH", "/scratch"))
     if argv[1:] == ["--remote"]:
         return remote(
             os.environ["ASSAY_JOB_URL"],
@@ -262,7 +354,7 @@ def main(argv: list[str]) -> int:
             os.environ.get("ASSAY_SCRATCH", "/scratch"),
         )
     if len(argv) != 2:
-        sys.stderr.write("usage: assay_runner.py JOB.json | --remote\n")
+        sys.stderr.write("usage: assay_runner.py JOB.json | --remote | --session\n")
         return 2
     with open(argv[1]) as handle:
         job = json.load(handle)

@@ -27,6 +27,7 @@ from assay import tenancy
 from assay.analysis import outputs
 from assay.analysis.pipeline import definition
 from assay.analysis.report import validate
+from assay.analysis.steps import RUN_SESSION
 from assay.config import Settings, load_settings
 from assay.evidence import verify_dir
 from assay.evidence.signers import KmsSigner
@@ -100,7 +101,11 @@ def _as_lambda(handler: ModuleType, step: str, seen: list[str]) -> Callable[[Any
 
 def _walk(settings: Settings, analysis: Analysis, seen: list[str]) -> None:
     handler = _load_handler()
-    steps = {step: _as_lambda(handler, step, seen) for step in STEPS}
+    steps: dict[str, Callable[[Any], Any]] = {
+        step: _as_lambda(handler, step, seen) for step in STEPS
+    }
+    # The sessions' tasks: served by the process sandbox (no Fargate configured here).
+    steps[RUN_SESSION] = handler._host.ports.sessions.serve
     # One item at a time: items of one Lambda container never overlap, and here they would
     # share the process's environment directory.
     StateMachine(definition(), steps, max_workers=1).run(
@@ -143,8 +148,13 @@ def test_an_analysis_walks_through_the_step_lambdas_on_the_aws_adapters(
         seen: list[str] = []
         _walk(settings, analysis, seen)
 
-    assert seen[:5] == ["Intake", "Detect", "Install", "Baseline", "Plan"]
-    assert seen[-5:] == ["Select", "Findings", "Mutation", "Report", "Seal"]
+    work = [step for step in seen if not step.endswith("Session")]
+    assert work[:5] == ["Intake", "Detect", "Install", "Baseline", "Plan"]
+    assert work[-5:] == ["Select", "Findings", "Mutation", "Report", "Seal"]
+    # A session per unit of work: install, baseline, each Map item, the steps after the Map.
+    items = seen.count("Generate")  # each item starts with one (a repair goes on from Repair)
+    assert items == 2
+    assert seen.count("OpenSession") == seen.count("CloseSession") == 3 + items
     assert seen.count("Repair") == 1
 
     final = ports.records.get(Analysis, tenant.id, analysis.id)

@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from assay.sandbox.fargate import FargateSandbox, FargateTarget
+from assay.sandbox.fargate import FargateSandbox, FargateSessions, FargateTarget
 from tests.conftest import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +90,57 @@ class FakeFargate:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class SessionTasks:
+    """What `ecs:runTask.sync` does for a RunSession state: the session's container, the real
+    runner in `--session` mode with the environment the state passes (one presigned URL), run
+    to its end. `started` counts task starts."""
+
+    def __init__(self, container_root: Path) -> None:
+        self.root = container_root
+        self.started: list[dict[str, Any]] = []  # each task's RunTask parameters
+        self.stderr: list[str] = []
+
+    def __call__(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        self.started.append(parameters)
+        (override,) = parameters["Overrides"]["ContainerOverrides"]
+        env = {e["Name"]: e["Value"] for e in override["Environment"]}
+        scratch = self.root / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        container_env = {
+            "PATH": os.environ["PATH"], **env, "ASSAY_ROOT": str(self.root),
+            "ASSAY_SCRATCH": str(scratch), "ASSAY_WRITABLE": "/tmp",
+        }  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, str(RUNNER), "--session"], env=container_env, timeout=900,
+            check=False, capture_output=True, text=True,
+        )  # fmt: skip
+        self.stderr.append(done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(f"the session's task failed: {done.stderr[-2000:]}")
+        return {"StopCode": "EssentialContainerExited", "StoppedReason": "done"}
+
+
+@contextmanager
+def fake_sessions(tmp_path: Path) -> Iterator[tuple[FargateSessions, SessionTasks, Any]]:
+    """Fargate sessions over moto's S3 on loopback (presigned URLs the runner really calls);
+    yields (sessions, the RunSession stand-in, s3 client)."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    target = FargateTarget(subnets=["subnet-1"], security_groups=["sg-tests"],
+                           install_security_groups=["sg-install"], bucket=BUCKET)  # fmt: skip
+    try:
+        yield FargateSessions(target, s3=s3, poll_s=0.05), SessionTasks(tmp_path / "container"), s3
+    finally:
+        urllib.request.urlopen(  # moto's own reset, on loopback
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        server.stop()
 
 
 @contextmanager

@@ -40,20 +40,20 @@ def test_every_image_has_a_dockerfile_and_a_family() -> None:
         task_family("cobol")
 
 
-def test_the_step_host_picks_the_image_from_what_the_analysis_detected() -> None:
+def test_a_session_runs_in_the_image_of_what_the_analysis_detected() -> None:
     from types import SimpleNamespace
+    from typing import Any
 
-    from assay.analysis.distributed import _image
+    from assay.analysis.steps import image_of
 
-    def project(language: str, *, active: bool = True) -> SimpleNamespace:
+    def project(language: str, *, active: bool = True) -> Any:
         return SimpleNamespace(active=active, detection=SimpleNamespace(language=language))
 
-    def saved(main: str | None, *projects: SimpleNamespace) -> SimpleNamespace:
-        detection = SimpleNamespace(language=main) if main else None
-        return SimpleNamespace(steps=SimpleNamespace(detection=detection, projects=list(projects)))
+    def image(main: str | None, *projects: Any) -> str:
+        return image_of(list(projects), SimpleNamespace(language=main) if main else None)  # type: ignore[arg-type]
 
-    assert _image(None) == "universal"  # before detection: intake
-    assert _image(saved("go", project("go"))) == "go"
-    assert _image(saved("typescript")) == "javascript"
-    assert _image(saved("go", project("go"), project("python", active=False))) == "go"
-    assert _image(saved("go", project("go"), project("python"))) == "universal"
+    assert image(None) == "universal"  # before detection: intake
+    assert image("go", project("go")) == "go"
+    assert image("typescript") == "javascript"
+    assert image("go", project("go"), project("python", active=False)) == "go"
+    assert image("go", project("go"), project("python")) == "universal"

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from assay.evidence.signing import Signer
     from assay.launcher import EvalLauncher, Launcher
     from assay.sandbox import Sandbox
+    from assay.sandbox.sessions import Sessions
 
 
 @functools.cache
@@ -145,6 +146,25 @@ def make_sandbox(settings: Settings, *, allow_unisolated: bool = False) -> Sandb
     return ProcessSandbox(hidden=(settings.home,), allow_unisolated=allow_unisolated)
 
 
+def make_sessions(settings: Settings, sandbox: Sandbox) -> Sessions:
+    """Sandbox sessions: Fargate tasks the workflow starts, in AWS; else served in process
+    by `sandbox` (the local runner's RunSession states)."""
+    from assay.sandbox.sessions import LocalSessions
+
+    if settings.profile is Profile.AWS and settings.sandbox_subnets:
+        from assay.sandbox.fargate import FargateSessions, FargateTarget
+
+        assert settings.artifacts_bucket is not None  # Settings checks it in the aws profile
+        target = FargateTarget(
+            subnets=_listed(settings.sandbox_subnets),
+            security_groups=_listed(settings.sandbox_security_groups),
+            install_security_groups=_listed(settings.sandbox_install_security_groups),
+            bucket=settings.artifacts_bucket,
+        )
+        return FargateSessions(target, s3=_client(settings, "s3"))
+    return LocalSessions(sandbox)
+
+
 def make_package_index(settings: Settings) -> Callable[[], str] | None:
     """The index dependency installs read in AWS (CodeArtifact); None: the allow-list proxy."""
     if settings.profile is not Profile.AWS or not settings.package_repository:
@@ -187,6 +207,7 @@ def step_ports(ports: Ports) -> StepPorts:
 
     return StepPorts(
         records=ports.records, blobs=ports.blobs, sandbox=ports.sandbox, signer=ports.signer,
+        sessions=make_sessions(ports.settings, ports.sandbox),
         engine_for=lambda analysis: ports.engine(analysis.engine, analysis.model),
         vault=ports.vault,
         package_index=make_package_index(ports.settings),

@@ -33,7 +33,7 @@ from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import _settle
 from assay.analysis.state import StepsState, Stores
-from assay.analysis.steps import ITEM_STEPS, AnalysisSteps
+from assay.analysis.steps import ITEM_STEPS, AnalysisSteps, close_session, image_of, open_session
 from assay.analysis.uploads import local_target
 from assay.blobs import BlobStore, tenant_key
 from assay.config import Settings
@@ -46,7 +46,7 @@ from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.records.analyses import git_credential
 from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
-from assay.sandbox.images import image_for
+from assay.sandbox.sessions import Sessions
 from assay.store import RecordStore
 from assay.vault import Vault
 
@@ -73,23 +73,12 @@ class StepPorts(BaseModel):
 
     records: RecordStore
     blobs: BlobStore
-    sandbox: Sandbox
+    sandbox: Sandbox  # what a session serves its jobs with (locally); jobs outside sessions
+    sessions: Sessions  # sandbox sessions: Fargate tasks the workflow starts, in AWS
     signer: Signer
     engine_for: Callable[[Analysis], Engine]  # the engine an analysis asked for
     vault: Vault  # opens a private repository's sealed credentials for the clone
     package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
-
-
-def _image(saved: Any) -> str:
-    """The sandbox image for an analysis's jobs: its detected language's, or the universal one
-    when its projects mix languages or nothing is detected yet."""
-    steps = getattr(saved, "steps", None)
-    if steps is None:
-        return image_for([])
-    languages = [p.detection.language for p in steps.projects if p.active and p.detection]
-    if steps.detection is not None:
-        languages.append(steps.detection.language)
-    return image_for(languages)
 
 
 def _run_key(analysis: Analysis, name: str) -> str:
@@ -265,6 +254,17 @@ class StepHost:
 
     def run(self, name: str, state: dict[str, Any]) -> Any:
         analysis = self._analysis(state)
+        # Sessions need no files: the saved state says which image (a cancelled analysis's
+        # steps end at once, and its session's task with them).
+        if name == "OpenSession":
+            saved = AnalysisMirror(self.ports.blobs, analysis, self.scratch).load_state()
+            return open_session(
+                self.ports.sessions, state, scope=_run_key(analysis, "sandbox"),
+                image=image_of(saved.steps.projects, saved.steps.detection) if saved else
+                image_of([], None), budget_s=analysis.budget_s,
+            )  # fmt: skip
+        if name == "CloseSession":
+            return close_session(self.ports.sessions, state)
         if analysis.status.finished:
             return self._cancelled(name, analysis, state)
         if name == "Intake" and analysis.status is AnalysisStatus.QUEUED:
@@ -312,9 +312,6 @@ class StepHost:
         elif saved is not None:
             evidence = EvidenceLog.reopen(mirror.stores.out, analysis.id, saved.evidence_entries)
         sandbox = self.ports.sandbox
-        scoped = getattr(sandbox, "scoped", None)  # a remote sandbox keeps jobs by analysis
-        if scoped is not None:  # ... in the image of the analysis's language(s)
-            sandbox = scoped(_run_key(analysis, "sandbox"), image=_image(saved))
         # Only the clone needs a private repository's credentials: no other step opens them.
         credential = git_credential(analysis, self.ports.vault) if name == "Intake" else None
         options = AnalysisOptions.for_record(
@@ -329,7 +326,7 @@ class StepHost:
             evidence=evidence,
             # One environment travels between the invocations: a repository with several
             # projects has its main one analyzed here, the others listed as not analyzed.
-            multi_project=False,
+            multi_project=False, sessions=self.ports.sessions,
         )  # fmt: skip
         if saved is not None:
             steps.restore_state(saved.steps, count_gap=True)

@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -46,6 +47,8 @@ from assay.runtimes.coverage import FileCoverage
 from assay.runtimes.mutation import MutationResult
 from assay.runtimes.python import PythonRuntime
 from assay.sandbox import Limits, Sandbox
+from assay.sandbox.images import image_for
+from assay.sandbox.sessions import LocalSessions, SessionRef, Sessions
 
 # The steps run once per Map item, possibly at the same time in separate processes (Lambdas in
 # AWS): they write only under their item's directory; Select merges what they left.
@@ -55,6 +58,43 @@ CHECK_RUN_S = 4.0
 # A Map item `module#2` is the second pass over `module` (see `plan`); only gaps this large.
 PASS_MARK = "#"  # noqa: S105 - not a password
 MIN_PASS_GAP = 5
+
+
+# The resource of the workflow's RunSession states: Step Functions starts the session's task
+# and waits for it; the local runner calls the steps' `sessions.serve`.
+RUN_SESSION = "arn:aws:states:::ecs:runTask.sync"
+
+
+def session_lifetime(budget_s: float) -> int:
+    """How long a session's task may live: the analysis's budget and an hour for the steps
+    around generation, within Step Functions' six-hour execution."""
+    return int(min(6 * 3600, budget_s + 3600))
+
+
+def image_of(projects: Sequence[Project], detection: Detection | None) -> str:
+    """The sandbox image for an analysis's jobs: its detected language's, or the universal
+    one when its projects mix languages or nothing is detected yet."""
+    languages = [p.detection.language for p in projects if p.active and p.detection]
+    if detection is not None:
+        languages.append(detection.language)
+    return image_for(languages)
+
+
+def open_session(
+    sessions: Sessions, state: dict[str, Any], *, scope: str, image: str, budget_s: float
+) -> dict[str, Any]:
+    """A sandbox session for the unit of work that follows (`purpose: install` gives its
+    task the package repository), as the RunSession state reads it."""
+    ref = sessions.open(scope, image=image, network=state.get("purpose") == "install",
+                        lifetime_s=session_lifetime(budget_s))  # fmt: skip
+    return ref.model_dump()
+
+
+def close_session(sessions: Sessions, state: dict[str, Any]) -> dict[str, Any]:
+    """No more jobs for the state's session: its task ends."""
+    if isinstance(state.get("session"), dict):
+        sessions.close(SessionRef.model_validate(state["session"]))
+    return {"closed": True}
 
 
 class Skip(NamedTuple):
@@ -99,13 +139,18 @@ class AnalysisSteps:
         runtimes: list[Runtime] | None = None,
         evidence: EvidenceLog | None = None,
         multi_project: bool = True,
+        sessions: Sessions | None = None,
     ) -> None:
         self.options = options
         # Whether a repository with several projects is analyzed whole (locally), or only its
         # main project (the step Lambdas, which ship one project's environment between them).
         self.multi_project = multi_project
         self.stores = stores
-        self.sandbox = sandbox
+        self._sandbox = sandbox
+        # Jobs go to the sandbox session the state names (see sandbox/sessions.py): locally
+        # the runner's RunSession state serves them through `sandbox`.
+        self.sessions = sessions or LocalSessions(sandbox)
+        self._session_sandbox: ContextVar[Sandbox | None] = ContextVar("session", default=None)
         self.engine = engine
         self.signer = signer
         self.cache = cache
@@ -205,6 +250,29 @@ class AnalysisSteps:
                 raise AnalysisFailed(f"no {saved.detection.language} runtime to resume with")
             self._runtime = found[0]
 
+    @property
+    def sandbox(self) -> Sandbox:
+        """The running step's session's sandbox, or the one given (no session in the state)."""
+        return self._session_sandbox.get() or self._sandbox
+
+    def session_image(self) -> str:
+        with self._lock:
+            return image_of(self._projects, self._detection)
+
+    def open_session(self, state: dict[str, Any]) -> dict[str, Any]:
+        return open_session(self.sessions, state, scope="", image=self.session_image(),
+                            budget_s=self.options.budget_s)  # fmt: skip
+
+    def close_session(self, state: dict[str, Any]) -> dict[str, Any]:
+        return close_session(self.sessions, state)
+
+    def session_resources(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "OpenSession": self.open_session,
+            "CloseSession": self.close_session,
+            RUN_SESSION: self.sessions.serve,
+        }
+
     def resources(self) -> dict[str, Callable[[Any], Any]]:
         steps = {
             "Intake": self.intake,
@@ -222,14 +290,21 @@ class AnalysisSteps:
             "Seal": self.seal,
             "RecordFailure": self.record_failure,
         }
-        return {name: self._timed(name, fn) for name, fn in steps.items()}
+        timed = {name: self._timed(name, fn) for name, fn in steps.items()}
+        return {**timed, **self.session_resources()}
 
     def _timed(self, name: str, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def run(state: Any) -> Any:
             started = time.monotonic()
+            session = state.get("session") if isinstance(state, dict) else None
+            token = self._session_sandbox.set(
+                self.sessions.sandbox(SessionRef.model_validate(session))
+                if isinstance(session, dict) else None
+            )  # fmt: skip
             try:
                 return fn(state)
             finally:
+                self._session_sandbox.reset(token)
                 spent = time.monotonic() - started
                 if name in ITEM_STEPS:
                     self._item(state).add_seconds(name, spent)

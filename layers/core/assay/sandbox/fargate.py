@@ -1,4 +1,6 @@
-"""The Fargate sandbox: each job is one ECS task of the runtime's image, with no task role,
+"""The Fargate sandbox and sandbox sessions (see sandbox/sessions.py).
+
+`FargateSandbox`: each job is one ECS task of the runtime's image, with no task role,
 run by Step Functions (`statemachines/sandbox-job.asl.json`, `ecs:runTask.sync`).
 
 The job travels as a presigned S3 GET and its results come back through a presigned PUT
@@ -30,13 +32,22 @@ from pydantic import BaseModel
 
 from assay.sandbox.images import UNIVERSAL, task_family
 from assay.sandbox.port import Ending, Job, Outcome, Sandbox, SandboxUnavailable
+from assay.sandbox.sessions import (
+    IDLE_S,
+    POLL_S,
+    SESSION_ID,
+    SESSION_URL,
+    SLOTS,
+    START_ALLOWANCE_S,
+    SessionRef,
+    Sessions,
+)
 
 WRITABLE = Path("/tmp")  # noqa: S108 - Lambda's writable root, mirrored in the task
-START_ALLOWANCE_S = 300  # pulling the image and starting the task, on top of the job's wall time
 
 
 class FargateTarget(BaseModel):
-    state_machine: str  # the sandbox-job state machine's ARN
+    state_machine: str = ""  # the sandbox-job state machine's ARN (one job, one task)
     subnets: list[str]
     security_groups: list[str]
     install_security_groups: list[str] = []  # HTTPS to the package repository only
@@ -67,7 +78,7 @@ def job_archive(job: Job) -> bytes:
     return buffer.getvalue()
 
 
-def _restore_workdir(results: bytes, workdir: Path) -> dict[str, Any]:
+def restore_workdir(results: bytes, workdir: Path) -> dict[str, Any]:
     """The task's work directory replaces ours; links and escapes are refused (`data`)."""
     with tarfile.open(fileobj=io.BytesIO(results), mode="r:gz") as tar:
         handle = tar.extractfile("results.json")
@@ -86,6 +97,35 @@ def _dropping_unsafe(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | No
         return tarfile.data_filter(member, dest)
     except tarfile.FilterError:
         return None
+
+
+def outcome_of(  # noqa: PLR0917 - the outcome's fields, in their order
+    ending: Ending,
+    code: int | None,
+    reason: str,
+    output: str,
+    started: float,
+    clock: Callable[[], float],
+) -> Outcome:
+    return Outcome(
+        ending=ending, exit_code=code, reason=reason, stdout=output, stderr="",
+        duration_s=round(clock() - started, 3),
+    )  # fmt: skip
+
+
+def outcome_from_record(
+    record: dict[str, Any], started: float, clock: Callable[[], float]
+) -> Outcome:
+    """The runner's record of a one-step job as the sandbox port's outcome."""
+    steps = record.get("steps") or [{}]
+    step = steps[0] if isinstance(steps[0], dict) else {}
+    output = str(step.get("output", ""))
+    if step.get("timed_out"):
+        return outcome_of(Ending.TIMEOUT, None, "the job outlived its wall time", output,
+                          started, clock)  # fmt: skip
+    code = step.get("exit_code")
+    code = code if isinstance(code, int) else None
+    return outcome_of(Ending.EXITED, code, f"exited with {code}", output, started, clock)
 
 
 class FargateSandbox(Sandbox):
@@ -152,26 +192,16 @@ class FargateSandbox(Sandbox):
             except self._s3.exceptions.NoSuchKey:
                 reason = f"the task sent no results ({status}: {error or ended.get('cause')})"
                 return self._outcome(Ending.KILLED, None, reason, "", started)
-            record = _restore_workdir(body, job.workdir)
+            record = restore_workdir(body, job.workdir)
         finally:
             for key in (job_key, results_key):
                 self._s3.delete_object(Bucket=bucket, Key=key)
-        steps = record.get("steps") or [{}]
-        step = steps[0]
-        output = str(step.get("output", ""))
-        if step.get("timed_out"):
-            return self._outcome(Ending.TIMEOUT, None, "the job outlived its wall time",
-                                 output, started)  # fmt: skip
-        code = step.get("exit_code")
-        return self._outcome(Ending.EXITED, code, f"exited with {code}", output, started)
+        return outcome_from_record(record, started, self._clock)
 
     def _outcome(
         self, ending: Ending, code: int | None, reason: str, output: str, started: float
     ) -> Outcome:
-        return Outcome(
-            ending=ending, exit_code=code, reason=reason, stdout=output, stderr="",
-            duration_s=round(self._clock() - started, 3),
-        )  # fmt: skip
+        return outcome_of(ending, code, reason, output, started, self._clock)
 
     def _start(self, job: Job, get_url: str, put_url: str) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -210,3 +240,147 @@ class FargateSandbox(Sandbox):
             executionArn=execution, error="States.Timeout", cause="assay: no end in sight"
         )
         return {"status": "TIMED_OUT", "error": "States.Timeout"}
+
+
+# ------------------------------------------------------------------------------ sessions
+def _key(ref: SessionRef, name: str) -> str:
+    return f"{ref.prefix}/{name}"
+
+
+def _job_key(ref: SessionRef, number: int) -> str:
+    return _key(ref, f"jobs/{number:05d}.tar.gz")
+
+
+def _results_key(ref: SessionRef, number: int) -> str:
+    return _key(ref, f"results/{number:05d}.tar.gz")
+
+
+class _Remote(Sandbox):
+    """Jobs to the session's task through S3, in order. The session is used by one step at a
+    time (a branch's steps run one after another), so the next job's number is kept in the
+    session's `cursor` object between step invocations."""
+
+    isolation = "a Fargate task of the session: its own microVM, no task role, no network but S3"
+
+    def __init__(self, sessions: FargateSessions, ref: SessionRef) -> None:
+        self._sessions = sessions
+        self._ref = ref
+        self._next: int | None = None
+
+    def _cursor(self) -> int:
+        s3, bucket = self._sessions.s3, self._sessions.target.bucket
+        if self._next is None:
+            try:
+                body = s3.get_object(Bucket=bucket, Key=_key(self._ref, "cursor"))["Body"].read()
+                self._next = int(json.loads(body)["next"])
+            except s3.exceptions.NoSuchKey:
+                self._next = 0
+        return self._next
+
+    def run(self, job: Job) -> Outcome:
+        ref, s3, bucket = self._ref, self._sessions.s3, self._sessions.target.bucket
+        clock = self._sessions.clock
+        if job.limits.network and not ref.network:
+            raise SandboxUnavailable("a job that needs the network went to a session without it")
+        number = self._cursor()
+        if number >= SLOTS:
+            raise SandboxUnavailable(f"the sandbox session ran out of its {SLOTS} job slots")
+        started = clock()
+        s3.put_object(Bucket=bucket, Key=_job_key(ref, number), Body=job_archive(job))
+        self._next = number + 1
+        s3.put_object(Bucket=bucket, Key=_key(ref, "cursor"),
+                      Body=json.dumps({"next": self._next}).encode())  # fmt: skip
+        body = self._wait(number, job, started)
+        try:
+            if body is None:
+                return outcome_of(Ending.TIMEOUT, None, "the session's task sent no results "
+                                  "in time", "", started, clock)  # fmt: skip
+            record = restore_workdir(body, job.workdir)
+        finally:
+            for key in (_job_key(ref, number), _results_key(ref, number)):
+                s3.delete_object(Bucket=bucket, Key=key)
+        return outcome_from_record(record, started, clock)
+
+    def _wait(self, number: int, job: Job, started: float) -> bytes | None:
+        """The job's results, once the task put them. The task may still be starting: the
+        first job also allows for pulling the image."""
+        s3, bucket, sessions = self._sessions.s3, self._sessions.target.bucket, self._sessions
+        allowance = job.limits.wall_s + 60
+        if sessions.now() - self._ref.opened_at < START_ALLOWANCE_S:
+            allowance += START_ALLOWANCE_S
+        while sessions.clock() - started < allowance:
+            try:
+                answer = s3.get_object(Bucket=bucket, Key=_results_key(self._ref, number))
+            except s3.exceptions.NoSuchKey:
+                sessions.sleep(sessions.poll_s)
+                continue
+            body: bytes = answer["Body"].read()
+            return body
+        return None
+
+
+class FargateSessions(Sessions):
+    def __init__(
+        self,
+        target: FargateTarget,
+        *,
+        s3: Any,
+        poll_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.target = target
+        self.s3 = s3
+        self.poll_s = poll_s
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now
+
+    def open(self, scope: str, *, image: str, network: bool, lifetime_s: int) -> SessionRef:
+        if network and not self.target.install_security_groups:
+            raise SandboxUnavailable(
+                "jobs that need the network (dependency installation) cannot run on Fargate "
+                "without ASSAY_SANDBOX_INSTALL_SECURITY_GROUPS (the CodeArtifact path)"
+            )
+        target = self.target
+        ref = SessionRef(
+            id=uuid.uuid4().hex, image=image, network=network, opened_at=self.now(),
+            task_definition=task_family(image), subnets=target.subnets,
+            security_groups=target.install_security_groups if network else target.security_groups,
+            timeout_s=lifetime_s,
+        )  # fmt: skip
+        ref.prefix = f"{scope.rstrip('/')}/sessions/{ref.id}"
+        expires = min(lifetime_s + START_ALLOWANCE_S + 600, 7 * 24 * 3600)
+
+        def url(method: str, key: str) -> str:
+            return str(self.s3.generate_presigned_url(
+                method, Params={"Bucket": target.bucket, "Key": key}, ExpiresIn=expires
+            ))  # fmt: skip
+
+        manifest = {
+            "ready": url("put_object", _key(ref, "ready")),
+            "stop": url("get_object", _key(ref, "stop")),
+            "cursor": url("get_object", _key(ref, "cursor")),
+            "jobs": [
+                {"job": url("get_object", _job_key(ref, n)),
+                 "results": url("put_object", _results_key(ref, n))}
+                for n in range(SLOTS)
+            ],
+            "idle_s": IDLE_S,
+            "poll_s": POLL_S,
+        }  # fmt: skip
+        manifest_key = _key(ref, "manifest.json")
+        self.s3.put_object(Bucket=target.bucket, Key=manifest_key,
+                           Body=json.dumps(manifest).encode())  # fmt: skip
+        ref.environment = [
+            {"Name": SESSION_ID, "Value": ref.id},
+            {"Name": SESSION_URL, "Value": url("get_object", manifest_key)},
+        ]
+        return ref
+
+    def sandbox(self, ref: SessionRef) -> Sandbox:
+        return _Remote(self, ref)
+
+    def close(self, ref: SessionRef) -> None:
+        self.s3.put_object(Bucket=self.target.bucket, Key=_key(ref, "stop"), Body=b"")

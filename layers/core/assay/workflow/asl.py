@@ -47,7 +47,9 @@ _DISTRIBUTED_ONLY = {"ItemReader", "ItemBatcher", "ResultWriter", "Label",
 _ALLOWED: dict[str, set[str]] = {
     "Task": _COMMON
     | {"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch",
-       "TimeoutSeconds", "HeartbeatSeconds"},
+       "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"},
+    "Parallel": _COMMON
+    | {"Branches", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"},
     "Pass": _COMMON | {"Result", "Parameters", "ResultPath"},
     "Choice": {"Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"},
     "Map": _COMMON
@@ -55,7 +57,7 @@ _ALLOWED: dict[str, set[str]] = {
        "MaxConcurrencyPath", "ResultSelector", "ResultPath", "Retry", "Catch"}
     | _DISTRIBUTED_ONLY,
     "Succeed": {"Type", "Comment", "InputPath", "OutputPath"},
-    "Fail": {"Type", "Comment", "Error", "Cause"},
+    "Fail": {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 }  # fmt: skip
 _COMPARISONS = {
     "StringEquals", "StringLessThan", "StringGreaterThan", "StringMatches",
@@ -226,13 +228,16 @@ class StateMachine:
             state = states[name]
             if self._should_stop is not None and (reason := self._should_stop()):
                 raise Stopped(reason)
-            if top and self._on_transition is not None:
+            # A Parallel runs a sandbox session beside its steps: no checkpoint there, so a
+            # resumed run goes back to the state that opened the session.
+            if top and self._on_transition is not None and state["Type"] != "Parallel":
                 self._on_transition(name, data)
             self._on_event("entered", name, data)
             kind = state["Type"]
             if kind == "Fail":
-                self._on_event("failed", name, state.get("Error"))
-                raise ExecutionFailed(state.get("Error", "States.Fail"), state.get("Cause", ""))
+                error, cause = _failure(state, _input(state, data))
+                self._on_event("failed", name, error)
+                raise ExecutionFailed(error, cause)
             if kind == "Succeed":
                 return _output(state, _input(state, data))
             if kind == "Choice":
@@ -263,13 +268,15 @@ class StateMachine:
                 else state.get("Result", effective)
             )
             return _output(state, _result(state, data, result))
-        if "Parameters" in state and state["Type"] == "Task":
+        if "Parameters" in state and state["Type"] in {"Task", "Parallel"}:
             effective = paths.render(state["Parameters"], effective, context)
         attempts: dict[int, int] = {}
         while True:
             try:
                 if state["Type"] == "Task":
-                    result = self._invoke(state, effective)
+                    result = self._invoke(state, effective, data)
+                elif state["Type"] == "Parallel":
+                    result = self._parallel(state, effective, context)
                 else:
                     result = self._map(state, effective, context, name)
                 if "ResultSelector" in state:
@@ -286,9 +293,41 @@ class StateMachine:
                     continue
                 raise self._catch(state, data, error, cause) from None
 
-    def _invoke(self, state: Mapping[str, Any], payload: Any) -> Any:
+    def _parallel(self, state: Mapping[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        """Every branch on its own thread, the result their outputs in order; a failed branch
+        fails the state with its error once the others have ended (the workflow's branches
+        end each other: a failing step branch closes its session)."""
+        branches = state["Branches"]
+        outputs: list[Any] = [None] * len(branches)
+        errors: list[BaseException | None] = [None] * len(branches)
+
+        def one(index: int) -> None:
+            try:
+                outputs[index] = self._run_machine(branches[index], data, context)
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors[index] = exc
+
+        threads = [threading.Thread(target=one, args=(i,), daemon=True)
+                   for i in range(len(branches))]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for error in errors:
+            if isinstance(error, Stopped):
+                raise error
+        for error in errors:
+            if isinstance(error, ExecutionFailed):
+                raise StepError(error.error, error.cause)
+            if error is not None:
+                raise error
+        return outputs
+
+    def _invoke(self, state: Mapping[str, Any], payload: Any, data: Any = None) -> Any:
         step = self._resources[_resource_name(state["Resource"])]
         timeout = state.get("TimeoutSeconds")
+        if "TimeoutSecondsPath" in state:
+            timeout = paths.get(_input(state, data), state["TimeoutSecondsPath"])
         if timeout is None:
             return step(payload)
         box: dict[str, Any] = {}
@@ -567,9 +606,24 @@ def _output(state: Mapping[str, Any], data: Any) -> Any:
 
 
 def _resource_name(resource: str) -> str:
+    """A Lambda placeholder's step name, or a service integration's ARN as it stands (e.g.
+    `arn:aws:states:::ecs:runTask.sync`, which the caller registers under that name)."""
     if resource.startswith("${") and resource.endswith("FunctionArn}"):
         return resource[2 : -len("FunctionArn}")]
+    if resource.startswith("arn:aws:states:::"):
+        return resource
     raise AslError(f"unsupported Resource {resource!r}: use a ${{NameFunctionArn}} placeholder")
+
+
+def _failure(state: Mapping[str, Any], data: Any) -> tuple[str, str]:
+    """A Fail state's error and cause, given or taken from its input (ErrorPath, CausePath)."""
+    error = state.get("Error", "States.Fail")
+    cause = state.get("Cause", "")
+    if "ErrorPath" in state:
+        error = str(paths.get(data, state["ErrorPath"]))
+    if "CausePath" in state:
+        cause = str(paths.get(data, state["CausePath"]))
+    return error, cause
 
 
 # ---------------------------------------------------------------------- Distributed Map parts
@@ -812,14 +866,7 @@ def _validate_state(
         raise AslError(f"state {name}: unsupported fields {sorted(extra)} for a {kind} state")
     _validate_transitions(name, state, states)
     _validate_error_handling(name, state)
-    try:
-        for field in ("InputPath", "OutputPath", "ResultPath", "ItemsPath"):
-            if state.get(field) is not None:
-                paths.parse(state[field])
-        for field in ("Parameters", "ItemSelector", "ResultSelector"):
-            _validate_template(state.get(field))
-    except paths.PathError as exc:
-        raise AslError(f"state {name}: {exc}") from None
+    _validate_paths(name, state)
     if kind == "Task":
         step = _resource_name(state["Resource"])
         if step not in resources:
@@ -827,12 +874,36 @@ def _validate_state(
     elif kind == "Choice":
         for rule in state.get("Choices", []):
             _validate_rule(name, rule, top=True)
+    elif kind == "Parallel":
+        _validate_branches(name, state, resources, objects=objects)
     elif kind == "Map":
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if not isinstance(processor, dict):
             raise AslError(f"state {name}: a Map needs an ItemProcessor")
         _validate_map(name, state, processor, objects=objects)
         _validate_machine(processor, resources, f"{name}/", objects=objects)
+
+
+def _validate_paths(name: str, state: Mapping[str, Any]) -> None:
+    try:
+        for field in ("InputPath", "OutputPath", "ResultPath", "ItemsPath", "TimeoutSecondsPath",
+                      "ErrorPath", "CausePath"):  # fmt: skip
+            if state.get(field) is not None:
+                paths.parse(state[field])
+        for field in ("Parameters", "ItemSelector", "ResultSelector"):
+            _validate_template(state.get(field))
+    except paths.PathError as exc:
+        raise AslError(f"state {name}: {exc}") from None
+
+
+def _validate_branches(
+    name: str, state: Mapping[str, Any], resources: Mapping[str, Step], *, objects: bool
+) -> None:
+    branches = state.get("Branches")
+    if not isinstance(branches, list) or not branches:
+        raise AslError(f"state {name}: a Parallel needs Branches")
+    for number, branch in enumerate(branches):
+        _validate_machine(branch, resources, f"{name}[{number}]/", objects=objects)
 
 
 def _validate_map(
