@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -103,9 +103,9 @@ class SandboxStack(Stack):
         )
 
     def settings(self) -> dict[str, str]:
-        """What the step functions' FargateSandbox reads (assay.config)."""
+        """What the step functions' sandbox sessions read (assay.config): where session tasks
+        run. They start none themselves: the analysis state machine does."""
         return {
-            "ASSAY_SANDBOX_STATE_MACHINE_ARN": self.job_machine.state_machine_arn,
             "ASSAY_SANDBOX_SUBNETS": ",".join(
                 s.subnet_id
                 for s in self.cluster.vpc.select_subnets(
@@ -122,35 +122,18 @@ class SandboxStack(Stack):
         return [str(d.family) for d in self.task_definitions.values()]
 
     def grant_run(self, function: iam.IGrantable) -> None:
-        """Start sandbox jobs (executions of the sandbox-job machine), watch and stop them;
-        read packages for installs. No ECS rights and no PassRole: Step Functions holds those."""
+        """What a step function needs for sandbox jobs beyond the artifacts bucket (where jobs
+        and results travel): the package repository, for installs. No ECS rights, no PassRole
+        and no Step Functions rights: the analysis state machine starts the session tasks."""
         self.packages.grant_read(function)
-        executions = self.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{SANDBOX_JOB_MACHINE}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        for statement in (
-            iam.PolicyStatement(
-                actions=["states:StartExecution"],
-                resources=[self.job_machine.state_machine_arn],
-            ),
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[executions],
-            ),
-        ):
-            function.grant_principal.add_to_principal_policy(statement)
 
-    def _job_machine(self) -> sfn.StateMachine:
-        """`statemachines/sandbox-job.asl.json`: one job, one Fargate task, `ecs:runTask.sync`."""
-        role = iam.Role(
-            self,
-            "JobMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Assay: runs sandbox tasks in the sandbox cluster and waits for them",
-        )
+    def substitutions(self) -> dict[str, str]:
+        """What a definition's session states name (`${ClusterArn}`, `${ContainerName}`)."""
+        return {"ClusterArn": self.cluster.cluster_arn, "ContainerName": CONTAINER}
+
+    def grant_sessions(self, role: iam.Role) -> None:
+        """A state machine's role: start sandbox tasks (`ecs:runTask.sync`) in the sandbox
+        cluster from its task definitions, with no task role, and wait for them."""
         in_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
         families = [
             self.format_arn(
@@ -179,6 +162,34 @@ class SandboxStack(Stack):
             ),
         ):
             role.add_to_policy(statement)
+        nag.suppress(
+            role,
+            "AwsSolutions-IAM5",
+            "The sandbox task definitions' revisions and the tasks of the sandbox cluster "
+            "(each session is a new task ARN; RunTask is also conditioned on the cluster); log "
+            "delivery and X-Ray take no resource",
+            findings=[
+                *(
+                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                    f"task-definition/{family}:*"
+                    for family in self.families()
+                ),
+                "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+                f"task/{CLUSTER_NAME}/*",
+                "Resource::*",
+            ],
+        )
+
+    def _job_machine(self) -> sfn.StateMachine:
+        """`statemachines/sandbox-job.asl.json`: one job, one Fargate task, `ecs:runTask.sync`
+        (for single jobs outside an analysis; analyses run sessions from their own machine)."""
+        role = iam.Role(
+            self,
+            "JobMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Assay: runs sandbox tasks in the sandbox cluster and waits for them",
+        )
+        self.grant_sessions(role)
         log_group = logs.LogGroup(
             self,
             "JobLogs",
@@ -191,33 +202,13 @@ class SandboxStack(Stack):
             "JobMachine",
             state_machine_name=SANDBOX_JOB_MACHINE,
             definition_body=sfn.DefinitionBody.from_string(SANDBOX_JOB.read_text()),
-            definition_substitutions={
-                "ClusterArn": self.cluster.cluster_arn,
-                "ContainerName": CONTAINER,
-            },
+            definition_substitutions=self.substitutions(),
             role=role,
             timeout=Duration.hours(2),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
-        )
-        nag.suppress(
-            role,
-            "AwsSolutions-IAM5",
-            "The sandbox task definition's revisions and the tasks of the sandbox cluster "
-            "(each job is a new task ARN; RunTask is also conditioned on the cluster); log "
-            "delivery and X-Ray take no resource",
-            findings=[
-                *(
-                    "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
-                    f"task-definition/{family}:*"
-                    for family in self.families()
-                ),
-                "Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
-                f"task/{CLUSTER_NAME}/*",
-                "Resource::*",
-            ],
         )
         return machine
 

@@ -32,7 +32,7 @@ from stacks.artifacts import artifacts_bucket_arn
 from stacks.data_stack import DataStack
 from stacks.grants import TENANTS_PREFIX, acknowledge_function, grant_data, profile_environment
 from stacks.lambdas import Placement, assay_function, assay_layer
-from stacks.sandbox_stack import SANDBOX_JOB_MACHINE, SandboxStack
+from stacks.sandbox_stack import SandboxStack
 
 DEFINITION = Path(__file__).resolve().parent.parent / "statemachines" / "analysis.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -128,16 +128,6 @@ class WorkflowStack(Stack):
             )
             sandbox.grant_run(function)
             acknowledge_function(function)
-            nag.suppress(
-                function,
-                "AwsSolutions-IAM5",
-                "Sandbox jobs are executions of the sandbox-job state machine, each a new ARN "
-                "under that machine's name",
-                findings=[
-                    "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-                    f"execution:{SANDBOX_JOB_MACHINE}:*"
-                ],
-            )
             self.functions[step] = function
 
         log_group = logs.LogGroup(
@@ -159,13 +149,15 @@ class WorkflowStack(Stack):
                 resources=[f.function_arn for f in self.functions.values()],
             )
         )
+        sandbox.grant_sessions(role)  # the sessions' tasks: Step Functions starts and waits
         self.state_machine = sfn.StateMachine(
             self,
             "Analysis",
             # Inline, as the file says it: the template shows exactly what will run.
             definition_body=sfn.DefinitionBody.from_string(DEFINITION.read_text()),
             definition_substitutions={
-                substitution(step): f.function_arn for step, f in self.functions.items()
+                **{substitution(step): f.function_arn for step, f in self.functions.items()},
+                **sandbox.substitutions(),
             },
             role=role,
             timeout=MAX_EXECUTION,

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stacks.workflow_stack import STEPS
 from tests.infra.conftest import Synthesized
 
 
@@ -19,7 +20,7 @@ def test_every_function_and_the_api_have_alarms_that_notify(synthesized: Synthes
     alarms = _all(synthesized.observability_json, "AWS::CloudWatch::Alarm")
     metrics = sorted((a["Namespace"], a["MetricName"]) for a in alarms)
     assert metrics.count(("AWS/Lambda", "Errors")) == 3  # api, api_stream, gateway
-    assert metrics.count(("AWS/Lambda", "Throttles")) == 3 + 14  # and each workflow step
+    assert metrics.count(("AWS/Lambda", "Throttles")) == 3 + len(STEPS)  # and each workflow step
     for name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"):
         assert ("AWS/States", name) in metrics
     assert ("AWS/ApiGateway", "5XXError") in metrics and ("AWS/ApiGateway", "Latency") in metrics

@@ -43,7 +43,8 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(
 ) -> None:
     machine = _machine(synthesized)
     named = placeholders()
-    assert named == {substitution(step) for step in STEPS}
+    # The steps' functions, and where the sessions' tasks run.
+    assert named == {substitution(step) for step in STEPS} | {"ClusterArn", "ContainerName"}
     assert set(machine["DefinitionSubstitutions"]) == named
     # The template carries the file's text verbatim; CloudFormation substitutes at deploy.
     assert json.loads(machine["DefinitionString"]) == json.loads(DEFINITION.read_text())
@@ -170,27 +171,55 @@ def test_moto_step_functions_accepts_the_definition_as_deployed() -> None:
     assert execution["status"] in {"RUNNING", "SUCCEEDED"}
 
 
-def test_steps_start_sandbox_jobs_only_through_the_sandbox_job_machine(
+def test_steps_hold_no_ecs_rights_the_analysis_machine_starts_the_session_tasks(
     synthesized: Synthesized,
 ) -> None:
     template = synthesized.workflow_json
     for props in (f["Properties"] for f in _step_functions(template).values()):
         env = props["Environment"]["Variables"]
-        assert {"ASSAY_SANDBOX_STATE_MACHINE_ARN", "ASSAY_SANDBOX_SUBNETS",
-                "ASSAY_SANDBOX_SECURITY_GROUPS",
+        assert {"ASSAY_SANDBOX_SUBNETS", "ASSAY_SANDBOX_SECURITY_GROUPS",
                 "ASSAY_SANDBOX_INSTALL_SECURITY_GROUPS"} <= set(env)  # fmt: skip
+        assert "ASSAY_SANDBOX_STATE_MACHINE_ARN" not in env
         assert env["ASSAY_PACKAGE_REPOSITORY"] == "assay/pypi-store"
         statements = _statements(template, props["Role"]["Fn::GetAtt"][0])
-        # Steps never touch ECS or pass roles: the sandbox-job machine runs the task.
-        assert not [s for s in statements if "ecs:" in json.dumps(s["Action"])]
-        assert not [s for s in statements if "iam:PassRole" in json.dumps(s["Action"])]
-        (starting,) = [s for s in statements if s["Action"] == "states:StartExecution"]
-        assert "JobMachine" in json.dumps(starting["Resource"])  # exported from the sandbox stack
-        watching = [s for s in statements if "states:DescribeExecution" in s["Action"]]
-        assert "execution:assay-sandbox-job:*" in json.dumps(watching[0]["Resource"])
+        # Steps never touch ECS, pass roles or start executions: the analysis machine runs
+        # the sessions' tasks (ecs:runTask.sync) and the steps only write jobs to S3.
+        actions = json.dumps([s["Action"] for s in statements])
+        assert "ecs:" not in actions and "iam:PassRole" not in actions
+        assert "states:" not in actions
         bearer = [s for s in statements if s["Action"] == "sts:GetServiceBearerToken"]
         assert bearer[0]["Condition"] == {
             "StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}
         }
         reading = [s for s in statements if "codeartifact:ReadFromRepository" in s["Action"]]
         assert "repository/assay/pypi-store" in json.dumps(reading[0]["Resource"])
+    machine = _machine(synthesized)
+    statements = _statements(template, machine["RoleArn"]["Fn::GetAtt"][0])
+    (run,) = [s for s in statements if s["Action"] == "ecs:RunTask"]
+    assert "assay-sandbox-" in json.dumps(run["Resource"]) and "ecs:cluster" in json.dumps(
+        run["Condition"]
+    )
+    (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    # A session's task outlives any Lambda: bounded by its own TimeoutSecondsPath only.
+    sessions = [
+        state for state in _all_states(json.loads(machine["DefinitionString"]))
+        if state.get("Resource") == "arn:aws:states:::ecs:runTask.sync"
+    ]  # fmt: skip
+    assert len(sessions) == 4
+    for state in sessions:
+        assert state["TimeoutSecondsPath"] == "$.session.timeout_s"
+        assert "TimeoutSeconds" not in state and "HeartbeatSeconds" not in state
+
+
+def _all_states(machine: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for state in machine["States"].values():
+        found.append(state)
+        for branch in state.get("Branches", []):
+            found += _all_states(branch)
+        if "ItemProcessor" in state:
+            found += _all_states(state["ItemProcessor"])
+    return found
