@@ -94,8 +94,8 @@ class FakeFargate:
 
 class SessionTasks:
     """What `ecs:runTask.sync` does for a RunSession state: the session's container, the real
-    runner in `--session` mode with the environment the state passes (one presigned URL), run
-    to its end. `started` counts task starts."""
+    runner with the images' entry point (`--remote`) and the environment the state passes (one
+    presigned URL), run to its end. `started` counts task starts."""
 
     def __init__(self, container_root: Path) -> None:
         self.root = container_root
@@ -113,7 +113,7 @@ class SessionTasks:
             "ASSAY_SCRATCH": str(scratch), "ASSAY_WRITABLE": "/tmp",
         }  # fmt: skip
         done = subprocess.run(
-            [sys.executable, str(RUNNER), "--session"], env=container_env, timeout=900,
+            [sys.executable, str(RUNNER), "--remote"], env=container_env, timeout=900,
             check=False, capture_output=True, text=True,
         )  # fmt: skip
         self.stderr.append(done.stderr)
