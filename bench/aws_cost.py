@@ -2,14 +2,19 @@
 real step Lambdas (`functions/steps/handler.py`) as `statemachines/analysis.asl.json` orders
 them, on moto (DynamoDB, S3, KMS), a real Redis, and a scripted model on loopback, as
 tests/integration/test_aws_workflow.py does. Counted: Lambda invocations and their duration by
-function memory, state transitions, sandbox jobs (each one a Fargate task start today), every
-S3, DynamoDB and KMS call. Then priced with the published us-east-1 list prices below.
+function memory, state transitions, sandbox sessions (each one a Fargate task start) and the
+jobs they ran, every S3, DynamoDB and KMS call. Then priced with the published us-east-1 list
+prices below.
 
-Sandbox jobs run in the local process sandbox here; on Fargate each is a task start, whose
-start-up (image pull and provisioning) is billed by Fargate and, today, waited for by the step
-Lambda that started it. `FARGATE_START_S` is that start-up, from AWS's published guidance for
-Fargate tasks with images of a few hundred MB (tens of seconds); it is a parameter, not a
-measurement.
+Sessions are served by the local process sandbox here (the RunSession states run in process);
+on Fargate each is a task start, billed from its start until the steps close it (at least a
+minute). A step Lambda waits for a start only when it hands the session its first job before
+the task is up: `FARGATE_START_S` minus the time since the session was opened. That start-up
+(image pull and provisioning) is a parameter from AWS's published guidance for Fargate tasks
+with images of a few hundred MB (tens of seconds), not a measurement.
+
+The figures before sessions (one task per job, each waited for by its step Lambda) are kept in
+the results file under "before" (measured by this script at d0ab638).
 
     .venv/bin/python bench/aws_cost.py [--projects shop twenty] [--fargate-start-s 40]
 
@@ -52,6 +57,13 @@ PRICES = {
     "kms_asymmetric": 0.15 / 10_000,  # Sign with an ECC key
     "apigw_http_request": 1.00 / 1e6,
 }
+# One task per job, each start waited for by its step Lambda (this script at d0ab638).
+BEFORE = {
+    "shop": {"task_starts": 14, "lambda_invocations": 16, "state_transitions": 27,
+             "longest_lambda_s": 284.6, "usd_total": 0.038},
+    "twenty": {"task_starts": 83, "lambda_invocations": 50, "state_transitions": 113,
+               "usd_total": 0.219},
+}  # fmt: skip
 TASK_VCPU, TASK_GB = 1.0, 2.0  # the sandbox task definitions (stacks/sandbox_stack.py)
 S3_WRITES = {"PutObject", "CopyObject", "ListObjectsV2", "ListObjects", "CreateMultipartUpload",
              "UploadPart", "CompleteMultipartUpload"}  # fmt: skip
@@ -103,6 +115,8 @@ class Meter:
     def reset(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.jobs: list[tuple[str, float]] = []  # (step, seconds)
+        # Per session: [opened (perf_counter), closed, first job's step, its offset in s].
+        self.sessions: dict[str, list[Any]] = {}
         self.job_invocation: list[int] = []  # which invocation ran each job
         self.invocations: list[tuple[str, float, int]] = []  # (step, seconds, memory MB)
         self.transitions = 0
@@ -111,11 +125,33 @@ class Meter:
     def install(self) -> None:
         import botocore.endpoint
 
+        from assay.sandbox import sessions
         from assay.sandbox.process import ProcessSandbox
 
         meter = self
         original_request = botocore.endpoint.Endpoint.make_request
         original_run = ProcessSandbox.run
+        original_serve = sessions.LocalSessions.serve
+        original_submit = sessions.LocalSessions.submit
+
+        def serve(port: Any, parameters: dict[str, Any]) -> Any:
+            session = sessions.session_of(parameters)
+            meter.sessions[session] = [time.perf_counter(), None, None, None]
+            try:
+                return original_serve(port, parameters)
+            finally:
+                meter.sessions[session][1] = time.perf_counter()
+
+        def submit(port: Any, session: str, item: Any) -> None:
+            found = meter.sessions.get(session)
+            if found is not None and found[2] is None:
+                found[2], found[3] = meter.step, time.perf_counter() - found[0]
+            original_submit(port, session, item)
+
+        if not getattr(sessions.LocalSessions.serve, "metered", False):
+            serve.metered = True  # type: ignore[attr-defined]
+            sessions.LocalSessions.serve = serve  # type: ignore[method-assign]
+            sessions.LocalSessions.submit = submit  # type: ignore[method-assign]
 
         def request(endpoint: Any, operation: Any, request_dict: Any) -> Any:
             meter.calls[(operation.service_model.service_name, operation.name)] += 1
@@ -179,6 +215,7 @@ def _run(source: Path, meter: Meter) -> dict[str, Any]:
     from assay import tenancy
     from assay.analysis import outputs
     from assay.analysis.pipeline import definition
+    from assay.analysis.steps import RUN_SESSION
     from assay.config import load_settings
     from assay.records import Analysis
     from assay.wiring import build_ports
@@ -222,9 +259,11 @@ def _run(source: Path, meter: Meter) -> dict[str, Any]:
         if kind == "entered":
             meter.transitions += 1
 
-    StateMachine(
-        definition(), {s: lambda_for(s) for s in STEPS}, max_workers=1, on_event=counted
-    ).run({"tenant_id": tenant.id, "analysis_id": analysis.id})
+    resources = {s: lambda_for(s) for s in STEPS}
+    resources[RUN_SESSION] = handler._host.ports.sessions.serve  # ECS's part, in process
+    StateMachine(definition(), resources, max_workers=1, on_event=counted).run(
+        {"tenant_id": tenant.id, "analysis_id": analysis.id}
+    )
     report = json.loads(outputs.report(ports.blobs, tenant.id, analysis.id) or b"{}")
     ports.close()
     return {"status": report.get("status"), "funnel": report.get("funnel")}
@@ -235,10 +274,16 @@ def price(meter: Meter, start_s: float) -> dict[str, Any]:
     jobs_by_step = Counter(step for step, _ in meter.jobs)
     memory = {step: mb for step, _, mb in meter.invocations}
     lambda_gbs = sum(seconds * mb / 1024 for _, seconds, mb in meter.invocations)
-    # Today each job is a task start that its step Lambda waits for.
-    waiting_gbs = sum(count * start_s * memory.get(step, 3008) / 1024
-                      for step, count in jobs_by_step.items())  # fmt: skip
-    task_s = sum(seconds + start_s for _, seconds in meter.jobs)
+    # A step waits for a start only if it hands the session a job before the task is up.
+    waits = {session: max(0.0, start_s - offset) for session, (_, _, step, offset)
+             in meter.sessions.items() if step is not None}  # fmt: skip
+    waiting_gbs = sum(
+        waits.get(session, 0.0) * memory.get(step, 3008) / 1024
+        for session, (_, _, step, _) in meter.sessions.items()
+    )
+    # Billed from the start until the steps close the session, one minute at least.
+    task_s = sum(max(60.0, start_s + (closed - opened))
+                 for opened, closed, _, _ in meter.sessions.values())  # fmt: skip
     s3 = [(op, n) for (service, op), n in meter.calls.items() if service == "s3"]
     ddb = [(op, n) for (service, op), n in meter.calls.items() if service == "dynamodb"]
     kms = [(op, n) for (service, op), n in meter.calls.items() if service == "kms"]
@@ -258,20 +303,21 @@ def price(meter: Meter, start_s: float) -> dict[str, Any]:
         "dynamodb": ddb_writes * p["ddb_write_unit"] + ddb_reads * p["ddb_read_unit"],
         "kms": kms_other * p["kms_request"] + kms_sign * p["kms_asymmetric"],
     }
-    per_invocation = Counter(meter.job_invocation)  # jobs started by each invocation
-    spans = [(seconds + start_s * per_invocation[index], step)
-             for index, (step, seconds, _) in enumerate(meter.invocations)]  # fmt: skip
-    longest_wait, longest_step = max(spans, default=(0.0, ""))
+    longest = max(((seconds, step) for step, seconds, _ in meter.invocations), default=(0.0, ""))
+    first_wait = max(waits.values(), default=0.0)
     return {
         "lambda_invocations": len(meter.invocations),
         "lambda_invocations_by_step": dict(Counter(s for s, _, _ in meter.invocations)),
         "lambda_gb_s_running": round(lambda_gbs, 1),
         "lambda_gb_s_waiting_for_task_starts": round(waiting_gbs, 1),
-        "longest_lambda_s": round(longest_wait, 1),
-        "longest_lambda_step": longest_step,
+        # The longest invocation as measured, plus the longest start any step waited for.
+        "longest_lambda_s": round(longest[0] + first_wait, 1),
+        "longest_lambda_step": longest[1],
         "state_transitions": meter.transitions,
-        "task_starts": len(meter.jobs),
-        "task_starts_by_step": dict(jobs_by_step),
+        "task_starts": len(meter.sessions),
+        "jobs": len(meter.jobs),
+        "jobs_by_step": dict(jobs_by_step),
+        "first_job_by_step": dict(Counter(step for _, _, step, _ in meter.sessions.values())),
         "fargate_vcpu_s": round(task_s * TASK_VCPU, 1),
         "fargate_gb_s": round(task_s * TASK_GB, 1),
         "s3_requests": {"write": s3_writes, "read": s3_reads},
@@ -333,6 +379,7 @@ def main() -> None:
     finally:
         redis.terminate()
     out = ROOT / "bench" / "results" / "aws_cost.json"
+    results["before"] = BEFORE
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results["gateway_per_1000_requests"], indent=1))
 
