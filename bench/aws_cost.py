@@ -8,8 +8,10 @@ prices below.
 
 Sessions are served by the local process sandbox here (the RunSession states run in process);
 on Fargate each is a task start, billed from its start until the steps close it (at least a
-minute). A step Lambda waits for a start only when it hands the session its first job before
-the task is up: `FARGATE_START_S` minus the time since the session was opened. That start-up
+minute). No Lambda waits for a start: before a step hands the session its first job, a Wait
+loop polls whether the task is up (a SessionReady invocation and three transitions every 10 s,
+for `FARGATE_START_S` minus the time since the session was opened; locally sessions are up at
+once, so those polls are added here by that model). That start-up
 (image pull and provisioning) is a parameter from AWS's published guidance for Fargate tasks
 with images of a few hundred MB (tens of seconds), not a measurement.
 
@@ -65,6 +67,8 @@ BEFORE = {
                "usd_total": 0.219},
 }  # fmt: skip
 TASK_VCPU, TASK_GB = 1.0, 2.0  # the sandbox task definitions (stacks/sandbox_stack.py)
+POLL_S = 10  # the Wait loop's period before a session's first job (analysis.asl.json)
+STEPS_MEMORY_READY = 512  # SessionReady's memory (stacks/workflow_stack.py)
 S3_WRITES = {"PutObject", "CopyObject", "ListObjectsV2", "ListObjects", "CreateMultipartUpload",
              "UploadPart", "CompleteMultipartUpload"}  # fmt: skip
 DDB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -272,15 +276,13 @@ def _run(source: Path, meter: Meter) -> dict[str, Any]:
 def price(meter: Meter, start_s: float) -> dict[str, Any]:
     p = PRICES
     jobs_by_step = Counter(step for step, _ in meter.jobs)
-    memory = {step: mb for step, _, mb in meter.invocations}
     lambda_gbs = sum(seconds * mb / 1024 for _, seconds, mb in meter.invocations)
-    # A step waits for a start only if it hands the session a job before the task is up.
+    # Until a session's task is up, a Wait loop polls it every 10 s (SessionReady, a Choice
+    # and the Wait): no Lambda waits for a start.
     waits = {session: max(0.0, start_s - offset) for session, (_, _, step, offset)
              in meter.sessions.items() if step is not None}  # fmt: skip
-    waiting_gbs = sum(
-        waits.get(session, 0.0) * memory.get(step, 3008) / 1024
-        for session, (_, _, step, _) in meter.sessions.items()
-    )
+    polls = sum(-(-int(wait) // POLL_S) for wait in waits.values())
+    waiting_gbs = polls * 0.1 * STEPS_MEMORY_READY / 1024
     # Billed from the start until the steps close the session, one minute at least.
     task_s = sum(max(60.0, start_s + (closed - opened))
                  for opened, closed, _, _ in meter.sessions.values())  # fmt: skip
@@ -294,9 +296,9 @@ def price(meter: Meter, start_s: float) -> dict[str, Any]:
     kms_sign = sum(n for op, n in kms if op == "Sign")
     kms_other = sum(n for op, n in kms if op != "Sign")
     dollars = {
-        "lambda": len(meter.invocations) * p["lambda_request"]
+        "lambda": (len(meter.invocations) + polls) * p["lambda_request"]
         + (lambda_gbs + waiting_gbs) * p["lambda_gb_s"],
-        "step_functions": meter.transitions * p["sfn_transition"],
+        "step_functions": (meter.transitions + 3 * polls) * p["sfn_transition"],
         "fargate": task_s / 3600 * (TASK_VCPU * p["fargate_vcpu_h"] + TASK_GB * p["fargate_gb_h"]),
         "s3": s3_writes * p["s3_write"] + s3_reads * p["s3_read"],
         # One request unit per call: items here are under 1 KB (writes) and 4 KB (reads).
@@ -304,16 +306,15 @@ def price(meter: Meter, start_s: float) -> dict[str, Any]:
         "kms": kms_other * p["kms_request"] + kms_sign * p["kms_asymmetric"],
     }
     longest = max(((seconds, step) for step, seconds, _ in meter.invocations), default=(0.0, ""))
-    first_wait = max(waits.values(), default=0.0)
     return {
         "lambda_invocations": len(meter.invocations),
         "lambda_invocations_by_step": dict(Counter(s for s, _, _ in meter.invocations)),
         "lambda_gb_s_running": round(lambda_gbs, 1),
-        "lambda_gb_s_waiting_for_task_starts": round(waiting_gbs, 1),
-        # The longest invocation as measured, plus the longest start any step waited for.
-        "longest_lambda_s": round(longest[0] + first_wait, 1),
+        "lambda_gb_s_polling_task_starts": round(waiting_gbs, 2),
+        "longest_lambda_s": round(longest[0], 1),
         "longest_lambda_step": longest[1],
-        "state_transitions": meter.transitions,
+        "state_transitions": meter.transitions + 3 * polls,
+        "wait_loop_polls": polls,
         "task_starts": len(meter.sessions),
         "jobs": len(meter.jobs),
         "jobs_by_step": dict(jobs_by_step),

@@ -56,6 +56,7 @@ STEPS: dict[str, tuple[str, int]] = {
     # Sandbox sessions: presign a session's manifest, or say it is over (no files pulled).
     "OpenSession": ("open_session", 512),
     "CloseSession": ("close_session", 512),
+    "SessionReady": ("session_ready", 512),
 }
 MAX_EXECUTION = Duration.hours(6)
 

@@ -80,7 +80,8 @@ def test_the_local_runner_loads_it_with_every_step_bound() -> None:
              for name in [s["Resource"]]}  # fmt: skip
     assert steps == {"Intake", "Detect", "Install", "Baseline", "Plan", "Generate", "Execute",
                      "Repair", "Select", "Findings", "Mutation", "Report", "Seal",
-                     "RecordFailure", "OpenSession", "CloseSession"}  # fmt: skip
+                     "RecordFailure", "OpenSession", "CloseSession",
+                     "SessionReady"}  # fmt: skip
     StateMachine(definition(), {name: lambda state: state for name in steps | {RUN_SESSION}})
 
 
@@ -120,4 +121,16 @@ def test_every_unit_of_work_that_runs_jobs_has_a_session_step_functions_waits_fo
                     assert target["Resource"] == "${CloseSessionFunctionArn}", name
                     rethrow = steps["States"][target["Next"]]
                     assert rethrow["Type"] == "Fail" and rethrow["ErrorPath"] == "$.error.Error"
+        # No job goes to the task before it is up: Step Functions waits (a Wait loop).
+        for state in steps["States"].values():
+            if state.get("Resource") in {
+                "${InstallFunctionArn}",
+                "${BaselineFunctionArn}",
+                "${SelectFunctionArn}",
+                "${ExecuteFunctionArn}",
+            }:
+                entry = [n for n, s in steps["States"].items() if s.get("Type") == "Choice"
+                         and any(r.get("Next") in steps["States"] and steps["States"][r["Next"]]
+                                 is state for r in s["Choices"])]  # fmt: skip
+                assert entry and entry[0].endswith("SessionReady"), name
     assert session_lifetime(4 * 3600) > 900  # a session outlives any Lambda

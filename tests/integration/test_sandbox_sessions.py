@@ -5,6 +5,7 @@ RunSession state would start it (its Parameters rendered from the definition).""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,12 @@ def test_one_task_runs_a_whole_unit_of_works_jobs_each_from_a_clean_slate(
 ) -> None:
     port, tasks, s3 = sessions
     ref = port.open(SCOPE, image="python", network=False, lifetime_s=600)
+    assert port.ready(ref) is False  # no task yet: the workflow waits, not a step
     task = _start(tasks, ref)
+    deadline = time.monotonic() + 30
+    while not port.ready(ref) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert port.ready(ref), tasks.stderr
     first = port.sandbox(ref)
     built = first.run(_job(tmp_path / "w1", "echo built > out.txt; echo stray > stray.txt"))
     assert built.ok, tasks.stderr
@@ -92,6 +98,16 @@ def test_a_job_past_its_wall_time_is_a_timeout_and_the_session_goes_on(
     port.close(ref)
     task.join(timeout=60)
     assert len(tasks.started) == 1
+
+
+def test_a_session_whose_task_never_starts_is_given_up(
+    sessions: tuple[FargateSessions, SessionTasks, Any],
+) -> None:
+    port, _, s3 = sessions
+    ref = port.open(SCOPE, image="python", network=False, lifetime_s=600)
+    later = FargateSessions(port.target, s3=s3, now=lambda: ref.opened_at + 601)
+    with pytest.raises(SandboxUnavailable, match="did not start"):
+        later.ready(ref)
 
 
 def test_only_an_install_session_reaches_the_package_repository(

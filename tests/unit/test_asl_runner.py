@@ -244,7 +244,8 @@ def test_events_report_entered_and_exited_states() -> None:
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
-        (machine({"A": {"Type": "Wait", "Seconds": 1, "End": True}}), "unsupported type 'Wait'"),
+        (machine({"A": {"Type": "Wait", "Timestamp": "2026-01-01T00:00:00Z", "End": True}}),
+         "unsupported fields"),
         (machine({"A": {"Type": "Pass", "End": True, "Bogus": 1}}), "unsupported fields"),
         (machine({"A": {"Type": "Pass", "Next": "Nowhere"}}), "unknown state"),
         (machine({"A": {"Type": "Pass"}}), "exactly one of Next or End"),
@@ -347,3 +348,13 @@ def test_a_stop_request_reaches_into_map_iterations() -> None:
             [1, 2, 3, 4]
         )
     assert done == [1, 2]
+
+
+def test_a_wait_state_sleeps_its_seconds_then_goes_on() -> None:
+    slept: list[float] = []
+    definition = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "P"},
+        "P": {"Type": "Pass", "Result": "done", "ResultPath": "$.after", "End": True},
+    }}  # fmt: skip
+    result = StateMachine(definition, {}, sleep=slept.append).run({"delay": 7})
+    assert (slept, result) == ([7.0], {"delay": 7, "after": "done"})

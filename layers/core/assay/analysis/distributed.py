@@ -33,7 +33,14 @@ from assay.analysis import outputs
 from assay.analysis.options import AnalysisOptions
 from assay.analysis.pipeline import _settle
 from assay.analysis.state import StepsState, Stores
-from assay.analysis.steps import ITEM_STEPS, AnalysisSteps, close_session, image_of, open_session
+from assay.analysis.steps import (
+    ITEM_STEPS,
+    AnalysisSteps,
+    close_session,
+    image_of,
+    open_session,
+    session_ready,
+)
 from assay.analysis.uploads import local_target
 from assay.blobs import BlobStore, tenant_key
 from assay.config import Settings
@@ -265,6 +272,8 @@ class StepHost:
             )  # fmt: skip
         if name == "CloseSession":
             return close_session(self.ports.sessions, state)
+        if name == "SessionReady":
+            return session_ready(self.ports.sessions, state)
         if analysis.status.finished:
             return self._cancelled(name, analysis, state)
         if name == "Intake" and analysis.status is AnalysisStatus.QUEUED:

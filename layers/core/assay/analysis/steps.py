@@ -97,6 +97,11 @@ def close_session(sessions: Sessions, state: dict[str, Any]) -> dict[str, Any]:
     return {"closed": True}
 
 
+def session_ready(sessions: Sessions, state: dict[str, Any]) -> dict[str, bool]:
+    """Whether the state's session's task is up: until it is, the workflow waits (no Lambda)."""
+    return {"ready": sessions.ready(SessionRef.model_validate(state["session"]))}
+
+
 class Skip(NamedTuple):
     """Why a later pass over a module has nothing to do."""
 
@@ -266,10 +271,14 @@ class AnalysisSteps:
     def close_session(self, state: dict[str, Any]) -> dict[str, Any]:
         return close_session(self.sessions, state)
 
+    def session_ready(self, state: dict[str, Any]) -> dict[str, Any]:
+        return session_ready(self.sessions, state)
+
     def session_resources(self) -> dict[str, Callable[[Any], Any]]:
         return {
             "OpenSession": self.open_session,
             "CloseSession": self.close_session,
+            "SessionReady": self.session_ready,
             RUN_SESSION: self.sessions.serve,
         }
 

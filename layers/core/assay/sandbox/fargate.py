@@ -382,5 +382,19 @@ class FargateSessions(Sessions):
     def sandbox(self, ref: SessionRef) -> Sandbox:
         return _Remote(self, ref)
 
+    def ready(self, ref: SessionRef) -> bool:
+        """The task said it is up (its first act); one that never does is given up on."""
+        try:
+            self.s3.head_object(Bucket=self.target.bucket, Key=_key(ref, "ready"))
+            return True
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+        if self.now() - ref.opened_at > 2 * START_ALLOWANCE_S:
+            raise SandboxUnavailable(
+                f"the sandbox session's task did not start within {2 * START_ALLOWANCE_S} s"
+            )
+        return False
+
     def close(self, ref: SessionRef) -> None:
         self.s3.put_object(Bucket=self.target.bucket, Key=_key(ref, "stop"), Body=b"")

@@ -61,6 +61,11 @@ class Sessions(ABC):
     def sandbox(self, ref: SessionRef) -> Sandbox:
         """The sandbox whose jobs go to this session's task."""
 
+    def ready(self, ref: SessionRef) -> bool:
+        """Whether the session's task is up (the workflow waits for it before a step hands it
+        a job, so no Lambda waits for a task to start)."""
+        return True
+
     @abstractmethod
     def close(self, ref: SessionRef) -> None:
         """No more jobs: the task ends (its `RunSession` state succeeds)."""

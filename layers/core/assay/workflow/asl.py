@@ -2,9 +2,10 @@
 
 It runs `statemachines/*.asl.json` locally with the same semantics Step Functions applies:
 InputPath -> Parameters -> the task -> ResultSelector -> ResultPath -> OutputPath, Retry with
-exponential backoff, Catch, Choice rules, Map over items with bounded concurrency, Pass,
-Succeed and Fail. A definition using anything else (another state type, an unknown field or
-comparison, an intrinsic function) is rejected when it is loaded, not half-run.
+exponential backoff, Catch, Choice rules, Map over items with bounded concurrency, Parallel
+branches, Wait, Pass, Succeed and Fail. A definition using anything else (another state type,
+an unknown field or comparison, an intrinsic function) is rejected when it is loaded, not
+half-run.
 
 Task resources are `${NameFunctionArn}` placeholders (CDK substitutes real ARNs in AWS); here
 each name maps to a Python callable taking the task's input and returning its result.
@@ -57,6 +58,7 @@ _ALLOWED: dict[str, set[str]] = {
        "MaxConcurrencyPath", "ResultSelector", "ResultPath", "Retry", "Catch"}
     | _DISTRIBUTED_ONLY,
     "Succeed": {"Type", "Comment", "InputPath", "OutputPath"},
+    "Wait": _COMMON | {"Seconds", "SecondsPath"},
     "Fail": {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 }  # fmt: skip
 _COMPARISONS = {
@@ -240,6 +242,16 @@ class StateMachine:
                 raise ExecutionFailed(error, cause)
             if kind == "Succeed":
                 return _output(state, _input(state, data))
+            if kind == "Wait":
+                seconds = state.get("Seconds")
+                if "SecondsPath" in state:
+                    seconds = paths.get(_input(state, data), state["SecondsPath"])
+                self._sleep(float(seconds or 0))
+                data = _output(state, _input(state, data))
+                if state.get("End"):
+                    return data
+                name = state["Next"]
+                continue
             if kind == "Choice":
                 chosen = _choose(state, _input(state, data))
                 self._on_event("exited", name, chosen)
