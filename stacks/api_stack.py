@@ -60,6 +60,7 @@ class ApiStack(Stack):
             environment={
                 **profile_environment(data),
                 "ASSAY_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
+                "ASSAY_ANALYSIS_QUEUE_URL": workflow.analysis_queue.queue_url,
                 "ASSAY_EVAL_STATE_MACHINE_ARN": workflow.eval_state_machine.state_machine_arn,
                 **(oidc or {}),
             },
@@ -99,17 +100,21 @@ class ApiStack(Stack):
         functions = (self.api_function, self.stream_function, self.gateway_function)
         for function in functions:
             grant_data(function, data)
-        # Submitting an analysis starts its execution (named after it; see assay.launcher);
-        # starting an eval run, an execution of the eval-run machine.
-        self.api_function.add_to_role_policy(
+        # Submitting an analysis queues it for the dispatcher (see assay.launcher); starting
+        # an eval run starts an execution of the eval-run machine.
+        for statement in (
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
-                resources=[
-                    workflow.state_machine.state_machine_arn,
-                    workflow.eval_state_machine.state_machine_arn,
-                ],
-            )
-        )
+                resources=[workflow.eval_state_machine.state_machine_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[workflow.analysis_queue.queue_arn]
+            ),
+            iam.PolicyStatement(  # the queue is encrypted with the data key
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[data.keys.data.key_arn]
+            ),
+        ):
+            self.api_function.add_to_role_policy(statement)
 
         self.api = self._rest_api()
         self._routes()

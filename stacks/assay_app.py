@@ -66,6 +66,7 @@ class AssayStacks:
             },
             steps={f"{step}Step": f for step, f in self.workflow.functions.items()},
             state_machine=self.workflow.state_machine,
+            queue=self.workflow.analysis_queue,
             description="Assay: dashboard and alarms",
         )
         cdk.Tags.of(app).add("app", "assay")

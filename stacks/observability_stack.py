@@ -21,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -37,6 +38,7 @@ class ObservabilityStack(Stack):
         functions: dict[str, lambda_.IFunction],
         steps: dict[str, lambda_.IFunction],
         state_machine: sfn.IStateMachine,
+        queue: sqs.IQueue,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -87,6 +89,12 @@ class ObservabilityStack(Stack):
         )
         timed_out = state_machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum")
         self._alarm("AnalysesTimedOut", timed_out, 1, "analyses past the 6 h limit", notify)
+        waiting = queue.metric_approximate_age_of_oldest_message(
+            period=FIVE_MINUTES, statistic="Maximum"
+        )
+        self._alarm("AnalysesWaiting", waiting, 1800,
+                    "an analysis has waited 30 min for a slot (raise the Fargate quota or "
+                    "assay:maxRunningAnalyses)", notify)  # fmt: skip
         throttled = state_machine.metric_throttled(period=FIVE_MINUTES, statistic="Sum")
         self._alarm("WorkflowThrottled", throttled, 1, "Step Functions throttled", notify)
         server_errors = api.metric_server_error(period=FIVE_MINUTES, statistic="Sum")

@@ -23,7 +23,9 @@ from typing import Any
 from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -169,6 +171,7 @@ class WorkflowStack(Stack):
         )
         data.keys.data.grant_encrypt_decrypt(iam.ServicePrincipal("logs.amazonaws.com"))
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        self.analysis_queue = self._queue(placement, data)
         nag.suppress(
             role,
             "AwsSolutions-IAM5",
@@ -186,6 +189,84 @@ class WorkflowStack(Stack):
         self.eval_functions = self._eval_functions(evals, data)
         self.eval_state_machine = self._eval_machine(data)
         CfnOutput(self, "EvalStateMachineArn", value=self.eval_state_machine.state_machine_arn)
+
+    def _queue(self, placement: Placement, data: DataStack) -> sqs.Queue:
+        """Submissions wait here until the dispatcher (functions/queue) admits them: at most
+        `assay:maxRunningAnalyses` running (the account's Fargate capacity), at most
+        `assay:tenantMaxRunningAnalyses` per tenant (assay.analysis.admission)."""
+        queue = sqs.Queue(
+            self,
+            "AnalysisQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=data.keys.data,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=Duration.seconds(60),  # how often a waiting one is looked at
+        )
+        nag.suppress(
+            queue,
+            "AwsSolutions-SQS3",
+            "No dead-letter queue: a submission waiting for a slot comes back until admitted "
+            "(moving it aside would strand the analysis); the dispatcher drops malformed ones",
+        )
+        context = self.node.try_get_context
+        dispatcher = assay_function(
+            self,
+            "QueueDispatcher",
+            placement=placement,
+            folder="queue",
+            handler="handler.handler",
+            description="Assay: admits queued analyses and starts their executions",
+            memory_mb=512,
+            timeout=Duration.seconds(50),
+            environment={
+                "ASSAY_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+                "ASSAY_MAX_RUNNING_ANALYSES": str(context("assay:maxRunningAnalyses") or 20),
+                "ASSAY_TENANT_MAX_RUNNING_ANALYSES": str(
+                    context("assay:tenantMaxRunningAnalyses") or 5
+                ),
+            },
+        )
+        # One at a time: admissions read the slots and take one, so two would race.
+        cfn = dispatcher.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.reserved_concurrent_executions = 1
+        dispatcher.add_event_source(
+            sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True)
+        )
+        grant_data(dispatcher, data)
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for statement in (
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]
+            ),
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]),
+        ):
+            dispatcher.add_to_role_policy(statement)
+        acknowledge_function(dispatcher)
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, sfn.CfnStateMachine)
+        nag.suppress(
+            dispatcher,
+            "AwsSolutions-IAM5",
+            "An admission asks whether a slot's execution ended: the executions of the "
+            "analysis machine, each named after its analysis",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                f"<{self.resolve(machine.logical_id)}.Name>:*"
+            ],
+        )
+        self.dispatcher = dispatcher
+        # The steps give a finished analysis's slot back.
+        for function in self.functions.values():
+            function.add_environment("ASSAY_ANALYSIS_QUEUE_URL", queue.queue_url)
+        CfnOutput(self, "AnalysisQueueUrl", value=queue.queue_url)
+        return queue
 
     def _eval_functions(self, placement: Placement, data: DataStack) -> dict[str, lambda_.Function]:
         """functions/evals: data access only (no sandbox, no signing)."""

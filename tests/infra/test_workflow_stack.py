@@ -125,18 +125,46 @@ def test_step_functions_have_no_wildcard_actions_and_sign_with_the_signing_key_o
                 assert "/tenants/*" in resources  # tenant-fenced objects only
 
 
-def test_the_api_starts_executions_of_this_state_machine_only(synthesized: Synthesized) -> None:
+def test_the_api_queues_analyses_and_only_the_dispatcher_starts_them(
+    synthesized: Synthesized,
+) -> None:
     api = synthesized.api_json
     text = json.dumps(api)
-    assert "ASSAY_STATE_MACHINE_ARN" in text
-    starts = [
+    assert "ASSAY_STATE_MACHINE_ARN" in text and "ASSAY_ANALYSIS_QUEUE_URL" in text
+    statements = [
         s
         for policy in _resources(api, "AWS::IAM::Policy").values()
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if s["Action"] == "states:StartExecution"
     ]
-    assert len(starts) == 1
-    assert "AssayWorkflow:ExportsOutputRefAnalysis" in json.dumps(starts[0]["Resource"])
+    (starts,) = [s for s in statements if s["Action"] == "states:StartExecution"]
+    assert "ExportsOutputRefEvalRun" in json.dumps(starts["Resource"])  # eval runs only
+    assert "ExportsOutputRefAnalysis" not in json.dumps(starts["Resource"])
+    (sends,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    assert "AnalysisQueue" in json.dumps(sends["Resource"])
+    # The dispatcher: one at a time, fed by the queue, the one that starts analyses.
+    workflow = synthesized.workflow_json
+    (dispatcher,) = [
+        f for f in _resources(workflow, "AWS::Lambda::Function").values()
+        if f["Properties"]["Description"].startswith("Assay: admits queued analyses")
+    ]  # fmt: skip
+    assert dispatcher["Properties"]["ReservedConcurrentExecutions"] == 1
+    env = dispatcher["Properties"]["Environment"]["Variables"]
+    assert (env["ASSAY_MAX_RUNNING_ANALYSES"], env["ASSAY_TENANT_MAX_RUNNING_ANALYSES"]) == (
+        "20",
+        "5",
+    )
+    (mapping,) = _resources(workflow, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (queue,) = _resources(workflow, "AWS::SQS::Queue").values()
+    assert "KmsMasterKeyId" in queue["Properties"]
+    role = dispatcher["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = [s["Action"] for s in _statements(workflow, role)]
+    assert "states:StartExecution" in actions and "states:DescribeExecution" in actions
+    # An alarm when an analysis has waited 30 minutes for a slot.
+    alarms = _resources(synthesized.observability_json, "AWS::CloudWatch::Alarm").values()
+    (waiting,) = [a for a in alarms
+                  if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]  # fmt: skip
+    assert waiting["Properties"]["Threshold"] == 1800
 
 
 @mock_aws

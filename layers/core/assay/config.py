@@ -112,6 +112,19 @@ class Settings(BaseSettings):
         default=None,
         description="aws profile: the analysis state machine the API starts executions of.",
     )
+    analysis_queue_url: str | None = Field(
+        default=None,
+        description="aws profile: the queue submissions wait in until the dispatcher admits "
+        "them (unset: each submission starts its execution at once).",
+    )
+    max_running_analyses: int = Field(
+        default=20, ge=1,
+        description="aws profile: analyses running at once, at most (the account's Fargate "
+        "capacity: each runs up to its Map's concurrency in tasks).",
+    )  # fmt: skip
+    tenant_max_running_analyses: int = Field(
+        default=5, ge=1, description="aws profile: analyses one tenant runs at once, at most."
+    )
     eval_state_machine_arn: str | None = Field(
         default=None,
         description="aws profile: the eval-run state machine the API starts runs on; unset, "

@@ -1,7 +1,8 @@
 """Who runs a submitted analysis.
 
 Locally the server's worker claims queued records, so submitting only queues (`QueuedLauncher`).
-In AWS each analysis is one Step Functions execution of `statemachines/analysis.asl.json`,
+In AWS a submission waits in a queue (`SqsLauncher`) until the dispatcher admits it; then it is
+one Step Functions execution of `statemachines/analysis.asl.json`,
 named after the analysis: starting it again with the same input is a no-op, so a retried
 submission (Idempotency-Key) never runs an analysis twice.
 """
@@ -50,6 +51,24 @@ class StepFunctionsLauncher(Launcher):
             raise LaunchFailed(f"Step Functions refused the analysis: {exc}") from None
         except BotoCoreError as exc:
             raise LaunchFailed(f"Step Functions is unreachable: {exc}") from None
+
+
+class SqsLauncher(Launcher):
+    """Queue the analysis for the dispatcher (`assay.analysis.admission`), which starts it
+    when a slot is free overall and for its tenant."""
+
+    def __init__(self, queue_url: str, client: Any) -> None:
+        self._url = queue_url
+        self._client = client
+
+    def start(self, analysis: Analysis) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        body = json.dumps({"tenant_id": analysis.tenant_id, "analysis_id": analysis.id})
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise LaunchFailed(f"the analysis queue refused the analysis: {exc}") from None
 
 
 class EvalLauncher:

@@ -19,6 +19,7 @@ from assay.vault import Vault
 if TYPE_CHECKING:
     import boto3
 
+    from assay.analysis.admission import Admission
     from assay.analysis.distributed import StepPorts
     from assay.engines import Engine
     from assay.evidence.signing import Signer
@@ -191,8 +192,13 @@ def make_eval_launcher(settings: Settings) -> EvalLauncher:
     return EvalLauncher(None)
 
 
-def make_launcher(settings: Settings) -> Launcher:
-    """Who runs a submitted analysis: Step Functions in AWS, the server's worker locally."""
+def make_launcher(settings: Settings, *, queued: bool = True) -> Launcher:
+    """Who runs a submitted analysis: in AWS the queue the dispatcher admits from (or, with no
+    queue or for the dispatcher itself, Step Functions at once); the server's worker locally."""
+    if settings.profile is Profile.AWS and settings.analysis_queue_url and queued:
+        from assay.launcher import SqsLauncher
+
+        return SqsLauncher(settings.analysis_queue_url, _client(settings, "sqs"))
     if settings.profile is Profile.AWS and settings.state_machine_arn:
         from assay.launcher import StepFunctionsLauncher
 
@@ -200,6 +206,29 @@ def make_launcher(settings: Settings) -> Launcher:
     from assay.launcher import QueuedLauncher
 
     return QueuedLauncher()
+
+
+def make_admission(settings: Settings, records: RecordStore) -> Admission:
+    """Admission of queued analyses (AWS): slots counted in the records, an execution's end
+    asked of Step Functions."""
+    from assay.analysis.admission import Admission, AdmissionPolicy
+
+    client = _client(settings, "stepfunctions")
+    machine = settings.state_machine_arn or ""
+    executions = machine.replace(":stateMachine:", ":execution:")
+
+    def ended(analysis_id: str) -> bool:
+        try:
+            found = client.describe_execution(executionArn=f"{executions}:{analysis_id}")
+        except client.exceptions.ExecutionDoesNotExist:
+            return True
+        return bool(found["status"] != "RUNNING")
+
+    policy = AdmissionPolicy(
+        max_running=settings.max_running_analyses,
+        per_tenant=settings.tenant_max_running_analyses,
+    )
+    return Admission(records, policy, ended=ended)
 
 
 def step_ports(ports: Ports) -> StepPorts:
@@ -211,6 +240,8 @@ def step_ports(ports: Ports) -> StepPorts:
         engine_for=lambda analysis: ports.engine(analysis.engine, analysis.model),
         vault=ports.vault,
         package_index=make_package_index(ports.settings),
+        release=make_admission(ports.settings, ports.records).release
+        if ports.settings.analysis_queue_url else None,
     )  # fmt: skip
 
 

@@ -86,6 +86,7 @@ class StepPorts(BaseModel):
     engine_for: Callable[[Analysis], Engine]  # the engine an analysis asked for
     vault: Vault  # opens a private repository's sealed credentials for the clone
     package_index: Callable[[], str] | None = None  # where installs read packages (AWS)
+    release: Callable[[str], None] | None = None  # gives a finished analysis's slot back (AWS)
 
 
 def _run_key(analysis: Analysis, name: str) -> str:
@@ -370,3 +371,5 @@ class StepHost:
             out=Path(outputs.REPORT), last_event=StoredEvents(self.ports.records, analysis)._last(),
         )  # fmt: skip
         mirror.clear()
+        if self.ports.release is not None:
+            self.ports.release(analysis.id)

@@ -1,6 +1,12 @@
 """The records every capability stores, as Pydantic models. Persistence: `assay.store`."""
 
-from assay.records.analyses import Analysis, AnalysisEvent, AnalysisStatus, AnalysisSummary
+from assay.records.analyses import (
+    Analysis,
+    AnalysisEvent,
+    AnalysisStatus,
+    AnalysisSummary,
+    RunningAnalysis,
+)
 from assay.records.api_keys import ApiKey, Scope
 from assay.records.evals import (
     EvalDataset,
@@ -20,6 +26,7 @@ ALL_KINDS = (
     ApiKey,
     Analysis,
     AnalysisEvent,
+    RunningAnalysis,
     GatewayConnection,
     GatewayResource,
     UsageEntry,
@@ -48,6 +55,7 @@ __all__ = [
     "GatewayConnection",
     "GatewayResource",
     "RouteTarget",
+    "RunningAnalysis",
     "Scope",
     "Tenant",
     "TenantStatus",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from assay.clock import utcnow
-from assay.store.record import TenantRecord
+from assay.store.record import Record, TenantRecord
 from assay.vault import Vault
 
 
@@ -131,3 +131,15 @@ class AnalysisEvent(TenantRecord):
         if self.id != event_id(self.seq):
             raise ValueError("an event's id is its zero-padded sequence number")
         return self
+
+
+class RunningAnalysis(Record):
+    """A slot held by an analysis whose execution was started (AWS): all of them live in the
+    system partition, so admission counts them, and each tenant's, with one query. Its id is
+    the analysis id; the slot is given back (`held` false) when the analysis finishes."""
+
+    kind: ClassVar[str] = "running-analysis"
+    filter_fields: ClassVar[tuple[str, ...]] = ("state",)
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    state: Literal["held", "released"] = "held"
