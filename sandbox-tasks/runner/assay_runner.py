@@ -34,7 +34,7 @@ ASSAY_WRITABLE (default /tmp and the scratch directory); the job runs in its "cw
 that directory's files go back with the results under `work/`. The runner then exits 0: the
 task succeeded when the results were delivered, whatever the job's own exit codes say.
 
-    python assay_runner.py --session
+    python assay_runner.py --session   (or --remote with ASSAY_SESSION_URL set: the images)
 
 runs many rooted jobs in one task (a sandbox session: one task start for a whole unit of
 work). ASSAY_SESSION_URL (a presigned GET) is a manifest: {"ready": PUT, "stop": GET,
@@ -345,7 +345,10 @@ def run_job(job: dict[str, Any]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["--session"]:
+    # The images' entry point says --remote: a session's task is told so by its environment.
+    if argv[1:] == ["--session"] or (
+        argv[1:] == ["--remote"] and "ASSAY_SESSION_URL" in os.environ
+    ):
         return session(os.environ["ASSAY_SESSION_URL"], os.environ.get("ASSAY_SCRATCH", "/scratch"))
     if argv[1:] == ["--remote"]:
         return remote(
