@@ -19,7 +19,6 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -30,6 +29,7 @@ from assay.sandbox.images import IMAGES, task_family
 from stacks import nag
 from stacks.data_stack import DataStack
 from stacks.package_repository import PackageRepository
+from stacks.sandbox_images import SandboxImages
 
 SANDBOX_TASKS = Path(__file__).resolve().parent.parent / "sandbox-tasks"
 RUNTIMES = IMAGES  # images/<name>/: one task definition each, chosen per analysis
@@ -91,6 +91,9 @@ class SandboxStack(Stack):
             endpoint_clients=data.network.endpoint_clients,
         )  # fmt: skip
         self._data_key = data.keys.data
+        # Built in the account by CodeBuild (no Docker where `cdk deploy` runs), pinned by digest.
+        self.images = SandboxImages(self, "Images", names=tuple(RUNTIMES), key=data.keys.data)
+        self.images.repository.grant_pull(self.execution_role)
         self.task_definitions = {runtime: self._task_definition(runtime) for runtime in RUNTIMES}
         self.job_machine = self._job_machine()
         self.log_group.grant_write(self.execution_role)
@@ -213,14 +216,6 @@ class SandboxStack(Stack):
         return machine
 
     def _task_definition(self, runtime: str) -> ecs.CfnTaskDefinition:
-        image = ecr_assets.DockerImageAsset(
-            self,
-            f"{runtime.title()}Image",
-            directory=str(SANDBOX_TASKS),
-            file=f"images/{runtime}/Dockerfile",
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
-        image.repository.grant_pull(self.execution_role)
         # L1 on purpose: the L2 always creates a task role, and a sandbox must have none.
         return ecs.CfnTaskDefinition(
             self,
@@ -241,7 +236,7 @@ class SandboxStack(Stack):
             container_definitions=[
                 ecs.CfnTaskDefinition.ContainerDefinitionProperty(
                     name=CONTAINER,
-                    image=image.image_uri,
+                    image=self.images.image(runtime),  # by digest: what this deploy built
                     essential=True,
                     user=SANDBOX_UID,
                     readonly_root_filesystem=True,

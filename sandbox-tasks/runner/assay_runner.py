@@ -43,8 +43,8 @@ runner says it is up through "ready", then waits for job 0 (a GET that fails unt
 written), runs it, puts its results, and goes on to job 1 (a task started again begins at the
 steps' "cursor"); it ends when "stop" answers, when no job came for
 idle_s, or when the slots run out. Between jobs the paths the previous job restored are
-removed, and, as the container's first process, every process it left behind is killed, so
-each job starts from the image and its own archive.
+removed and, in an ECS task (its container is the session's alone), every process it left
+behind is killed, so each job starts from the image and its own archive.
 """
 
 from __future__ import annotations
@@ -253,10 +253,13 @@ def _reset(tops: set[str]) -> None:
 
     for path in tops:
         shutil.rmtree(path, ignore_errors=True)
-    if os.getpid() != 1:  # not the container's init: other processes are not ours to kill
+    # Only in an ECS task (the agent sets the metadata URI), whose container is the session's
+    # alone: elsewhere (the stand-in in tests) other processes are not the session's to kill.
+    if "ECS_CONTAINER_METADATA_URI_V4" not in os.environ:
         return
+    keep = {1, os.getpid(), os.getppid()}  # init (tini) and the runner
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != 1:
+        if entry.isdigit() and int(entry) not in keep:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry), signal.SIGKILL)
 

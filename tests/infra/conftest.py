@@ -34,6 +34,7 @@ class Synthesized:
             "AssayObservability"
         ).template
         self.report: dict[str, Any] = json.loads((outdir / "validation-report.json").read_text())
+        self.outdir = outdir
 
 
 @pytest.fixture(scope="session")

@@ -39,15 +39,48 @@ def test_a_sandbox_has_no_role_no_root_and_no_writable_root(synthesized: Synthes
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         assert "Environment" not in container  # job URLs arrive per run, as overrides
     groups = _all(synthesized.sandbox_json, "AWS::Logs::LogGroup")
-    assert len(groups) == 2  # the tasks' and the sandbox-job machine's
+    assert len(groups) == 3  # the tasks', the sandbox-job machine's, the images' build
     for group in groups:
         assert group["RetentionInDays"] > 0 and "KmsKeyId" in group
+
+
+def test_images_are_built_in_the_account_and_pinned_by_digest(synthesized: Synthesized) -> None:
+    """No container engine where `cdk deploy` runs: no Docker asset at all, the images built
+    by CodeBuild from an uploaded folder during the deployment, each task definition naming
+    its image by the digest that build produced."""
+    for manifest in synthesized.outdir.glob("*.assets.json"):
+        assert json.loads(manifest.read_text()).get("dockerImages", {}) == {}, manifest.name
+    template = synthesized.sandbox_json
+    (project,) = _all(template, "AWS::CodeBuild::Project")
+    assert project["Environment"]["PrivilegedMode"] is True
+    assert project["Source"]["Type"] == "S3"
+    spec = project["Source"]["BuildSpec"]
+    for name in ("python", "javascript", "go", "rust", "java", "universal"):
+        assert f"images/{name}/Dockerfile" in json.dumps(spec)
+    (repository,) = _all(template, "AWS::ECR::Repository")
+    assert repository["ImageTagMutability"] == "IMMUTABLE"
+    (build,) = [r for r in template["Resources"].values()
+                if r["Type"] == "AWS::CloudFormation::CustomResource"]  # fmt: skip
+    assert set(build["Properties"]["Images"].split(",")) == {
+        "python",
+        "javascript",
+        "go",
+        "rust",
+        "java",
+        "universal",
+    }
+    for definition in _all(template, "AWS::ECS::TaskDefinition"):
+        (container,) = definition["ContainerDefinitions"]
+        image = json.dumps(container["Image"])
+        runtime = definition["Family"].removeprefix("assay-sandbox-")
+        assert '"@"' in image and f'"{runtime}"]' in image, image  # <repo>@<digest of runtime>
 
 
 def test_jobs_run_by_step_functions_with_run_task_sync_and_a_timeout(
     synthesized: Synthesized,
 ) -> None:
-    (machine,) = _all(synthesized.sandbox_json, "AWS::StepFunctions::StateMachine")
+    (machine,) = [m for m in _all(synthesized.sandbox_json, "AWS::StepFunctions::StateMachine")
+                  if m.get("StateMachineName") == "assay-sandbox-job"]  # fmt: skip
     definition = json.loads(machine["DefinitionString"])
     (state,) = definition["States"].values()
     assert state["Resource"] == "arn:aws:states:::ecs:runTask.sync"
