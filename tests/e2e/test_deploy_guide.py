@@ -50,14 +50,13 @@ def deployed(redis_url: str) -> Iterator[dict[str, str]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint,
-                 **credentials).create_table(**table_schema("assay-guide"))  # fmt: skip
-    boto3.client("s3", region_name=REGION, endpoint_url=endpoint, **credentials).create_bucket(
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=REGION)  # fmt: skip
+    session.client("dynamodb", endpoint_url=endpoint).create_table(**table_schema("assay-guide"))
+    session.client("s3", endpoint_url=endpoint).create_bucket(
         Bucket="assay-guide", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    key = boto3.client("kms", region_name=REGION, endpoint_url=endpoint,
-                       **credentials).create_key()["KeyMetadata"]["Arn"]  # fmt: skip
+    key = session.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["Arn"]
     try:
         yield {
             "REGION": REGION, "<TableName>": "assay-guide", "<ArtifactsBucket>": "assay-guide",
@@ -83,7 +82,7 @@ def test_the_first_key_commands_work_against_the_deployed_stores(
             line = line.replace(placeholder, deployed[placeholder])  # noqa: PLW2901
         words = shlex.split(line)
         if words[0] == "export":
-            env.update(word.split("=", 1) for word in words[1:])
+            env.update(dict(word.split("=", 1) for word in words[1:]))
             continue
         assert words[0] == "assay", line
         done = subprocess.run([ASSAY, *words[1:]], env=env, capture_output=True, text=True,
