@@ -9,6 +9,7 @@ state's Retry and Catch decide.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,6 +19,7 @@ from assay.config import load_settings
 from assay.observability import logger, tracer
 from assay.wiring import build_ports, step_ports
 
+SPARE_S = 60.0  # to push what the step changed before Lambda stops it
 _settings = load_settings()
 _ports = build_ports(_settings, lazy=True)
 _host = StepHost(_settings, step_ports(_ports), scratch=_settings.home / "steps")
@@ -27,9 +29,11 @@ _tracer = tracer()
 def _step(name: str) -> Any:
     @logger.inject_lambda_context(correlation_id_path="analysis_id", log_event=False)
     @_tracer.capture_lambda_handler(capture_response=False)
-    def run(event: dict[str, Any], context: LambdaContext) -> Any:  # noqa: ARG001 - the Lambda signature
+    def run(event: dict[str, Any], context: LambdaContext) -> Any:
         logger.append_keys(step=name, tenant_id=event.get("tenant_id"))
-        return _host.run(name, event)
+        # A minute before the Lambda's end, a sandbox job still running suspends the step.
+        left_s = context.get_remaining_time_in_millis() / 1000
+        return _host.run(name, event, deadline=time.monotonic() + max(1.0, left_s - SPARE_S))
 
     run.__name__ = name.lower()
     return run

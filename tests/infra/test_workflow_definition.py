@@ -85,6 +85,12 @@ def test_the_local_runner_loads_it_with_every_step_bound() -> None:
     StateMachine(definition(), {name: lambda state: state for name in steps | {RUN_SESSION}})
 
 
+JOB_STEPS = {
+    f"${{{step}FunctionArn}}"
+    for step in ("Install", "Baseline", "Generate", "Execute", "Repair", "Select", "Mutation")
+}
+
+
 def _phases(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = {}
     for name, state in machine["States"].items():
@@ -133,4 +139,13 @@ def test_every_unit_of_work_that_runs_jobs_has_a_session_step_functions_waits_fo
                          and any(r.get("Next") in steps["States"] and steps["States"][r["Next"]]
                                  is state for r in s["Choices"])]  # fmt: skip
                 assert entry and entry[0].endswith("SessionReady"), name
+        # A step whose job outlives its invocation answers `suspended`, and is called again.
+        for state_name, state in steps["States"].items():
+            if state.get("Resource") in JOB_STEPS:
+                check = steps["States"][state["Next"]]
+                (rule,) = check["Choices"]
+                assert rule == {"Variable": state["ResultPath"] + ".suspended",
+                                "IsPresent": True, "Next": f"{state_name}Pause"}  # fmt: skip
+                assert steps["States"][rule["Next"]] == {"Type": "Wait", "Seconds": 30,
+                                                         "Next": state_name}  # fmt: skip
     assert session_lifetime(4 * 3600) > 900  # a session outlives any Lambda

@@ -84,6 +84,7 @@ def _load_handler() -> ModuleType:
 def _context(step: str) -> SimpleNamespace:
     return SimpleNamespace(
         function_name=f"assay-{step}", memory_limit_in_mb=3008, aws_request_id="req-1",
+        get_remaining_time_in_millis=lambda: 900_000,
         invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:assay-{step}",
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from assay.analysis.pipeline import definition
 from assay.sandbox import Job, Limits
 from assay.sandbox.fargate import FargateSessions
 from assay.sandbox.port import Ending, SandboxUnavailable
-from assay.sandbox.sessions import SessionRef
+from assay.sandbox.sessions import SessionRef, Suspended
 from assay.workflow import paths
 from tests.support.fargate import BUCKET, SessionTasks, fake_sessions
 
@@ -78,9 +78,11 @@ def test_one_task_runs_a_whole_unit_of_works_jobs_each_from_a_clean_slate(
     (override,) = started["Overrides"]["ContainerOverrides"]
     assert {e["Name"] for e in override["Environment"]} == {"ASSAY_SESSION_ID",
                                                            "ASSAY_SESSION_URL"}  # fmt: skip
-    # Consumed jobs and their results are gone.
+    # Consumed jobs are gone; results stay (a suspended step called again reads them) until
+    # the analysis's run files are cleared.
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=SCOPE)["Contents"]]
-    assert not [k for k in keys if "/jobs/" in k or "/results/" in k]
+    assert not [k for k in keys if "/jobs/" in k]
+    assert len([k for k in keys if "/results/" in k]) == 4
 
 
 def test_a_job_past_its_wall_time_is_a_timeout_and_the_session_goes_on(
@@ -97,6 +99,29 @@ def test_a_job_past_its_wall_time_is_a_timeout_and_the_session_goes_on(
     assert sandbox.run(_job(tmp_path / "v", "true")).ok
     port.close(ref)
     task.join(timeout=60)
+    assert len(tasks.started) == 1
+
+
+def test_a_job_outliving_its_steps_invocation_suspends_the_step_and_runs_once(
+    sessions: tuple[FargateSessions, SessionTasks, Any], tmp_path: Path
+) -> None:
+    """The Lambda's end comes before the job's: the step is suspended; called again (its code
+    from the start), it meets the same job, which is not sent twice, and gets its results."""
+    port, tasks, s3 = sessions
+    ref = port.open(SCOPE, image="python", network=False, lifetime_s=600)
+    task = _start(tasks, ref)
+    slow = _job(tmp_path / "w", "sleep 2; echo slow > out.txt")
+    with pytest.raises(Suspended, match="still running"):
+        port.sandbox(ref, step="Install#", deadline=time.monotonic() + 0.3).run(slow)
+    outcome = port.sandbox(ref, step="Install#", deadline=time.monotonic() + 60).run(slow)
+    assert outcome.ok, outcome.stdout
+    assert (tmp_path / "w" / "out.txt").read_text() == "slow\n"
+    # The next step goes on after it.
+    assert port.sandbox(ref, step="Baseline#").run(_job(tmp_path / "v", "true")).ok
+    port.close(ref)
+    task.join(timeout=60)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{ref.prefix}/results/")["Contents"]
+    assert [o["Key"].rsplit("/", 1)[1] for o in listed] == ["00000.tar.gz", "00001.tar.gz"]
     assert len(tasks.started) == 1
 
 

@@ -49,11 +49,12 @@ from assay.errors import AlreadyExists, AssayError, NotFound
 from assay.evidence import EvidenceLog
 from assay.evidence.signing import Signer
 from assay.intake import IntakePolicy
+from assay.observability import logger
 from assay.records import Analysis, AnalysisEvent, AnalysisStatus
 from assay.records.analyses import git_credential
 from assay.runtimes import Environment, registry
 from assay.sandbox import Sandbox
-from assay.sandbox.sessions import Sessions
+from assay.sandbox.sessions import Sessions, Suspended
 from assay.store import RecordStore
 from assay.vault import Vault
 
@@ -260,7 +261,10 @@ class StepHost:
             raise NotFound(f"analysis {analysis_id} not found")
         return found
 
-    def run(self, name: str, state: dict[str, Any]) -> Any:
+    def run(self, name: str, state: dict[str, Any], *, deadline: float | None = None) -> Any:
+        """Run step `name`; with `deadline` (monotonic seconds: the Lambda's end, less a margin)
+        a sandbox job still running then suspends the step: it answers `{"suspended": true}`,
+        keeps nothing, and the workflow calls it again after a wait."""
         analysis = self._analysis(state)
         # Sessions need no files: the saved state says which image (a cancelled analysis's
         # steps end at once, and its session's task with them).
@@ -286,8 +290,13 @@ class StepHost:
             else analysis.source
         )
         steps, mirror = self._steps(analysis, state, name, target)
+        steps.session_deadline = deadline
         try:
-            result = steps.resources()[name](state)
+            try:
+                result = steps.resources()[name](state)
+            except Suspended as suspended:
+                logger.info("step suspended", step=name, reason=str(suspended))
+                return {"suspended": True, "reason": str(suspended)}
             mirror.push()
             if name == "Install":
                 mirror.put_environment(steps.environment)

@@ -156,6 +156,9 @@ class AnalysisSteps:
         # the runner's RunSession state serves them through `sandbox`.
         self.sessions = sessions or LocalSessions(sandbox)
         self._session_sandbox: ContextVar[Sandbox | None] = ContextVar("session", default=None)
+        # When the invocation running a step must have returned (AWS): a job still running
+        # then suspends the step, which the workflow calls again (monotonic seconds).
+        self.session_deadline: float | None = None
         self.engine = engine
         self.signer = signer
         self.cache = cache
@@ -307,8 +310,10 @@ class AnalysisSteps:
             started = time.monotonic()
             session = state.get("session") if isinstance(state, dict) else None
             token = self._session_sandbox.set(
-                self.sessions.sandbox(SessionRef.model_validate(session))
-                if isinstance(session, dict) else None
+                self.sessions.sandbox(
+                    SessionRef.model_validate(session), deadline=self.session_deadline,
+                    step=f"{name}#{state.get('index', '')}",
+                ) if isinstance(session, dict) else None
             )  # fmt: skip
             try:
                 return fn(state)

@@ -41,6 +41,7 @@ from assay.sandbox.sessions import (
     START_ALLOWANCE_S,
     SessionRef,
     Sessions,
+    Suspended,
 )
 
 WRITABLE = Path("/tmp")  # noqa: S108 - Lambda's writable root, mirrored in the task
@@ -258,23 +259,50 @@ def _results_key(ref: SessionRef, number: int) -> str:
 class _Remote(Sandbox):
     """Jobs to the session's task through S3, in order. The session is used by one step at a
     time (a branch's steps run one after another), so the next job's number is kept in the
-    session's `cursor` object between step invocations."""
+    session's `cursor` object between step invocations.
+
+    With a `deadline` (the step Lambda's end, less a margin) a job still running then
+    suspends the step (`Suspended`): the workflow waits and calls the step again, which runs
+    the same code from its start and meets the same jobs in the same order. The cursor says
+    where that step began, so its jobs keep their numbers: those with results are answered
+    from them, the one in flight is waited for again, none runs twice. So a job may outlive
+    any one Lambda."""
 
     isolation = "a Fargate task of the session: its own microVM, no task role, no network but S3"
 
-    def __init__(self, sessions: FargateSessions, ref: SessionRef) -> None:
+    def __init__(
+        self, sessions: FargateSessions, ref: SessionRef, step: str, deadline: float | None
+    ) -> None:
         self._sessions = sessions
         self._ref = ref
+        self._step = step
+        self._deadline = deadline
         self._next: int | None = None
+        self._base = 0
+
+    def _read_cursor(self) -> dict[str, Any]:
+        s3, bucket = self._sessions.s3, self._sessions.target.bucket
+        try:
+            body = s3.get_object(Bucket=bucket, Key=_key(self._ref, "cursor"))["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return {"next": 0}
+        found: dict[str, Any] = json.loads(body)
+        return found
+
+    def _write_cursor(self, **fields: Any) -> None:
+        s3, bucket = self._sessions.s3, self._sessions.target.bucket
+        s3.put_object(Bucket=bucket, Key=_key(self._ref, "cursor"),
+                      Body=json.dumps({"next": self._next, **fields}).encode())  # fmt: skip
 
     def _cursor(self) -> int:
-        s3, bucket = self._sessions.s3, self._sessions.target.bucket
         if self._next is None:
-            try:
-                body = s3.get_object(Bucket=bucket, Key=_key(self._ref, "cursor"))["Body"].read()
-                self._next = int(json.loads(body)["next"])
-            except s3.exceptions.NoSuchKey:
-                self._next = 0
+            cursor = self._read_cursor()
+            resume = cursor.get("resume") or {}
+            if self._step and resume.get("step") == self._step:  # the same step, again
+                self._base = int(resume["base"])
+            else:
+                self._base = int(cursor["next"])
+            self._next = self._base
         return self._next
 
     def run(self, job: Job) -> Outcome:
@@ -286,36 +314,54 @@ class _Remote(Sandbox):
         if number >= SLOTS:
             raise SandboxUnavailable(f"the sandbox session ran out of its {SLOTS} job slots")
         started = clock()
-        s3.put_object(Bucket=bucket, Key=_job_key(ref, number), Body=job_archive(job))
+        body = self._results(number)
+        if body is None and not self._exists(_job_key(ref, number)):
+            s3.put_object(Bucket=bucket, Key=_job_key(ref, number), Body=job_archive(job))
         self._next = number + 1
-        s3.put_object(Bucket=bucket, Key=_key(ref, "cursor"),
-                      Body=json.dumps({"next": self._next}).encode())  # fmt: skip
-        body = self._wait(number, job, started)
+        self._write_cursor()
+        if body is None:
+            body = self._wait(number, job, started)
+        if body is None:
+            return outcome_of(Ending.TIMEOUT, None, "the session's task sent no results in time",
+                              "", started, clock)  # fmt: skip
+        # The job's archive goes (a task started again looks for the one in flight); its
+        # results stay until the analysis ends, for a step that is called again.
+        s3.delete_object(Bucket=bucket, Key=_job_key(ref, number))
+        return outcome_from_record(restore_workdir(body, job.workdir), started, clock)
+
+    def _exists(self, key: str) -> bool:
+        s3 = self._sessions.s3
         try:
-            if body is None:
-                return outcome_of(Ending.TIMEOUT, None, "the session's task sent no results "
-                                  "in time", "", started, clock)  # fmt: skip
-            record = restore_workdir(body, job.workdir)
-        finally:
-            for key in (_job_key(ref, number), _results_key(ref, number)):
-                s3.delete_object(Bucket=bucket, Key=key)
-        return outcome_from_record(record, started, clock)
+            s3.head_object(Bucket=self._sessions.target.bucket, Key=key)
+            return True
+        except s3.exceptions.ClientError:
+            return False
+
+    def _results(self, number: int) -> bytes | None:
+        s3 = self._sessions.s3
+        try:
+            answer = s3.get_object(Bucket=self._sessions.target.bucket,
+                                   Key=_results_key(self._ref, number))  # fmt: skip
+        except s3.exceptions.NoSuchKey:
+            return None
+        body: bytes = answer["Body"].read()
+        return body
 
     def _wait(self, number: int, job: Job, started: float) -> bytes | None:
-        """The job's results, once the task put them. The task may still be starting: the
-        first job also allows for pulling the image."""
-        s3, bucket, sessions = self._sessions.s3, self._sessions.target.bucket, self._sessions
+        """The job's results, once the task put them; a step whose invocation ends first is
+        suspended. The first job of a session also allows for the task's start."""
+        sessions = self._sessions
         allowance = job.limits.wall_s + 60
         if sessions.now() - self._ref.opened_at < START_ALLOWANCE_S:
             allowance += START_ALLOWANCE_S
         while sessions.clock() - started < allowance:
-            try:
-                answer = s3.get_object(Bucket=bucket, Key=_results_key(self._ref, number))
-            except s3.exceptions.NoSuchKey:
-                sessions.sleep(sessions.poll_s)
-                continue
-            body: bytes = answer["Body"].read()
-            return body
+            body = self._results(number)
+            if body is not None:
+                return body
+            if self._deadline is not None and sessions.clock() >= self._deadline:
+                self._write_cursor(resume={"step": self._step, "base": self._base})
+                raise Suspended(f"job {number} of the session is still running")
+            sessions.sleep(sessions.poll_s)
         return None
 
 
@@ -379,8 +425,8 @@ class FargateSessions(Sessions):
         ]
         return ref
 
-    def sandbox(self, ref: SessionRef) -> Sandbox:
-        return _Remote(self, ref)
+    def sandbox(self, ref: SessionRef, *, step: str = "", deadline: float | None = None) -> Sandbox:
+        return _Remote(self, ref, step, deadline)
 
     def ready(self, ref: SessionRef) -> bool:
         """The task said it is up (its first act); one that never does is given up on."""

@@ -37,6 +37,14 @@ SESSION_ID = "ASSAY_SESSION_ID"
 SESSION_URL = "ASSAY_SESSION_URL"
 
 
+class Suspended(AssayError):
+    """A step's job outlives the step's invocation: the workflow waits and calls the step
+    again, which finds the job's results (see FargateSessions)."""
+
+    status = 503
+    code = "suspended"
+
+
 class SessionRef(BaseModel):
     """An open session, as the workflow state carries it: the `RunSession` state reads its
     task definition, network and environment; the steps read its id and prefix."""
@@ -58,8 +66,9 @@ class Sessions(ABC):
     def open(self, scope: str, *, image: str, network: bool, lifetime_s: int) -> SessionRef: ...
 
     @abstractmethod
-    def sandbox(self, ref: SessionRef) -> Sandbox:
-        """The sandbox whose jobs go to this session's task."""
+    def sandbox(self, ref: SessionRef, *, step: str = "", deadline: float | None = None) -> Sandbox:
+        """The sandbox whose jobs go to this session's task, for the step named `step`; with
+        a `deadline` (a monotonic time) a job still running then raises `Suspended`."""
 
     def ready(self, ref: SessionRef) -> bool:
         """Whether the session's task is up (the workflow waits for it before a step hands it
@@ -130,8 +139,8 @@ class LocalSessions(Sessions):
     def submit(self, session: str, item: tuple[Job, Future[Outcome]]) -> None:
         self._queue(session).put(item)
 
-    def sandbox(self, ref: SessionRef) -> Sandbox:
-        return _Queued(self, ref, self._sandbox)
+    def sandbox(self, ref: SessionRef, *, step: str = "", deadline: float | None = None) -> Sandbox:
+        return _Queued(self, ref, self._sandbox)  # in process: a job never outlives its step
 
     def close(self, ref: SessionRef) -> None:
         with self._lock:
