@@ -4,7 +4,6 @@ Step Functions and DynamoDB through moto."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ from assay.records import Analysis, AnalysisStatus, Scope
 from assay.store.dynamodb import table_schema
 from assay.wiring import build_ports, make_admission, make_launcher
 from tests.conftest import REGION
+from tests.support.modules import load
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "queue" / "handler.py"
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
@@ -64,11 +64,7 @@ def _started(settings: Settings) -> set[str]:
 
 
 def _load_handler() -> Any:
-    spec = importlib.util.spec_from_file_location("assay_queue_handler", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load(HANDLER, "assay_queue_handler")
 
 
 def test_submissions_wait_for_a_slot_overall_and_per_tenant(queued: Settings) -> None:

@@ -10,7 +10,6 @@ but S3 and DynamoDB carries anything from one step to the next.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import shutil
@@ -40,6 +39,7 @@ from tests.conftest import REGION
 from tests.integration.conftest import EXAMPLE, REGISTRY
 from tests.integration.test_pipeline import CART_BROKEN, CART_REPAIRED, PRICING_TESTS
 from tests.support.fake_llm import ScriptedLLM
+from tests.support.modules import load
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "steps" / "handler.py"
 BUCKET = "assay-wf-artifacts"
@@ -74,11 +74,7 @@ def lambda_env(
 
 
 def _load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("assay_steps_handler", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load(HANDLER, "assay_steps_handler")
 
 
 def _context(step: str) -> SimpleNamespace:

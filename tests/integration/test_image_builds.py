@@ -3,7 +3,6 @@ build started, followed until it ends, and each image's digest read from ECR; on
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,14 @@ import boto3
 import pytest
 
 from tests.conftest import REGION
+from tests.support.modules import load
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "image_builds" / "handler.py"
 NAMES = ("python", "go")
 
 
 def _handler() -> Any:
-    spec = importlib.util.spec_from_file_location("assay_image_builds", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load(HANDLER, "assay_image_builds")
 
 
 @pytest.fixture
