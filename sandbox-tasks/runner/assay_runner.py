@@ -178,17 +178,26 @@ def _pack(root: str, names: list[str]) -> bytes:
 def _unpack_rooted(archive: bytes, root: str, writable: list[str]) -> None:
     """Members `root/<absolute path>` back at that path under `root`; files, directories and
     links only, and only below a writable prefix (the archive comes from the step that made
-    the job; the fence keeps a mistake from touching the image)."""
+    the job; the fence keeps a mistake from touching the image). A hard link (a build cache
+    links its entries) must name a member of the archive, mapped the same way."""
+
+    def allowed(path: str) -> bool:
+        return any(path == w or path.startswith(w.rstrip("/") + "/") for w in writable)
+
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         members = []
         for member in tar.getmembers():
             if member.name == "job.json":
                 continue
             path = os.path.normpath("/" + member.name[len("root/") :])
-            allowed = any(path == w or path.startswith(w.rstrip("/") + "/") for w in writable)
-            kind_ok = member.isfile() or member.isdir() or member.issym()
-            if not member.name.startswith("root/") or not allowed or not kind_ok:
+            kind_ok = member.isfile() or member.isdir() or member.issym() or member.islnk()
+            if not member.name.startswith("root/") or not allowed(path) or not kind_ok:
                 raise ValueError("unsafe member in the job archive: " + member.name)
+            if member.islnk():
+                target = os.path.normpath("/" + member.linkname[len("root/") :])
+                if not member.linkname.startswith("root/") or not allowed(target):
+                    raise ValueError("unsafe link in the job archive: " + member.name)
+                member.linkname = target.lstrip("/")
             member.name = path.lstrip("/")
             members.append(member)
         tar.extractall(root, members=members, filter="tar")

@@ -85,6 +85,27 @@ def test_one_task_runs_a_whole_unit_of_works_jobs_each_from_a_clean_slate(
     assert len([k for k in keys if "/results/" in k]) == 4
 
 
+def test_hard_links_travel_both_ways(
+    sessions: tuple[FargateSessions, SessionTasks, Any], tmp_path: Path
+) -> None:
+    """Build caches hard-link their entries (Go's, cargo's target/): a job ships them, and
+    what the job links comes back."""
+    port, tasks, _ = sessions
+    ref = port.open(SCOPE, image="go", network=False, lifetime_s=600)
+    task = _start(tasks, ref)
+    work = tmp_path / "w"
+    (work / "cache").mkdir(parents=True)
+    (work / "cache" / "entry").write_text("cached\n")
+    (work / "cache" / "entry-link").hardlink_to(work / "cache" / "entry")
+    script = "cat cache/entry-link > seen.txt && echo built > out && ln out out-link"
+    outcome = port.sandbox(ref).run(_job(work, script))
+    port.close(ref)
+    task.join(timeout=60)
+    assert outcome.ok, (outcome.stdout, tasks.stderr)
+    assert (work / "seen.txt").read_text() == "cached\n"
+    assert (work / "out-link").read_text() == "built\n"
+
+
 def test_a_job_past_its_wall_time_is_a_timeout_and_the_session_goes_on(
     sessions: tuple[FargateSessions, SessionTasks, Any], tmp_path: Path
 ) -> None:

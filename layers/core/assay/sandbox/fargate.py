@@ -87,7 +87,10 @@ def restore_workdir(results: bytes, workdir: Path) -> dict[str, Any]:
         members = [m for m in tar.getmembers() if m.name.startswith("work/")]
         for member in members:
             member.name = member.name[len("work/") :]
-        kept = [m for m in members if m.name]
+            if member.islnk():  # a hard link names another member (a build's linked files)
+                member.linkname = member.linkname.removeprefix("work/")
+        names = {m.name for m in members if not m.islnk()}
+        kept = [m for m in members if m.name and (not m.islnk() or m.linkname in names)]
         tar.extractall(workdir, members=kept, filter=_dropping_unsafe)  # noqa: S202 - filtered
     return record
 
