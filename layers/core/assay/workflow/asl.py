@@ -306,33 +306,33 @@ class StateMachine:
                 raise self._catch(state, data, error, cause) from None
 
     def _parallel(self, state: Mapping[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        """Every branch on its own thread, the result their outputs in order; a failed branch
-        fails the state with its error once the others have ended (the workflow's branches
-        end each other: a failing step branch closes its session)."""
+        """Every branch on its own thread, the result their outputs in order. The first branch
+        to fail fails the state at once, as in Step Functions, which stops the others: here
+        they are left to end on their own (a session's task ends when its session is closed
+        or idle), since a thread cannot be stopped."""
         branches = state["Branches"]
         outputs: list[Any] = [None] * len(branches)
-        errors: list[BaseException | None] = [None] * len(branches)
+        errors: list[BaseException] = []
+        failed = threading.Event()
 
         def one(index: int) -> None:
             try:
                 outputs[index] = self._run_machine(branches[index], data, context)
             except BaseException as exc:  # re-raised in the caller's thread
-                errors[index] = exc
+                errors.append(exc)
+                failed.set()
 
         threads = [threading.Thread(target=one, args=(i,), daemon=True)
                    for i in range(len(branches))]  # fmt: skip
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
-        for error in errors:
-            if isinstance(error, Stopped):
-                raise error
-        for error in errors:
+        while any(t.is_alive() for t in threads) and not failed.wait(0.05):
+            pass
+        if errors:
+            error = errors[0]
             if isinstance(error, ExecutionFailed):
                 raise StepError(error.error, error.cause)
-            if error is not None:
-                raise error
+            raise error
         return outputs
 
     def _invoke(self, state: Mapping[str, Any], payload: Any, data: Any = None) -> Any:
