@@ -230,6 +230,7 @@ class StateMachine:
             state = states[name]
             if self._should_stop is not None and (reason := self._should_stop()):
                 raise Stopped(reason)
+            _raise_if_abandoned(context)
             # A Parallel runs a sandbox session beside its steps: no checkpoint there, so a
             # resumed run goes back to the state that opened the session.
             if top and self._on_transition is not None and state["Type"] != "Parallel":
@@ -299,6 +300,7 @@ class StateMachine:
             except Exception as exc:  # every step error goes through Retry/Catch
                 error, cause = _error_of(exc)
                 delay = self._retry_delay(state, error, attempts)
+                _raise_if_abandoned(context)  # a branch whose Parallel failed retries nothing
                 if delay is not None:
                     self._on_event("retry", error, {"cause": cause, "delay_s": delay})
                     self._sleep(delay)
@@ -314,10 +316,11 @@ class StateMachine:
         outputs: list[Any] = [None] * len(branches)
         errors: list[BaseException] = []
         failed = threading.Event()
+        inner = {**context, ABANDONED: failed}  # the branches go no further once one failed
 
         def one(index: int) -> None:
             try:
-                outputs[index] = self._run_machine(branches[index], data, context)
+                outputs[index] = self._run_machine(branches[index], data, inner)
             except BaseException as exc:  # re-raised in the caller's thread
                 errors.append(exc)
                 failed.set()
@@ -625,6 +628,15 @@ def _resource_name(resource: str) -> str:
     if resource.startswith("arn:aws:states:::"):
         return resource
     raise AslError(f"unsupported Resource {resource!r}: use a ${{NameFunctionArn}} placeholder")
+
+
+ABANDONED = "__abandoned"  # in a Parallel branch's context: set once a sibling failed
+
+
+def _raise_if_abandoned(context: Mapping[str, Any]) -> None:
+    abandoned = context.get(ABANDONED)
+    if abandoned is not None and abandoned.is_set():
+        raise Stopped("a sibling branch of the Parallel failed")
 
 
 def _failure(state: Mapping[str, Any], data: Any) -> tuple[str, str]:
