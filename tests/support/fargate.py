@@ -128,6 +128,11 @@ class SessionTasks:
             tmp = self.root / f"task-{number}" / "tmp"
             (tmp / "scratch").mkdir(parents=True)
             root, scratch = "/", "/tmp/scratch"  # the task's own /tmp
+            # The image's runner and interpreter: the checkout and its venv may live under the
+            # /tmp the task no longer sees, so the runner is copied in and the base Python runs it.
+            shutil.copyfile(RUNNER, tmp / "assay_runner.py")
+            base = Path(sys.base_prefix) / "bin" / "python3"
+            argv = [str(base), "/tmp/assay_runner.py", "--remote"]
             unshare = shutil.which("unshare", path=path)
             assert unshare is not None, "a private /tmp needs unshare (util-linux)"
             user = [] if os.geteuid() == 0 else ["--map-root-user"]
