@@ -228,10 +228,16 @@ def _put(results_url: str, body: bytes) -> None:
         pass
 
 
-def remote_rooted(job: dict[str, Any], archive: bytes, results_url: str, scratch: str) -> int:
+def _fences(scratch: str) -> tuple[str, list[str]]:
+    """Where rooted paths land (ASSAY_ROOT) and the writable roots they must stay below."""
     root = os.environ.get("ASSAY_ROOT", "/")
     writable = os.environ.get("ASSAY_WRITABLE", "/tmp:" + scratch).split(":")  # noqa: S108
-    _unpack_rooted(archive, root, [w for w in writable if w])
+    return root, [w for w in writable if w]
+
+
+def remote_rooted(job: dict[str, Any], archive: bytes, results_url: str, scratch: str) -> int:
+    root, writable = _fences(scratch)
+    _unpack_rooted(archive, root, writable)
     cwd = os.path.join(root, job["cwd"].lstrip("/"))
     os.makedirs(cwd, exist_ok=True)
     os.chdir(cwd)
@@ -290,8 +296,7 @@ def _fetch(url: str) -> bytes | None:
 
 def session(manifest_url: str, scratch: str) -> int:
     manifest = json.loads(_fetch(manifest_url) or b"{}")
-    root = os.environ.get("ASSAY_ROOT", "/")
-    writable = [w for w in os.environ.get("ASSAY_WRITABLE", "/tmp:" + scratch).split(":") if w]  # noqa: S108
+    root, writable = _fences(scratch)
     poll_s, idle_s = float(manifest.get("poll_s", 1.0)), float(manifest.get("idle_s", 120))
     _put(manifest["ready"], b"")
     slots = manifest.get("jobs", [])

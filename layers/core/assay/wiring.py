@@ -213,11 +213,16 @@ def make_admission(settings: Settings, records: RecordStore) -> Admission:
     asked of Step Functions."""
     from assay.analysis.admission import Admission, AdmissionPolicy
 
-    client = _client(settings, "stepfunctions")
     machine = settings.state_machine_arn or ""
     executions = machine.replace(":stateMachine:", ":execution:")
 
+    @functools.cache
+    def stepfunctions() -> Any:
+        """Built when first asked (reaping): the steps, which only give slots back, never."""
+        return _client(settings, "stepfunctions")
+
     def ended(analysis_id: str) -> bool:
+        client = stepfunctions()
         try:
             found = client.describe_execution(executionArn=f"{executions}:{analysis_id}")
         except client.exceptions.ExecutionDoesNotExist:

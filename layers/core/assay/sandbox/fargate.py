@@ -259,6 +259,17 @@ def _results_key(ref: SessionRef, number: int) -> str:
     return _key(ref, f"results/{number:05d}.tar.gz")
 
 
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    """Whether the object is there; any answer but "not found" is raised."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+            raise
+        return False
+
+
 class _Remote(Sandbox):
     """Jobs to the session's task through S3, in order. The session is used by one step at a
     time (a branch's steps run one after another), so the next job's number is kept in the
@@ -282,6 +293,7 @@ class _Remote(Sandbox):
         self._deadline = deadline
         self._next: int | None = None
         self._base = 0
+        self._sent = 0  # jobs this session took before this step: a replay may meet them
 
     def _read_cursor(self) -> dict[str, Any]:
         s3, bucket = self._sessions.s3, self._sessions.target.bucket
@@ -300,6 +312,7 @@ class _Remote(Sandbox):
     def _cursor(self) -> int:
         if self._next is None:
             cursor = self._read_cursor()
+            self._sent = int(cursor["next"])
             resume = cursor.get("resume") or {}
             if self._step and resume.get("step") == self._step:  # the same step, again
                 self._base = int(resume["base"])
@@ -317,8 +330,10 @@ class _Remote(Sandbox):
         if number >= SLOTS:
             raise SandboxUnavailable(f"the sandbox session ran out of its {SLOTS} job slots")
         started = clock()
-        body = self._results(number)
-        if body is None and not self._exists(_job_key(ref, number)):
+        # Only a step called again meets jobs already sent: answered, or still in flight.
+        replayed = number < self._sent
+        body = self._results(number) if replayed else None
+        if body is None and not (replayed and _exists(s3, bucket, _job_key(ref, number))):
             s3.put_object(Bucket=bucket, Key=_job_key(ref, number), Body=job_archive(job))
         self._next = number + 1
         self._write_cursor()
@@ -331,14 +346,6 @@ class _Remote(Sandbox):
         # results stay until the analysis ends, for a step that is called again.
         s3.delete_object(Bucket=bucket, Key=_job_key(ref, number))
         return outcome_from_record(restore_workdir(body, job.workdir), started, clock)
-
-    def _exists(self, key: str) -> bool:
-        s3 = self._sessions.s3
-        try:
-            s3.head_object(Bucket=self._sessions.target.bucket, Key=key)
-            return True
-        except s3.exceptions.ClientError:
-            return False
 
     def _results(self, number: int) -> bytes | None:
         s3 = self._sessions.s3
@@ -433,12 +440,8 @@ class FargateSessions(Sessions):
 
     def ready(self, ref: SessionRef) -> bool:
         """The task said it is up (its first act); one that never does is given up on."""
-        try:
-            self.s3.head_object(Bucket=self.target.bucket, Key=_key(ref, "ready"))
+        if _exists(self.s3, self.target.bucket, _key(ref, "ready")):
             return True
-        except self.s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
-                raise
         if self.now() - ref.opened_at > 2 * START_ALLOWANCE_S:
             raise SandboxUnavailable(
                 f"the sandbox session's task did not start within {2 * START_ALLOWANCE_S} s"
